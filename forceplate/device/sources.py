@@ -1,0 +1,147 @@
+"""The one hardware seam: every sample forceplate sees comes through a LoadCellSource.
+
+A source delivers raw ADC counts per load cell with timestamps (Frames), and owns the clock those
+timestamps come from, so tests can fake time. Nothing above this module asks whether a plate is attached.
+
+Choosing a source: an explicit argument (a spec string or a LoadCellSource), else ``DEFAULT_SOURCE``
+(tests set it), else ``FORCEPLATE_SOURCE`` or the config file's ``source``. Asked for explicitly, a source
+that fails is an error. With nothing configured, the HX711 hardware is tried and, when it is absent, the
+simulated plate is used with a ``SourceFallback`` warning that also shows on the live page.
+
+Specs: ``hx711`` (the plate's HX711 chips), ``sim`` or ``sim:SCENARIO`` with optional
+``?rate_hz=1000&seed=3&adc=ideal``, ``replay:PATH`` with optional ``?speed=2&loop=1``.
+"""
+from __future__ import annotations
+
+import abc
+import time
+import urllib.parse
+import warnings
+
+import numpy as np
+
+from .. import config
+from ..exc import ConfigError, HardwareUnavailable, SourceFallback
+from .frames import Frames
+
+DEFAULT_SOURCE = None   # a spec or a LoadCellSource; tests swap it (and restore it)
+
+
+class LoadCellSource(abc.ABC):
+    """Raw ADC words from one plate, and the plate's clock. A context manager.
+
+    Attributes every source sets:
+      name: the spec that made it, e.g. ``sim:heel-drops``.
+      channels: the number of load cells.
+      rate_hz: the nominal sample-set rate (the real one comes from the timestamps).
+      adc: ``"hx711"`` when each count is the HX711's filtered output word, ``"ideal"`` when it is the
+        force at that instant.
+      is_simulated: True for anything that is not a real plate.
+      offset_counts, scale_n_per_count: (channels,) arrays, the calibration that turns counts into newtons
+        (force_n = (raw_counts - offset_counts) * scale_n_per_count). Exact for simulated and replayed
+        plates; for hardware, the stored calibration.
+      warning: None, or a sentence the UI must show (e.g. that this is a fallback simulator).
+    """
+
+    name: str = "source"
+    channels: int = 4
+    rate_hz: float = 80.0
+    adc: str = "hx711"
+    is_simulated: bool = True
+    warning: str | None = None
+    offset_counts: np.ndarray
+    scale_n_per_count: np.ndarray
+
+    @abc.abstractmethod
+    def read(self, max_sets: int = 4096, timeout_s: float = 0.0) -> Frames:
+        """Return the sets acquired since the last read (at most ``max_sets``), oldest first.
+
+        Waits up to ``timeout_s`` for at least one set; returns an empty Frames when none came.
+        """
+
+    def ticks_ns(self) -> int:
+        """The source's clock in nanoseconds (monotonic); the timestamps in Frames use it."""
+        return time.monotonic_ns()
+
+    def open(self) -> "LoadCellSource":
+        return self
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def is_finished(self) -> bool:
+        """True when the source will never deliver another set (the end of a replay)."""
+        return False
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def describe(self) -> str:
+        kind = "simulated" if self.is_simulated else "hardware"
+        return f"{self.name} ({kind}, {self.channels} cells, {self.rate_hz:g} SPS, adc={self.adc})"
+
+
+def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
+    """``"sim:jumps?rate_hz=1000"`` -> ``("sim", "jumps", {"rate_hz": "1000"})``."""
+    kind, _, rest = spec.strip().partition(":")
+    arg, _, query = rest.partition("?")
+    try:
+        options = dict(urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError:
+        raise ConfigError(f"source {spec!r}: options must look like ?name=value&name=value") from None
+    return kind.lower(), arg, options
+
+
+def source_from_spec(spec: str) -> LoadCellSource:
+    """Build the source a spec names. Raises ConfigError for a bad spec, HardwareUnavailable for hardware."""
+    kind, arg, options = parse_spec(spec)
+    try:
+        if kind == "sim":
+            from .simulator import SimulatedSource
+            return SimulatedSource(scenario=arg or "session", **_typed(options, SimulatedSource.OPTION_TYPES))
+        if kind == "replay":
+            from .replay import ReplaySource
+            if not arg:
+                raise ConfigError(f"source {spec!r}: replay needs a path, e.g. replay:session.csv")
+            return ReplaySource(arg, **_typed(options, ReplaySource.OPTION_TYPES))
+        if kind == "hx711":
+            raise HardwareUnavailable("the HX711 GPIO sampler is not built yet (issue 5)")
+    except TypeError as exc:
+        raise ConfigError(f"source {spec!r}: {exc}") from None
+    raise ConfigError(f"source {spec!r}: unknown kind {kind!r}; use hx711, sim:SCENARIO or replay:PATH")
+
+
+def _typed(options: dict[str, str], types: dict[str, type]) -> dict:
+    out = {}
+    for key, text in options.items():
+        if key not in types:
+            raise ConfigError(f"unknown source option {key!r}; known: {', '.join(sorted(types))}")
+        kind = types[key]
+        try:
+            out[key] = (text.lower() in ("1", "true", "yes", "on")) if kind is bool else kind(text)
+        except ValueError:
+            raise ConfigError(f"source option {key}={text!r} is not a {kind.__name__}") from None
+    return out
+
+
+def open_source(source: str | LoadCellSource | None = None) -> LoadCellSource:
+    """The source to sample from (see the module docstring for the order of choice)."""
+    choice = source if source is not None else DEFAULT_SOURCE
+    if choice is None:
+        choice = config.source_spec()
+    if choice:              # asked for explicitly: a failure is an error, not a fallback
+        return choice if isinstance(choice, LoadCellSource) else source_from_spec(str(choice))
+    try:
+        return source_from_spec("hx711")
+    except HardwareUnavailable as exc:
+        message = (f"No load-cell hardware is configured or answered ({exc}). "
+                   "Showing the SIMULATED plate: these are not real measurements.")
+        warnings.warn(message, SourceFallback, stacklevel=2)
+        from .simulator import SimulatedSource
+        sim = SimulatedSource(scenario="session")
+        sim.warning = message
+        return sim

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# scripts/bootstrap.sh run|test: install everything forceplate needs, idempotently, on Debian 12 /
+# Raspberry Pi OS. Called by `make run` and `make test`; safe to run again.
+#   run:  Debian packages to build (python3-venv, python3-dev, gcc), .venv, forceplate with its kernel
+#   test: the same, plus Debian's chromium and the test packages
+set -euo pipefail
+what=${1:-run}
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+# --- Debian packages ------------------------------------------------------------------------------
+apt_pkgs=()
+if command -v dpkg >/dev/null 2>&1; then
+    for p in python3-venv python3-dev gcc; do
+        dpkg -s "$p" >/dev/null 2>&1 || apt_pkgs+=("$p")
+    done
+    if [ "$what" = test ] && [ ! -x /usr/bin/chromium ]; then
+        apt_pkgs+=(chromium)
+    fi
+fi
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    say "installing Debian packages: ${apt_pkgs[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+fi
+if [ "$what" = test ] && [ ! -x /usr/bin/chromium ]; then
+    say "Debian's chromium is missing (/usr/bin/chromium) and could not be installed"; exit 1
+fi
+
+# --- the virtual environment and forceplate -------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV with $($PYTHON --version 2>&1)"
+    "$PYTHON" -m venv "$VENV"
+fi
+extra=""
+[ "$what" = test ] && extra="[test]"
+say "installing forceplate$extra into $VENV (builds the Cython kernel)"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".$extra"
+"$VENV/bin/python" -c "from forceplate.device import hx711; print('bootstrap: sampling kernel:', hx711.KERNEL)" >&2
