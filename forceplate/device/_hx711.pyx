@@ -1,0 +1,142 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, embedsignature=True, cdivision=True
+"""Compiled sampling kernel: decode raw 24-bit HX711 words from several chips and append them, with their
+timestamps, to a single-producer single-consumer ring. The loops run without the GIL.
+
+The readable specification is the pure-Python twin ``_hx711_py.py``: same names, same results.
+"""
+import numpy as np
+
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
+
+from .frames import Frames
+
+cdef extern from *:
+    """
+    /* Publish a set only once it is whole: a release store on the producer's index pairs with an
+       acquire load on the consumer's side (ARM, where the Pi runs, reorders plain stores). */
+    static inline long long fp_load_acquire(long long *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+    static inline void fp_store_release(long long *p, long long v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    """
+    long long fp_load_acquire(long long *p) nogil
+    void fp_store_release(long long *p, long long v) nogil
+
+# Flag values: keep equal to forceplate/device/flags.py and _hx711_py.py.
+cdef enum:
+    NOT_READY = 1
+    SAT_HI = 2
+    SAT_LO = 4
+    GARBAGE = 8
+cdef uint32_t WORD_NOT_READY = 0xFFFFFFFFU
+
+
+cdef inline uint8_t _decode(uint32_t word, int32_t *count) noexcept nogil:
+    if word == WORD_NOT_READY:
+        count[0] = 0
+        return NOT_READY
+    if word > 0xFFFFFF:
+        count[0] = 0
+        return GARBAGE
+    if word == 0x7FFFFF:      # test the raw word: once sign-extended, saturation looks like a reading
+        count[0] = 0x7FFFFF
+        return SAT_HI
+    if word == 0x800000:
+        count[0] = -0x800000
+        return SAT_LO
+    count[0] = <int32_t>(word ^ 0x800000) - 0x800000    # sign-extend 24-bit two's complement
+    return 0
+
+
+def decode_word(word):
+    """One raw word (uint32) -> (signed count, flag). 24-bit two's complement, MSB first (datasheet)."""
+    cdef int32_t count = 0
+    cdef uint8_t flag = _decode(<uint32_t>word, &count)
+    return count, flag
+
+
+def decode_words(const uint32_t[::1] words not None, int32_t[::1] out_counts not None,
+                 uint8_t[::1] out_flags not None):
+    """Decode a 1-D array of raw words into signed counts and flags (same length). Returns the count of flagged words."""
+    cdef Py_ssize_t i, n = words.shape[0]
+    cdef Py_ssize_t n_bad = 0
+    if out_counts.shape[0] < n or out_flags.shape[0] < n:
+        raise ValueError("output arrays are shorter than the words")
+    with nogil:
+        for i in range(n):
+            out_flags[i] = _decode(words[i], &out_counts[i])
+            if out_flags[i]:
+                n_bad += 1
+    return n_bad
+
+
+cdef class SampleRing:
+    """Single-producer, single-consumer ring of decoded sample sets.
+
+    The producer (the sampler) calls ``push_block``; the consumer drains with ``pop``. When the ring is
+    full the newest sets are dropped and counted in ``dropped``: the producer never waits.
+    """
+    cdef readonly int channels
+    cdef readonly long long capacity
+    cdef readonly long long dropped
+    cdef readonly long long flagged
+    cdef long long _head        # sets written, ever (only the producer changes it)
+    cdef long long _tail        # sets read, ever (only the consumer changes it)
+    cdef int64_t[::1] _t_ns
+    cdef int32_t[:, ::1] _counts
+    cdef uint8_t[:, ::1] _flags
+
+    def __init__(self, channels, capacity=4096):
+        if channels < 1 or capacity < 2:
+            raise ValueError("a ring needs at least 1 channel and a capacity of 2")
+        self.channels = channels
+        self.capacity = capacity
+        self._t_ns = np.zeros(capacity, dtype=np.int64)
+        self._counts = np.zeros((capacity, channels), dtype=np.int32)
+        self._flags = np.zeros((capacity, channels), dtype=np.uint8)
+        self._head = 0
+        self._tail = 0
+        self.dropped = 0
+        self.flagged = 0
+
+    @property
+    def available(self):
+        return fp_load_acquire(&self._head) - fp_load_acquire(&self._tail)
+
+    def push_block(self, t_ns, words):
+        """Decode ``words`` (n, channels) uint32 stamped ``t_ns`` (n,) int64 and append them. Returns sets stored."""
+        cdef const int64_t[::1] t = np.ascontiguousarray(t_ns, dtype=np.int64)
+        cdef const uint32_t[:, ::1] w = np.ascontiguousarray(words, dtype=np.uint32)
+        if w.ndim != 2 or w.shape[1] != self.channels or t.shape[0] != w.shape[0]:
+            raise ValueError(f"push_block needs t_ns (n,) and words (n, {self.channels})")
+        return self._push(t, w)
+
+    cdef long long _push(self, const int64_t[::1] t, const uint32_t[:, ::1] w) noexcept nogil:
+        cdef Py_ssize_t i, ch, n = w.shape[0]
+        cdef long long head = self._head, slot, stored = 0
+        cdef long long tail = fp_load_acquire(&self._tail)
+        cdef uint8_t flag
+        for i in range(n):
+            if head - tail >= self.capacity:
+                tail = fp_load_acquire(&self._tail)      # the consumer may have drained meanwhile
+                if head - tail >= self.capacity:
+                    self.dropped += n - i
+                    break
+            slot = head % self.capacity
+            self._t_ns[slot] = t[i]
+            for ch in range(self.channels):
+                flag = _decode(w[i, ch], &self._counts[slot, ch])
+                self._flags[slot, ch] = flag
+                if flag:
+                    self.flagged += 1
+            head += 1
+            fp_store_release(&self._head, head)      # publish the set only once it is whole
+            stored += 1
+        return stored
+
+    def pop(self, max_sets=1 << 30):
+        """Remove and return up to ``max_sets`` of the oldest sets as Frames (copies)."""
+        cdef long long tail = self._tail
+        cdef long long n = min(fp_load_acquire(&self._head) - tail, <long long>max_sets)
+        idx = (tail + np.arange(n, dtype=np.int64)) % self.capacity
+        frames = Frames(np.asarray(self._t_ns)[idx], np.asarray(self._counts)[idx], np.asarray(self._flags)[idx])
+        fp_store_release(&self._tail, tail + n)
+        return frames
