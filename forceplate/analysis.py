@@ -1,0 +1,124 @@
+"""`forceplate analyze`: a recorded trace in, the CONTRACTS.md section 1 result out.
+
+:func:`analyze_file` reads and checks, then calls the one analysis the live page uses too
+(:func:`forceplate.signal.analyze_force`); :func:`format_report` words the result for people.
+"""
+from __future__ import annotations
+
+import math
+
+from .exc import ConfigError
+from .signal._common import STANDARD_GRAVITY_M_S2
+from .signal.bodyweight import MAX_BODY_MASS_KG, MIN_BODY_MASS_KG
+from .signal.events import analyze_force, json_number
+from .traces import STDIN_NAME, read_trace
+
+CONTRACT_VERSION = 1
+
+
+def check_options(*, body_mass_kg=None, thump_bw=2.5, min_peak_bw=1.3) -> None:
+    """Raise ConfigError (a ValueError), naming the option, for numbers the analysis cannot use."""
+    if body_mass_kg is not None and not (_finite(body_mass_kg) and MIN_BODY_MASS_KG <= body_mass_kg
+                                         <= MAX_BODY_MASS_KG):
+        raise ConfigError(f"--body-mass {body_mass_kg:g} kg is outside {MIN_BODY_MASS_KG:g}-"
+                          f"{MAX_BODY_MASS_KG:g} kg")
+    if not (_finite(thump_bw) and thump_bw > 0):
+        raise ConfigError(f"--thump-bw {thump_bw:g} is not a positive number of body weights")
+    if not (_finite(min_peak_bw) and min_peak_bw > 1):
+        raise ConfigError(f"--min-peak-bw {min_peak_bw:g} must be above 1 body weight (standing still is 1)")
+
+
+def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw=2.5, min_peak_bw=1.3) -> dict:
+    """Analyse a recorded force trace (CSV, ``-`` for standard input) into the contract's JSON object.
+
+    Parameters are the command's options: `rate_hz` (Hz, wins over ``t_s``), `adc` ("ideal" or "hx711"),
+    `body_mass_kg` (kg; fixes body weight at mass x 9.80665 m/s^2), `thump_bw` and `min_peak_bw` (body
+    weights).
+
+    Returns
+    -------
+    dict
+        ``contract``, ``sample_rate_hz``, ``duration_s``, ``adc``, ``body_weight_n``, ``body_mass_kg`` and
+        ``events`` exactly as CONTRACTS.md section 1 says (JSON-safe: no NaN), plus a few extra fields
+        (``file``, ``body_weight_method``, ``thump_bw``, ``min_peak_bw``).
+
+    Raises
+    ------
+    TraceFormatError, ConfigError
+        Bad input; both are ValueErrors whose message names the file (and line) or the option.
+    """
+    check_options(body_mass_kg=body_mass_kg, thump_bw=thump_bw, min_peak_bw=min_peak_bw)
+    if adc not in ("ideal", "hx711"):
+        raise ConfigError(f"--adc {adc!r} is not ideal or hx711")
+    trace = read_trace(path, rate_hz=rate_hz)
+    body_weight_n = None if body_mass_kg is None else body_mass_kg * STANDARD_GRAVITY_M_S2
+    result = analyze_force(trace.t_s, trace.force_n, trace.rate_hz, adc=adc, body_weight_n=body_weight_n,
+                           thump_bw=thump_bw, min_peak_bw=min_peak_bw)
+    weight = result.body_weight
+    return {
+        "contract": CONTRACT_VERSION,
+        "sample_rate_hz": float(f"{result.rate_hz:.6g}"),
+        "duration_s": json_number("duration_s", result.duration_s),
+        "adc": adc,
+        "body_weight_n": json_number("body_weight_n", weight.weight_n),
+        "body_mass_kg": None if weight.mass_kg is None else round(weight.mass_kg, 2),
+        "events": result.event_dicts(),
+        "file": trace.name or STDIN_NAME,
+        "body_weight_method": weight.method,
+        "thump_bw": thump_bw,
+        "min_peak_bw": min_peak_bw,
+    }
+
+
+def format_report(result: dict) -> str:
+    """A readable report of :func:`analyze_file`'s result: body weight, then each event with its verdict."""
+    lines = [f"{result.get('file', 'recording')}: {result['duration_s']:.2f} s at {result['sample_rate_hz']:g} Hz"
+             + (" (HX711 words)" if result["adc"] == "hx711" else "")]
+    method = result.get("body_weight_method", "")
+    if result["body_weight_n"] is None:
+        lines.append(f"Body weight: unknown ({method}); give --body-mass KG to judge impacts")
+    else:
+        lines.append(f"Body weight: {result['body_weight_n']:.1f} N ({result['body_mass_kg']:.1f} kg), {method}")
+    events = result["events"]
+    thump_bw = result.get("thump_bw", 2.5)
+    thumps = sum(1 for e in events if e["thump"])
+    if not events:
+        lines.append("No impacts or jumps.")
+    else:
+        lines.append(f"{len(events)} event{'s' if len(events) != 1 else ''}, {thumps} thump"
+                     f"{'s' if thumps != 1 else ''} (at least {thump_bw:g} BW):")
+    for e in events:
+        lines.extend(_event_lines(e, thump_bw))
+    return "\n".join(lines)
+
+
+def _event_lines(e: dict, thump_bw: float) -> list[str]:
+    verdict = {True: "THUMP", False: "too soft", None: "no verdict (no body weight)"}[e["thump"]]
+    peak = "no landing (recording ends in flight)" if e["peak_n"] is None else f"peak {e['peak_n']:.0f} N"
+    if e["peak_bw"] is not None:
+        peak += f" = {e['peak_bw']:.2f} BW"
+    if e["t_peak_s"] is not None:
+        peak += f" at {e['t_peak_s']:.3f} s"
+    rate = "" if e["loading_rate_bw_s"] is None else f", loading rate {e['loading_rate_bw_s']:.0f} BW/s"
+    if e["kind"] == "jump":
+        head = f"  {e['takeoff_s']:8.3f} s  jump: "
+        if e["flight_s"] is not None:
+            head += f"flight {e['flight_s']:.3f} s, height {100 * e['height_flight_m']:.1f} cm"
+        else:
+            head += "take-off, then the recording ends in flight"
+        if e["height_impulse_m"] is not None:
+            head += f" ({100 * e['height_impulse_m']:.1f} cm by impulse)"
+        out = [head + f"; landing {peak}{rate}: {verdict}",
+               f"             height: {e['height_method']}", f"             impulse: {e['impulse_method']}"]
+    else:
+        what = "drop onto the plate" if e.get("landing") == "drop onto the plate" else "impact"
+        out = [f"  {e['t_peak_s']:8.3f} s  {what}: {peak}{rate}: {verdict}"]
+    out.append(f"             peak: {e['peak_method']}; loading rate: {e['loading_rate_method']}")
+    return out
+
+
+def _finite(x) -> bool:
+    try:
+        return math.isfinite(x)
+    except TypeError:
+        return False

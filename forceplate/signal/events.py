@@ -1,0 +1,164 @@
+"""One analysis for every caller: body weight, jumps and impacts of a force trace, as contract events.
+
+`forceplate analyze`, the live page (through :class:`~forceplate.signal.streaming.LiveAnalyzer`) and the tests
+all call :func:`analyze_force`, so a recording analysed offline gives the events the live page showed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._common import check_adc, check_rate
+from .bodyweight import BodyWeight, estimate_body_weight
+from .impacts import Impact, detect_impacts
+from .jumps import Jump, detect_jumps, find_flights
+
+# Output precision: far below what the plate resolves, so rounding never hides a difference that matters.
+_DECIMALS = {"_s": 4, "_n": 1, "_bw": 3, "_bw_s": 1, "_m": 4, "_m_s": 3}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything :func:`analyze_force` found. Times in seconds (s) on the trace's clock, forces in N."""
+
+    rate_hz: float
+    duration_s: float
+    adc: str
+    body_weight: BodyWeight
+    jumps: tuple
+    impacts: tuple
+    thump_bw: float
+    min_peak_bw: float
+    invalid_samples: int
+
+    @property
+    def body_weight_n(self) -> float | None:
+        return self.body_weight.weight_n
+
+    @property
+    def events(self) -> list:
+        """Jumps and impacts in time order (a jump at its take-off, an impact at its peak)."""
+        return sorted(self.jumps + self.impacts, key=event_time_s)
+
+    def event_dicts(self) -> list[dict]:
+        """The events as CONTRACTS.md section 1 objects (with extra ``*_method`` fields), JSON-safe."""
+        return [event_dict(event, self.thump_bw) for event in self.events]
+
+
+def event_time_s(event) -> float:
+    """When an event happened, for ordering: a jump's take-off, an impact's peak (s)."""
+    return event.takeoff_s if isinstance(event, Jump) else event.t_peak_s
+
+
+def is_thump(peak_bw: float | None, thump_bw: float) -> bool | None:
+    """An impact reaching `thump_bw` body weights is a thump (a rep that counts); None without a weight."""
+    return None if peak_bw is None else bool(peak_bw >= thump_bw)
+
+
+def event_dict(event, thump_bw: float) -> dict:
+    """One event as a contract object: the contract's fields first, then the extra ones."""
+    if isinstance(event, Jump):
+        out = {"kind": "jump", "takeoff_s": event.takeoff_s, "landing_s": event.landing_s,
+               "flight_s": event.flight_s, "height_flight_m": event.height_flight_m,
+               "height_impulse_m": event.height_impulse_m}
+        extra = {"takeoff_velocity_m_s": event.takeoff_velocity_m_s,
+                 "flight_threshold_n": event.flight_threshold_n, "height_method": event.height_method,
+                 "impulse_method": event.impulse_method}
+    elif isinstance(event, Impact):
+        out = {"kind": "impact"}
+        extra = {"onset_s": event.onset_s, "landing": event.landing}
+    else:
+        raise TypeError(f"not an event: {event!r}")
+    out.update(t_peak_s=event.t_peak_s, peak_n=event.peak_n, peak_bw=event.peak_bw,
+               loading_rate_bw_s=event.loading_rate_bw_s, thump=is_thump(event.peak_bw, thump_bw))
+    out.update(extra)
+    out.update(peak_method=event.peak_method, loading_rate_method=event.loading_rate_method)
+    return {key: json_number(key, value) for key, value in out.items()}
+
+
+def json_number(key: str, value):
+    """Round a float by its unit suffix; never NaN or infinity (those become None)."""
+    if isinstance(value, bool) or not isinstance(value, (float, np.floating)):
+        return value
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    for suffix in ("_bw_s", "_m_s", "_bw", "_s", "_n", "_m"):
+        if key.endswith(suffix):
+            return round(value, _DECIMALS[suffix])
+    return value
+
+
+def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: float | None = None,
+                  thump_bw: float = 2.5, min_peak_bw: float = 1.3) -> Analysis:
+    """Weigh the person and find every jump and impact in a force trace.
+
+    Parameters
+    ----------
+    t_s : array_like, shape (n,)
+        Sample times in seconds (s), increasing.
+    force_n : array_like, shape (n,) or (n, ch)
+        Vertical force in newtons (N): the total, or one column per load cell (summed). NaN marks an invalid
+        sample (a lost or saturated word): it is bridged linearly for detection and never used for weighing.
+        Not modified.
+    rate_hz : float
+        Sample rate in hertz (Hz).
+    adc : {"ideal", "hx711"}
+        "ideal": each sample is the force at that instant. "hx711": each sample is an HX711 output word (its
+        filter averages about 4 output periods); peaks are then the largest sample, labelled as under-reading
+        short impacts, and loading rates are None.
+    body_weight_n : float, optional
+        Body weight (N). Default: the quietest second of standing (see
+        :func:`~forceplate.signal.bodyweight.estimate_body_weight`); without one, no impacts can be judged
+        and every ``*_bw`` field is None.
+    thump_bw : float
+        An impact reaching this many body weights is a thump.
+    min_peak_bw : float
+        Smaller peaks (body weights) are not impacts.
+
+    Returns
+    -------
+    Analysis
+    """
+    check_adc(adc)
+    rate_hz = check_rate(rate_hz)
+    if not thump_bw > 0 or not min_peak_bw > 0:
+        raise ValueError("thump_bw and min_peak_bw must be positive numbers of body weights")
+    force_n = np.asarray(force_n, dtype=np.float64)
+    total_n = force_n.sum(axis=1) if force_n.ndim == 2 else force_n     # a sum is a new array
+    t_s = np.asarray(t_s, dtype=np.float64)
+    if total_n.ndim != 1 or t_s.shape != total_n.shape:
+        raise ValueError(f"t_s {t_s.shape} and force_n {force_n.shape} do not match")
+    n = total_n.shape[0]
+    valid = np.isfinite(total_n)
+    invalid = int(n - np.count_nonzero(valid))
+    if invalid:
+        total_n = _bridge(total_n, valid)
+
+    if body_weight_n is not None:
+        weight = BodyWeight.from_mass(body_weight_n / 9.80665)
+    elif n and valid.any():
+        weight = estimate_body_weight(total_n, rate_hz, t_s=t_s, valid=valid)
+    else:
+        weight = BodyWeight(None, None, None, None, "no valid samples")
+
+    jumps, impacts = (), ()
+    if valid.any() and n >= 2:
+        flights = find_flights(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n, adc=adc)
+        jumps = tuple(detect_jumps(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n, adc=adc,
+                                   flights=flights))
+        if weight.weight_n is not None:
+            impacts = tuple(detect_impacts(total_n, rate_hz, body_weight_n=weight.weight_n, t_s=t_s, adc=adc,
+                                           flights=flights, min_peak_bw=min_peak_bw))
+    return Analysis(rate_hz=rate_hz, duration_s=n / rate_hz, adc=adc, body_weight=weight, jumps=jumps,
+                    impacts=impacts, thump_bw=thump_bw, min_peak_bw=min_peak_bw, invalid_samples=invalid)
+
+
+def _bridge(force_n: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """A copy with invalid samples replaced by a straight line between their valid neighbours."""
+    if not valid.any():
+        return np.zeros_like(force_n)
+    index = np.arange(force_n.shape[0])
+    return np.interp(index, index[valid], force_n[valid])

@@ -1,0 +1,152 @@
+"""Impacts: force peaks of at least `min_peak_bw` body weights that are not a jump's landing.
+
+A heel drop, a stamp, a step or a drop onto the plate. Each stretch of force above 1 body weight (BW) is one
+candidate, its peak the largest sample and its onset the crossing of 1 BW that starts it (CONTRACTS section 1:
+"the last moment before the peak at which force was at or below 1 body weight"). Not impacts: the push-off of
+a jump (`pushoff_s` before its take-off) and a jump's landing. A landing onto an empty plate (a drop) is an
+impact: its peak is the largest force within `landing_window_s` of touching down. Peaks closer than
+`refractory_s` are one rep (a heel drop often rings twice): the larger stands.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._common import as_force, check_adc, check_rate, crossing, runs, sample_times, time_at
+from .jumps import _loading_rate, _peak_method, find_flights
+
+
+@dataclass(frozen=True)
+class Impact:
+    """One impact. Times in seconds (s), forces in newtons (N), ``peak_bw`` in body weights.
+
+    ``landing`` is "drop onto the plate" for a landing onto an empty plate, else "on the plate".
+    """
+
+    t_peak_s: float
+    peak_n: float
+    peak_bw: float
+    onset_s: float | None
+    loading_rate_bw_s: float | None
+    landing: str
+    peak_method: str
+    loading_rate_method: str
+
+
+def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str = "ideal", flights=None,
+                   min_peak_bw: float = 1.3, refractory_s: float = 0.3, landing_window_s: float = 0.3,
+                   pushoff_s: float = 1.0, **flight_options) -> list[Impact]:
+    """Find the impacts in a vertical force trace.
+
+    Parameters
+    ----------
+    force_n : array_like, shape (n,)
+        Total vertical force in newtons (N), finite. Not modified.
+    rate_hz : float
+        Sample rate in hertz (Hz).
+    body_weight_n : float
+        Body weight (N): impacts are measured in it.
+    t_s : array_like, shape (n,), optional
+        Sample times (s); default ``i / rate_hz``.
+    adc : {"ideal", "hx711"}
+        "hx711": the peak is the largest sample (the chip's filter under-reads short impacts) and the loading
+        rate is None.
+    flights : list of Flight, optional
+        From :func:`~forceplate.signal.jumps.find_flights` (computed with `flight_options` when not given).
+    min_peak_bw : float
+        Smaller peaks (BW) are not impacts.
+    refractory_s : float
+        Peaks closer than this (s) are one impact; also the quiet time after a jump's landing window.
+    landing_window_s : float
+        The peak of a landing is the largest force within this long (s) of touching down.
+    pushoff_s : float
+        Peaks in this long (s) before a jump's take-off are its push-off, never an impact.
+
+    Returns
+    -------
+    list of Impact, in time order.
+    """
+    force_n = as_force(force_n)
+    rate_hz = check_rate(rate_hz)
+    check_adc(adc)
+    if body_weight_n is None or not body_weight_n > 0:
+        raise ValueError(f"impacts are measured in body weights: body_weight_n {body_weight_n!r} is not positive")
+    n = force_n.shape[0]
+    t_s = sample_times(n, rate_hz, t_s)
+    if flights is None:
+        flights = find_flights(force_n, rate_hz, t_s=t_s, body_weight_n=body_weight_n, adc=adc,
+                               pushoff_s=pushoff_s, **flight_options)
+    is_hx711 = adc == "hx711"
+    landing_window = max(1, int(round(landing_window_s * rate_hz)))
+    min_peak_n = min_peak_bw * body_weight_n
+
+    excluded = []                    # (from_s, to_s): push-offs and jump landings
+    candidates = []                  # (t_peak_s, peak_index, onset index or None, landing)
+    for k, flight in enumerate(flights):
+        if flight.is_jump:
+            excluded.append((flight.takeoff_s - pushoff_s, flight.takeoff_s))
+        if flight.end == n:
+            continue
+        next_start = flights[k + 1].start if k + 1 < len(flights) else n
+        hi = min(flight.end + landing_window, next_start)
+        end_s = float(t_s[hi - 1])
+        if flight.is_jump:
+            excluded.append((flight.landing_s if flight.landing_s is not None else 0.0, end_s + refractory_s))
+        else:                        # a landing onto an empty plate: a drop or a step on
+            i_peak = flight.end + int(np.argmax(force_n[flight.end:hi]))
+            candidates.append((i_peak, _onset(force_n, i_peak, body_weight_n, flight.end - 1),
+                               "drop onto the plate"))
+            excluded.append((float(t_s[flight.end]), end_s))
+
+    starts, ends = runs(force_n > body_weight_n)
+    if starts.size:
+        bounds = np.column_stack((starts, ends)).ravel()[:-1] if ends[-1] == n else \
+            np.column_stack((starts, ends)).ravel()
+        maxima = np.maximum.reduceat(force_n, bounds)[::2]
+        for s in np.flatnonzero(maxima >= min_peak_n).tolist():
+            lo, hi = int(starts[s]), int(ends[s])
+            i_peak = lo + int(np.argmax(force_n[lo:hi]))
+            t_peak = float(t_s[i_peak])
+            if any(a <= t_peak <= b for a, b in excluded):
+                continue
+            candidates.append((i_peak, lo if lo > 0 else None, "on the plate"))
+
+    kept = []                        # one impact per rep: within refractory_s the larger peak stands
+    for i_peak, onset, landing in sorted(candidates):
+        if force_n[i_peak] < min_peak_n:
+            continue
+        if kept and t_s[i_peak] - t_s[kept[-1][0]] < refractory_s:
+            if force_n[i_peak] > force_n[kept[-1][0]]:
+                kept[-1] = (i_peak, onset, landing)
+            continue
+        kept.append((i_peak, onset, landing))
+
+    impacts = []
+    for i_peak, onset, landing in kept:
+        peak_n = float(force_n[i_peak])
+        t_peak_s = float(t_s[i_peak])
+        onset_s = None if onset is None else time_at(t_s, crossing(force_n, onset - 1, body_weight_n))
+        if onset_s is None:
+            rate, rate_method = None, "no moment at or below 1 BW before the peak"
+            if is_hx711:
+                rate, rate_method = _loading_rate(0.0, 0.0, body_weight_n, True, "onset")
+        else:
+            rate, rate_method = _loading_rate(peak_n - body_weight_n, t_peak_s - onset_s, body_weight_n,
+                                              is_hx711, "1 BW crossing")
+        what = "touch-down" if landing == "drop onto the plate" else "onset"
+        impacts.append(Impact(t_peak_s=t_peak_s, peak_n=peak_n, peak_bw=peak_n / body_weight_n, onset_s=onset_s,
+                              loading_rate_bw_s=rate, landing=landing,
+                              peak_method=_peak_method(is_hx711, landing_window_s, what)
+                              if landing != "on the plate" or is_hx711 else "largest sample above 1 BW",
+                              loading_rate_method=rate_method))
+    return impacts
+
+
+def _onset(force_n, i_peak, body_weight_n, lo):
+    """Index of the first sample of the run above 1 BW that holds the peak (searching back to ``lo``),
+    or None when the force never was at or below 1 BW there."""
+    at_or_below = np.flatnonzero(force_n[lo:i_peak + 1] <= body_weight_n)
+    if at_or_below.size == 0:
+        return None
+    return lo + int(at_or_below[-1]) + 1
