@@ -13,3 +13,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"{SHARED_DATA} is missing: the real recordings must sit beside the repository")
     return SHARED_DATA
+
+
+@pytest.fixture
+def fake_clock():
+    """A clock that moves only when the test moves it (``advance``); sources' ``sleep`` advances it."""
+    from forceplate.device.mock import FakeClock
+    return FakeClock()
+
+
+@pytest.fixture
+def mock_source(monkeypatch):
+    """A MockSource (4 cells, 80 SPS, fake clock) that open_source() returns; the default is restored after."""
+    from forceplate.device import sources
+    from forceplate.device.mock import MockSource
+    with MockSource(channels=4, rate_hz=80.0) as source:
+        monkeypatch.setattr(sources, "DEFAULT_SOURCE", source)
+        yield source
