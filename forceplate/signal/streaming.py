@@ -1,0 +1,223 @@
+"""Live analysis: the offline analysis run on a trailing window, each event sent once it can no longer change.
+
+:class:`LiveAnalyzer` keeps the last `window_s` of samples and, at most `analyses_per_s` times per second of
+stream time, runs :func:`~forceplate.signal.events.analyze_force` on the part that still matters: from
+`LEAD_S` before the last settled instant to the newest sample. An event is final when the data reaches far
+enough past it that nothing later can change it (`HORIZON_S`: a later take-off could make an impact that
+jump's push-off; a landing's peak window and the refractory period must have passed), and no flight still in
+progress could reclassify it. So the events equal those of analysing the whole recording, give or take the
+body weight, which live is the quietest second seen so far (offline: in the whole recording).
+
+Events wait for a body weight (they are judged in body weights) for at most `max_wait_for_weight_s` of
+stream time, then go out with null ``*_bw`` fields, like an offline analysis without quiet standing.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import check_adc, check_rate
+from .bodyweight import BodyWeight, estimate_body_weight
+from .events import analyze_force, event_dict, event_time_s
+from .jumps import Jump, flight_threshold
+
+# The detectors' defaults these margins are built on (jumps.find_flights, impacts.detect_impacts).
+_PUSHOFF_S = 1.0
+_MAX_FLIGHT_S = 1.0
+_LANDING_WINDOW_S = 0.3
+_REFRACTORY_S = 0.3
+_MARGIN_S = 0.2
+
+
+class LiveAnalyzer:
+    """Jumps and impacts from a live stream of total force, as contract events, each exactly once.
+
+    Parameters
+    ----------
+    rate_hz : float
+        Nominal sample rate (Hz); once a second of data is in, the rate measured from the times is used.
+    adc : {"hx711", "ideal"}
+        What the samples are (see :func:`~forceplate.signal.events.analyze_force`).
+    thump_bw, min_peak_bw : float
+        As for `forceplate analyze`.
+    body_mass_kg : float, optional
+        Fixes body weight (mass x 9.80665 m/s^2); otherwise weighed from quiet standing.
+    window_s : float
+        Seconds of samples kept (s).
+    analyses_per_s : float
+        At most this many analyses per second of stream time (cheap on a Pi Zero 2 W).
+    max_wait_for_weight_s : float
+        How long (s) an event waits for a body weight before it goes out without one.
+    empty_reset_s : float
+        A plate empty this long (s) means the person left: the weighing starts again for the next one.
+    """
+
+    LEAD_S = 6.0            # analysed before the settled instant: a quiet second, 3 s of integration, push-off
+    HORIZON_S = max(_PUSHOFF_S, _LANDING_WINDOW_S + _REFRACTORY_S) + _MARGIN_S
+
+    def __init__(self, rate_hz, *, adc="hx711", thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None,
+                 window_s=30.0, analyses_per_s=10.0, max_wait_for_weight_s=10.0, empty_reset_s=3.0):
+        self.rate_hz = check_rate(rate_hz)
+        self.adc = check_adc(adc)
+        self.thump_bw = float(thump_bw)
+        self.min_peak_bw = float(min_peak_bw)
+        if not self.thump_bw > 0 or not self.min_peak_bw > 1:
+            raise ValueError("thump_bw must be positive and min_peak_bw above 1 body weight")
+        self.window_s = max(float(window_s), self.LEAD_S + 2 * self.HORIZON_S + max_wait_for_weight_s)
+        self.analysis_period_s = 1.0 / float(analyses_per_s)
+        self.max_wait_for_weight_s = float(max_wait_for_weight_s)
+        self.empty_reset_s = float(empty_reset_s)
+        self._fixed = None if body_mass_kg is None else BodyWeight.from_mass(float(body_mass_kg))
+        self._weight = self._fixed
+        self._t = np.empty(0)
+        self._f = np.empty(0)
+        self._chunks_t: list = []
+        self._chunks_f: list = []
+        self._last_t = -np.inf
+        self._analysed_to_s = -np.inf
+        self._settled_s = -np.inf        # every event anchored at or before this has been sent
+        self._last_sent_s = -np.inf      # event time of the last event sent
+        self._had_person = False
+        self._status = "Waiting for the plate"
+
+    @property
+    def body_weight_n(self) -> float | None:
+        """The current body weight (N), None until a quiet second of standing (or a given mass)."""
+        return None if self._weight is None else self._weight.weight_n
+
+    @property
+    def status(self) -> str:
+        """One short sentence for the UI, e.g. "Plate empty: step on", "Stand still to be weighed", "Ready"."""
+        return self._status
+
+    def feed(self, t_s, force_n) -> list[dict]:
+        """Add samples; return the events that became final with them (contract dicts, in time order).
+
+        Parameters
+        ----------
+        t_s : array_like, shape (n,)
+            Sample times (s) on the stream's clock; samples not after the previous ones are dropped.
+        force_n : array_like, shape (n,)
+            Total vertical force (N); NaN marks an invalid sample.
+        """
+        t_s = np.asarray(t_s, dtype=np.float64).ravel()
+        force_n = np.asarray(force_n, dtype=np.float64).ravel()
+        if t_s.shape != force_n.shape:
+            raise ValueError(f"t_s {t_s.shape} and force_n {force_n.shape} differ")
+        finite_t = np.where(np.isfinite(t_s), t_s, -np.inf)
+        before = np.maximum.accumulate(np.concatenate(([self._last_t], finite_t)))[:-1]
+        keep = np.isfinite(t_s) & (t_s > before)
+        if not keep.all():
+            t_s, force_n = t_s[keep], force_n[keep]
+        if t_s.size == 0:
+            return []
+        self._chunks_t.append(t_s)
+        self._chunks_f.append(force_n)
+        self._last_t = float(t_s[-1])
+        if self._last_t - self._analysed_to_s < self.analysis_period_s:
+            return []
+        return self._analyse(final=False)
+
+    def flush(self) -> list[dict]:
+        """The stream has ended: return every event not yet sent (as analysing the whole recording would)."""
+        if not self._chunks_t and self._t.size == 0:
+            return []
+        return self._analyse(final=True)
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _collect(self) -> None:
+        if self._chunks_t:
+            self._t = np.concatenate([self._t, *self._chunks_t])
+            self._f = np.concatenate([self._f, *self._chunks_f])
+            self._chunks_t, self._chunks_f = [], []
+        first = np.searchsorted(self._t, self._last_t - self.window_s)
+        if first > 0:
+            self._t, self._f = self._t[first:], self._f[first:]
+
+    def _measured_rate_hz(self, t_s: np.ndarray) -> float:
+        if t_s.size < 2 or t_s[-1] - t_s[0] < 1.0:
+            return self.rate_hz
+        steps = np.diff(t_s)
+        median_s = float(np.median(steps))
+        if float(steps.max()) < 1.5 * median_s:
+            return float((t_s.size - 1) / (t_s[-1] - t_s[0]))
+        return 1.0 / median_s
+
+    def _analyse(self, *, final: bool) -> list[dict]:
+        self._collect()
+        t, f = self._t, self._f
+        self._analysed_to_s = self._last_t
+        rate_hz = self._measured_rate_hz(t)
+        self._update_weight(t, f, rate_hz)
+        self._update_status(t, f)
+        lo = np.searchsorted(t, self._settled_s - self.LEAD_S)
+        t, f = t[lo:], f[lo:]
+        if t.size < 2:
+            return []
+        result = analyze_force(t, f, rate_hz, adc=self.adc, body_weight_n=self.body_weight_n,
+                               thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw)
+        stable_s = np.inf if final else self._last_t - self.HORIZON_S
+        if self.body_weight_n is None and not final:     # keep unweighed time in the span: impacts need a weight
+            stable_s = min(stable_s, self._last_t - self.max_wait_for_weight_s)
+        for jump in result.jumps:        # a flight still in progress may yet be a jump: its push-off waits
+            if jump.landing_s is None and not final:
+                stable_s = min(stable_s, jump.takeoff_s - _PUSHOFF_S - _MARGIN_S)
+        sent = []
+        for event in result.events:
+            when = event_time_s(event)
+            if when <= self._last_sent_s + 0.05:          # already sent (times may shift by a hair)
+                continue
+            anchor = _anchor_s(event)
+            if anchor > stable_s:
+                break
+            if self.body_weight_n is None and not final and self._last_t - anchor < self.max_wait_for_weight_s:
+                stable_s = min(stable_s, anchor - 1e-9)   # wait for a weight; keep the order
+                break
+            sent.append(event_dict(event, self.thump_bw))
+            self._last_sent_s = when
+        if np.isfinite(stable_s):
+            self._settled_s = max(self._settled_s, stable_s)
+        else:
+            self._settled_s = max(self._settled_s, self._last_t)
+        return sent
+
+    def _update_weight(self, t: np.ndarray, f: np.ndarray, rate_hz: float) -> None:
+        if self._fixed is not None:
+            return
+        valid = np.isfinite(f)
+        if not valid.any():
+            return
+        estimate = estimate_body_weight(np.where(valid, f, 0.0), rate_hz, t_s=t, valid=valid)
+        if estimate.weight_n is not None and (self._weight is None or estimate.sd_n < self._weight.sd_n):
+            self._weight = estimate
+
+    def _update_status(self, t: np.ndarray, f: np.ndarray) -> None:
+        recent = f[t >= self._last_t - 0.5]
+        recent = recent[np.isfinite(recent)]
+        if recent.size == 0:
+            self._status = "No readings from the plate"
+            return
+        threshold_n = flight_threshold(self.body_weight_n)
+        if float(np.mean(recent)) >= threshold_n:
+            self._had_person = True
+            self._status = "Ready" if self.body_weight_n is not None else "Stand still to be weighed"
+            return
+        loaded = np.flatnonzero(np.isfinite(f) & (f >= threshold_n))
+        empty_s = self._last_t - (float(t[loaded[-1]]) if loaded.size else -np.inf)
+        if self._had_person and empty_s <= _MAX_FLIGHT_S:
+            self._status = "In the air"
+        elif self._had_person and empty_s < self.empty_reset_s:
+            self._status = "Person stepped off"
+        else:
+            if self._had_person and self._fixed is None:
+                self._weight = None                       # the next person is weighed afresh
+            self._had_person = False
+            self._status = "Plate empty: step on"
+
+
+def _anchor_s(event) -> float:
+    """The latest instant an event depends on, before the fixed horizon: a jump's landing, an impact's peak."""
+    if isinstance(event, Jump):
+        return np.inf if event.landing_s is None else event.landing_s
+    return event.t_peak_s
+
