@@ -1,0 +1,163 @@
+"""The web UI: an application factory, so each call (and each test) gets its own configured app.
+
+Config: the defaults below, then the instance folder's ``config.py`` and ``FORCEPLATE_*`` variables (e.g.
+``FORCEPLATE_THUMP_BW=3.0``), or a test's mapping instead. The LivePlate lives in
+``app.extensions["forceplate"]``; nothing is wired at import.
+
+Health data on a clinic LAN: never debug mode, strict security headers (no inline scripts, no framing, no
+referrer), JSON errors, every asset served locally, and a SECRET_KEY kept in the instance folder (0600).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import stat
+import threading
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ..exc import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "THUMP_BW": 2.5,              # an impact reaching this many body weights is a thump
+    "MIN_PEAK_BW": 1.3,           # smaller peaks are not impacts
+    "HISTORY_S": 60.0,            # seconds of force the plate keeps in memory
+    "TRACE_S": 10.0,              # seconds of trace the live page shows
+    "STREAM_INTERVAL_S": 1 / 15,  # at most ~15 stream messages per second
+    "STREAM_HEARTBEAT_S": 5.0,    # a comment after this much silence keeps proxies and the client content
+    "STREAM_MAX_S": 180.0,        # a stream ends after this long; the client reconnects
+    "STREAM_RETRY_MS": 2000,      # the reconnect delay the browser is told
+    "MAX_POINTS_PER_S": 200.0,    # trace points streamed per second at most (min/max decimation)
+    "MAX_STREAMS": 12,            # concurrent live streams; each holds a server thread
+    "SECRET_KEY": None,           # None: generated once and kept in the instance folder
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Strict",
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+}
+
+SECRET_KEY_FILE = "secret_key"
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",              # no inline scripts, no eval
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+
+
+def create_app(test_config=None, *, source=None, plate=None, instance_path=None):
+    """Build the web app around one LivePlate.
+
+    Parameters
+    ----------
+    test_config : mapping, optional
+        Used instead of the instance ``config.py`` and the ``FORCEPLATE_*`` environment.
+    source : str or LoadCellSource, optional
+        The plate to sample when ``plate`` is not given (see forceplate.device.sources.open_source).
+    plate : LivePlate, optional
+        An existing plate. The app never starts or stops it: the caller does (run_server does).
+    instance_path : path, optional
+        The instance folder (config.py, secret key); run_server passes the data directory.
+    """
+    app = Flask(__name__, instance_path=None if instance_path is None else os.fspath(instance_path),
+                instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("FORCEPLATE")
+    else:
+        app.config.update(test_config)
+    if app.config.get("DEBUG"):
+        log.warning("DEBUG was configured; ignoring it: the debugger must never face a clinic network")
+    app.config["DEBUG"] = False
+    app.debug = False
+    _load_secret_key(app)
+
+    if plate is None:
+        from ..device.sources import open_source
+        from ..live import LivePlate
+        plate = LivePlate(open_source(source), thump_bw=float(app.config["THUMP_BW"]),
+                          min_peak_bw=float(app.config["MIN_PEAK_BW"]),
+                          history_s=float(app.config["HISTORY_S"]))
+    app.extensions["forceplate"] = plate
+    app.extensions["forceplate.stopping"] = threading.Event()
+
+    app.after_request(_add_security_headers)
+    app.register_error_handler(HTTPException, _json_error)
+
+    from . import api, live
+    app.extensions["forceplate.streams"] = live.StreamCount()
+    app.register_blueprint(live.bp)
+    app.register_blueprint(api.bp)
+    return app
+
+
+def stop_streams(app) -> None:
+    """End every live stream promptly (the server is stopping)."""
+    app.extensions["forceplate.stopping"].set()
+    app.extensions["forceplate"].wake_waiters()
+
+
+def _load_secret_key(app) -> None:
+    """Use the configured SECRET_KEY, else the instance folder's, else make one there (mode 0600)."""
+    if app.config.get("SECRET_KEY"):
+        return
+    path = os.path.join(app.instance_path, SECRET_KEY_FILE)
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            log.warning("%s was readable by others (mode %o); making it 0600", path, mode)
+            os.chmod(path, 0o600)
+        with open(path, encoding="ascii") as fh:
+            key = fh.read().strip()
+        if len(key) < 32:
+            raise ConfigError(f"{path}: the secret key is missing or too short; delete the file to make a new one")
+    else:
+        key = secrets.token_hex(32)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key + "\n")
+        log.info("made a new secret key in %s", path)
+    app.config["SECRET_KEY"] = key
+
+
+def _add_security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")   # health data: never cached
+    return response
+
+
+def _json_error(exc: HTTPException):
+    if isinstance(exc, InternalServerError):
+        body = {"error": "internal server error", "status": 500}
+    else:
+        body = {"error": exc.description or exc.name, "status": exc.code}
+    response = jsonify(body)
+    response.status_code = exc.code or 500
+    for name, value in (exc.get_headers() if exc.code == 405 else []):
+        if name.lower() == "allow":
+            response.headers[name] = value
+    return response

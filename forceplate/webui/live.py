@@ -1,0 +1,65 @@
+"""The live page and its stream of force samples and events (Server-Sent Events)."""
+from __future__ import annotations
+
+import threading
+
+from flask import Blueprint, Response, current_app, jsonify, render_template
+
+from .stream import json_safe, stream_messages
+
+bp = Blueprint("live", __name__)
+
+
+class StreamCount:
+    """How many live streams are open; each holds one server thread, so there is a ceiling."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.open = 0
+
+    def try_acquire(self, limit: int) -> bool:
+        with self._lock:
+            if self.open >= limit:
+                return False
+            self.open += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+
+def _plate():
+    return current_app.extensions["forceplate"]
+
+
+@bp.get("/")
+def page():
+    status = json_safe(_plate().status())
+    return render_template("live.html", status=status, config=current_app.config)
+
+
+@bp.get("/live/stream")
+def stream():
+    config = current_app.config
+    counter = current_app.extensions["forceplate.streams"]
+    if not counter.try_acquire(int(config["MAX_STREAMS"])):
+        response = jsonify({"error": "too many live pages are open; close one and reload", "status": 503})
+        response.status_code = 503
+        response.headers["Retry-After"] = "10"
+        return response
+    messages = stream_messages(
+        _plate(), current_app.extensions["forceplate.stopping"], trace_s=float(config["TRACE_S"]),
+        interval_s=float(config["STREAM_INTERVAL_S"]), heartbeat_s=float(config["STREAM_HEARTBEAT_S"]),
+        max_s=float(config["STREAM_MAX_S"]), retry_ms=int(config["STREAM_RETRY_MS"]),
+        max_points_per_s=float(config["MAX_POINTS_PER_S"]))
+
+    def counted():
+        try:
+            yield from messages
+        finally:                 # also when the client goes away (the server closes the generator)
+            messages.close()
+            counter.release()
+
+    return Response(counted(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

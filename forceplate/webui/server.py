@@ -1,0 +1,124 @@
+"""`forceplate serve`: the live plate behind waitress until SIGINT/SIGTERM, then a clean end within 5 s."""
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import logging.handlers
+import signal
+import sys
+import warnings
+from pathlib import Path
+
+from waitress import create_server
+from waitress import wasyncore
+
+from ..exc import ConfigError
+
+log = logging.getLogger("forceplate.serve")
+
+SERVER_THREADS = 16     # each open live page holds one; MAX_STREAMS leaves the rest for requests
+
+
+def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threads: int = SERVER_THREADS) -> None:
+    """Serve the web UI on ``host:port`` from the source ``source_spec`` names (None: the configured one).
+
+    Logs the source, the sampling kernel, the URL and any fallback warning to stderr. Returns after
+    SIGINT or SIGTERM once the streams, the server and the sampler have stopped. Raises ConfigError
+    (one line for the CLI) when the port cannot be bound or the source spec is bad.
+    """
+    from ..device import hx711
+    from ..device.sources import open_source
+    from . import create_app, stop_streams
+
+    stderr = _stderr_handler()
+    with contextlib.ExitStack() as stack:
+        with _log_only_if_all_goes_well(stderr):   # a busy port or a bad spec gives exactly one line
+            data_dir = Path(data_dir)
+            data_dir.mkdir(parents=True, exist_ok=True)   # the instance folder; the store comes later
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                source = stack.enter_context(open_source(source_spec))
+            for warning in caught:
+                log.warning("%s: %s", warning.category.__name__, warning.message)
+            app = create_app(source=source, instance_path=data_dir)
+            server = _bind(app, host, port, threads=threads, max_streams=int(app.config["MAX_STREAMS"]))
+        logging.getLogger().addHandler(stderr)
+        plate = app.extensions["forceplate"]
+        log.info("source: %s", source.describe())
+        if source.warning:
+            log.warning("%s", source.warning)
+        log.info("sampling kernel: %s", hx711.KERNEL)
+        log.info("data folder: %s", data_dir)
+        plate.start()
+        shown_host = "localhost" if host in ("0.0.0.0", "::", "") else host
+        log.info("live page: http://%s:%s/  (Ctrl+C to stop)", shown_host, server.effective_port)
+
+        def on_signal(signum, _frame):
+            # End the streams first: waitress waits for its threads when it shuts down.
+            stop_streams(app)
+            signal.signal(signum, signal.SIG_IGN)
+            log.info("%s: stopping", signal.Signals(signum).name)
+            raise SystemExit(0)          # waitress's loop catches this and shuts its threads down
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            server.run()
+        finally:
+            for sig in previous:
+                signal.signal(sig, signal.SIG_IGN)     # a second signal must not interrupt the clean-up
+            stop_streams(app)
+            try:
+                server.task_dispatcher.shutdown(timeout=2)
+                wasyncore.close_all(server._map)
+            finally:
+                plate.stop()
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+    log.info("stopped")
+
+
+@contextlib.contextmanager
+def _log_only_if_all_goes_well(target: logging.Handler):
+    """Hold log records back; pass them to ``target`` when the block succeeds, drop them when it raises."""
+    root = logging.getLogger()
+    held = logging.handlers.MemoryHandler(capacity=10_000, flushLevel=logging.CRITICAL + 1, target=target)
+    root.addHandler(held)
+    try:
+        yield
+    except BaseException:
+        held.setTarget(None)         # the error itself is the one line the user needs
+        raise
+    finally:
+        root.removeHandler(held)
+        held.close()
+
+
+def _bind(app, host: str, port: int, *, threads: int, max_streams: int):
+    if threads < max_streams + 2:
+        raise ConfigError(f"{threads} server threads cannot serve {max_streams} live pages and other requests")
+    try:
+        return create_server(app, host=host, port=port, threads=threads, ident="forceplate",
+                             clear_untrusted_proxy_headers=True)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"cannot listen on {host}:{port}: the port is already in use "
+                              "(is forceplate already running? choose another with --port)") from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(f"cannot listen on {host}:{port}: permission denied (ports below 1024 need "
+                              "privileges; use --port 8080)") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _stderr_handler() -> logging.Handler:
+    """forceplate's stderr log handler (made once per process; INFO and up)."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if getattr(handler, "_forceplate", False):
+            root.removeHandler(handler)
+            return handler
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    handler._forceplate = True
+    root.setLevel(logging.INFO)
+    return handler

@@ -1,0 +1,373 @@
+/* The live page: force trace (uPlot), body weight, last rep and recent reps, fed by Server-Sent Events.
+   No inline scripts (the Content-Security-Policy forbids them); every value reaches the DOM as text. */
+(function () {
+  "use strict";
+
+  var G_M_S2 = 9.80665;
+  var body = document.body;
+  var STREAM_URL = body.dataset.streamUrl;
+  var THUMP_BW = parseFloat(body.dataset.thumpBw) || 2.5;
+  var TRACE_S = parseFloat(body.dataset.traceS) || 10;
+  var KEEP_S = TRACE_S + 1;          // a little more than shown, so the left edge never shows a gap
+  var MAX_REPS_SHOWN = 12;
+  var MAX_EVENTS_KEPT = 200;
+  var STALL_S = 10;                  // no message for this long while sampling: the connection is dead
+
+  var state = {
+    t: [], f: [],                    // seconds since the plate started; total force in N (null: invalid)
+    events: [],
+    bodyWeightN: null,
+    latestT: null,
+    running: true,
+    status: "",
+    stats: null,
+    messages: 0,
+    lastMessageAt: 0,
+    connected: false
+  };
+  var plot = null;
+  var dirty = true;
+
+  function $(id) { return document.getElementById(id); }
+
+  function fmtClock(t) {
+    if (t == null || !isFinite(t)) { return ""; }
+    var sign = t < 0 ? "-" : "";
+    t = Math.abs(t);
+    var m = Math.floor(t / 60);
+    var s = Math.floor(t - 60 * m);
+    return sign + m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function fmtBw(x) { return x == null ? "?" : x.toFixed(1); }
+
+  function inBw() { return state.bodyWeightN != null && state.bodyWeightN > 0; }
+
+  function eventPeakDisplay(ev) {
+    if (inBw()) {
+      if (ev.peak_bw != null) { return ev.peak_bw; }
+      return ev.peak_n == null ? null : ev.peak_n / state.bodyWeightN;
+    }
+    return ev.peak_n;
+  }
+
+  function methodNote(ev) {
+    return ev.note || ev.method_note || ev.peak_method || ev.method || "";
+  }
+
+  /* ---- the chart ---- */
+
+  function visibleMax() {
+    var lo = state.latestT == null ? 0 : state.latestT - TRACE_S;
+    var max = 0;
+    for (var i = state.t.length - 1; i >= 0 && state.t[i] >= lo; i--) {
+      if (state.f[i] != null && state.f[i] > max) { max = state.f[i]; }
+    }
+    state.events.forEach(function (ev) {
+      if (ev.t_peak_s != null && ev.t_peak_s >= lo && ev.peak_n != null && ev.peak_n > max) { max = ev.peak_n; }
+    });
+    return max;
+  }
+
+  function yRange() {
+    var max = visibleMax();
+    if (inBw()) {
+      var top = Math.max(THUMP_BW + 1, Math.ceil((max / state.bodyWeightN) * 1.15 + 0.3));
+      return [0, top];
+    }
+    return [0, Math.max(1500, Math.ceil(max * 1.15 / 500) * 500)];
+  }
+
+  function xRange() {
+    var end = state.latestT == null ? TRACE_S : state.latestT;
+    return [end - TRACE_S, end];
+  }
+
+  function drawOverlay(u) {
+    var ctx = u.ctx;
+    var px = uPlot.pxRatio;
+    var left = u.bbox.left, right = u.bbox.left + u.bbox.width;
+    ctx.save();
+    if (inBw()) {                     // the thump line: where a rep starts to count
+      var y = u.valToPos(THUMP_BW, "y", true);
+      ctx.strokeStyle = "#2fd46b";
+      ctx.lineWidth = 2 * px;
+      ctx.setLineDash([10 * px, 8 * px]);
+      ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(right, y); ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = "#2fd46b";
+      ctx.font = "bold " + Math.round(16 * px) + "px system-ui, sans-serif";
+      ctx.textAlign = "right";
+      ctx.textBaseline = "bottom";
+      ctx.fillText("thump " + THUMP_BW.toFixed(1) + " BW", right - 6 * px, y - 4 * px);
+    }
+    var x0 = xRange()[0];
+    state.events.forEach(function (ev) {
+      var value = eventPeakDisplay(ev);
+      if (ev.t_peak_s == null || value == null || ev.t_peak_s < x0) { return; }
+      var x = u.valToPos(ev.t_peak_s, "x", true);
+      var yv = u.valToPos(value, "y", true);
+      var colour = ev.thump === true ? "#2fd46b" : (ev.thump === false ? "#ffb020" : "#ffffff");
+      ctx.fillStyle = colour;
+      ctx.strokeStyle = "#000000";
+      ctx.lineWidth = 2 * px;
+      ctx.beginPath(); ctx.arc(x, yv, 8 * px, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+      ctx.font = "bold " + Math.round(22 * px) + "px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "bottom";
+      var label = inBw() ? fmtBw(value) : Math.round(value) + " N";
+      var ty = Math.max(u.bbox.top + 24 * px, yv - 12 * px);
+      ctx.lineWidth = 4 * px;
+      ctx.strokeText(label, x, ty);
+      ctx.fillText(label, x, ty);
+    });
+    ctx.restore();
+  }
+
+  function makePlot() {
+    var el = $("chart");
+    var axisFont = "16px system-ui, sans-serif";
+    var opts = {
+      width: Math.max(200, el.clientWidth),
+      height: Math.max(160, el.clientHeight),
+      legend: { show: false },
+      cursor: { show: false },
+      scales: {
+        x: { time: false, range: function () { return xRange(); } },
+        y: { range: function () { return yRange(); } }
+      },
+      axes: [
+        { stroke: "#c9d1da", font: axisFont, size: 36, grid: { stroke: "#2a313a", width: 1 },
+          ticks: { stroke: "#2a313a" }, values: function (u, vals) { return vals.map(fmtClock); } },
+        { stroke: "#c9d1da", font: axisFont, size: 64, grid: { stroke: "#2a313a", width: 1 },
+          ticks: { stroke: "#2a313a" },
+          values: function (u, vals) {
+            return vals.map(function (v) { return inBw() ? v.toFixed(1) : String(Math.round(v)); });
+          } }
+      ],
+      series: [
+        {},
+        { stroke: "#6cc4ff", width: 3, points: { show: false }, spanGaps: false }
+      ],
+      hooks: { draw: [drawOverlay] }
+    };
+    plot = new uPlot(opts, [[], []], el);
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () {
+        plot.setSize({ width: Math.max(200, el.clientWidth), height: Math.max(160, el.clientHeight) });
+        dirty = true;
+      }).observe(el);
+    }
+  }
+
+  function render() {
+    if (dirty && plot) {
+      dirty = false;
+      var y = state.f;
+      if (inBw()) {
+        var bw = state.bodyWeightN;
+        y = state.f.map(function (v) { return v == null ? null : v / bw; });
+      }
+      plot.setData([state.t, y], true);
+    }
+    window.requestAnimationFrame(render);
+  }
+
+  /* ---- the panels ---- */
+
+  function showBodyWeight() {
+    var value = $("bw-value"), detail = $("bw-detail");
+    if (inBw()) {
+      value.textContent = (state.bodyWeightN / G_M_S2).toFixed(1) + " kg";
+      detail.textContent = Math.round(state.bodyWeightN) + " N";
+      $("trace-unit").textContent = "Force (body weights)";
+    } else {
+      value.textContent = "Stand still to be weighed\u2026";
+      detail.textContent = "";
+      $("trace-unit").textContent = "Force (N)";
+    }
+  }
+
+  function repTitle(ev) {
+    if (ev.kind === "jump") {
+      var h = ev.height_flight_m;
+      return h == null ? "Jump" : "Jump " + Math.round(h * 100) + " cm";
+    }
+    return "Impact";
+  }
+
+  function verdict(ev) {
+    if (ev.thump === true) { return { text: "THUMP", cls: "thump" }; }
+    if (ev.thump === false) { return { text: "too soft", cls: "soft" }; }
+    return { text: "not weighed yet", cls: "none" };
+  }
+
+  function repPeakText(ev) {
+    if (ev.peak_bw != null) { return fmtBw(ev.peak_bw) + " BW"; }
+    if (ev.peak_n != null) { return Math.round(ev.peak_n) + " N"; }
+    return "no landing";
+  }
+
+  function showLastRep() {
+    var ev = state.events.length ? state.events[state.events.length - 1] : null;
+    var peak = $("last-peak"), v = $("last-verdict"), note = $("last-note");
+    if (!ev) {
+      peak.textContent = "\u2013";
+      v.textContent = "No reps yet";
+      v.className = "verdict verdict-none";
+      note.textContent = "";
+      return;
+    }
+    peak.textContent = "";
+    if (ev.peak_bw != null) {
+      peak.appendChild(document.createTextNode(fmtBw(ev.peak_bw) + " "));
+      var unit = document.createElement("small");
+      unit.textContent = "BW";
+      peak.appendChild(unit);
+    } else {
+      peak.textContent = repPeakText(ev);
+    }
+    var vd = verdict(ev);
+    v.textContent = vd.text;
+    v.className = "verdict verdict-" + vd.cls;
+    var parts = [repTitle(ev) + " at " + fmtClock(ev.t_peak_s != null ? ev.t_peak_s : ev.takeoff_s)];
+    if (ev.loading_rate_bw_s != null) { parts.push("loading rate " + Math.round(ev.loading_rate_bw_s) + " BW/s"); }
+    var m = methodNote(ev);
+    if (m) { parts.push(m); }
+    note.textContent = parts.join(" \u00b7 ");
+  }
+
+  function showReps() {
+    var list = $("rep-list");
+    var reps = state.events.slice(-MAX_REPS_SHOWN).reverse();
+    list.textContent = "";
+    reps.forEach(function (ev) {
+      var vd = verdict(ev);
+      var li = document.createElement("li");
+      li.className = "rep rep-" + vd.cls;
+      li.dataset.seq = ev.seq;
+      var p = document.createElement("div"); p.className = "rep-peak"; p.textContent = repPeakText(ev);
+      var w = document.createElement("div"); w.className = "rep-verdict"; w.textContent = vd.text;
+      var meta = document.createElement("div"); meta.className = "rep-meta";
+      meta.textContent = repTitle(ev) + " \u00b7 " + fmtClock(ev.t_peak_s != null ? ev.t_peak_s : ev.takeoff_s);
+      li.appendChild(p); li.appendChild(w); li.appendChild(meta);
+      list.appendChild(li);
+    });
+    $("rep-empty").hidden = state.events.length > 0;
+    var thumps = state.events.filter(function (ev) { return ev.thump === true; }).length;
+    $("rep-counts").textContent = state.events.length ?
+      state.events.length + (state.events.length === 1 ? " rep, " : " reps, ") + thumps +
+      (thumps === 1 ? " thump" : " thumps") : "";
+  }
+
+  function showStats() {
+    var s = state.stats;
+    if (!s) { return; }
+    var parts = [];
+    if (s.rate_hz != null) { parts.push(s.rate_hz.toFixed(1) + " sets/s measured"); }
+    parts.push(s.sets + " sets");
+    var flagged = s.flagged || [];
+    if (flagged.some(function (n) { return n > 0; })) {
+      parts.push("bad words per cell: " + flagged.join(" / ") +
+        (s.flag_names ? " (" + s.flag_names.filter(Boolean).join("; ") + ")" : ""));
+    }
+    if (s.dropped) { parts.push(s.dropped + " sets dropped"); }
+    $("stats-text").textContent = parts.join(" \u00b7 ");
+  }
+
+  function showSamplerProblem() {
+    var banner = $("sampler-problem");
+    if (state.running) { banner.hidden = true; return; }
+    fetch("/api/live/status", { cache: "no-store" }).then(function (r) { return r.json(); }).then(function (st) {
+      banner.textContent = st.status;
+      banner.className = "banner " + (st.error ? "banner-fallback" : "banner-connection");
+      banner.hidden = false;
+    }).catch(function () { /* the connection indicator covers this */ });
+  }
+
+  function applyPlate(plate) {
+    if (!plate) { return; }
+    $("source-text").textContent = plate.source;
+    $("kernel-text").textContent = plate.kernel;
+  }
+
+  /* ---- the stream ---- */
+
+  function trim() {
+    var lo = state.latestT - KEEP_S;
+    var i = 0;
+    while (i < state.t.length && state.t[i] < lo) { i++; }
+    if (i > 0) { state.t.splice(0, i); state.f.splice(0, i); }
+  }
+
+  function handle(msg) {
+    state.messages += 1;
+    state.lastMessageAt = Date.now();
+    for (var i = 0; i < msg.t.length; i++) {
+      if (state.latestT != null && msg.t[i] <= state.latestT) { continue; }
+      state.t.push(msg.t[i]);
+      state.f.push(msg.f[i]);
+      state.latestT = msg.t[i];
+    }
+    if (state.latestT != null) { trim(); }
+    var bwChanged = msg.body_weight_n !== state.bodyWeightN;
+    state.bodyWeightN = msg.body_weight_n;
+    if (bwChanged) { showBodyWeight(); }
+    if (msg.events && msg.events.length) {
+      msg.events.forEach(function (ev) { state.events.push(ev); });
+      if (state.events.length > MAX_EVENTS_KEPT) { state.events.splice(0, state.events.length - MAX_EVENTS_KEPT); }
+    }
+    if ((msg.events && msg.events.length) || bwChanged) { showLastRep(); showReps(); }
+    if (msg.status !== state.status) { state.status = msg.status; $("plate-status").textContent = msg.status; }
+    state.stats = msg.stats;
+    showStats();
+    if (msg.running !== state.running) { state.running = msg.running; showSamplerProblem(); }
+    dirty = true;
+  }
+
+  function setConnected(ok) {
+    state.connected = ok;
+    $("connection-lost").hidden = ok;
+  }
+
+  var source = null;
+  var retryTimer = null;
+
+  function connect() {
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+    if (source) { source.close(); }
+    source = new EventSource(STREAM_URL);
+    source.addEventListener("hello", function (e) {
+      var msg = JSON.parse(e.data);
+      // Every connection starts afresh: the server sends the last seconds of trace and recent events.
+      state.t = []; state.f = []; state.events = []; state.latestT = null; state.bodyWeightN = undefined;
+      applyPlate(msg.plate);
+      handle(msg);
+      showLastRep(); showReps();
+      setConnected(true);
+    });
+    source.onmessage = function (e) { handle(JSON.parse(e.data)); setConnected(true); };
+    source.addEventListener("bye", function () { connect(); });   // a planned end: reconnect at once
+    source.onerror = function () {
+      setConnected(false);
+      if (source.readyState === EventSource.CLOSED) {   // the browser gave up (e.g. HTTP 503): we retry
+        retryTimer = setTimeout(connect, 3000);
+      }
+    };
+  }
+
+  // A silent network (a pulled cable) can leave the socket open with nothing arriving.
+  setInterval(function () {
+    if (state.connected && state.running && Date.now() - state.lastMessageAt > STALL_S * 1000) {
+      setConnected(false);
+      connect();
+    }
+  }, 2000);
+
+  makePlot();
+  showBodyWeight();
+  connect();
+  window.requestAnimationFrame(render);
+
+  window.forceplateLive = { state: state, plot: function () { return plot; } };   // for tests and curious physios
+}());

@@ -1,0 +1,310 @@
+"""The web UI through Flask's test client: the live page, its security, the status API and the stream."""
+import json
+import math
+import os
+import re
+import stat
+
+import numpy as np
+import pytest
+
+from forceplate.device import hx711
+from forceplate.device.mock import FakeClock, MockSource
+from forceplate.device.simulator import SimulatedSource
+from forceplate.live import Cursor, LivePlate, Update
+from forceplate.webui import create_app, stop_streams
+from forceplate.webui.stream import decimate_min_max, update_message
+
+SIMULATED_BANNER = "SIMULATED PLATE: not real measurements"
+
+
+class HardwarePlate(MockSource):
+    """What the page sees of a real plate: a source that is not simulated (the hardware edge, mocked)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.is_simulated = False
+
+
+def make_app(tmp_path, source=None, plate=None, **config):
+    test_config = {"TESTING": True, "STREAM_INTERVAL_S": 0.0, **config}
+    return create_app(test_config, source=source, plate=plate, instance_path=tmp_path / "instance")
+
+
+@pytest.fixture
+def sim_app(tmp_path):
+    return make_app(tmp_path, source=SimulatedSource("standing", clock=FakeClock()))
+
+
+@pytest.fixture
+def client(sim_app):
+    return sim_app.test_client()
+
+
+# -- the page ------------------------------------------------------------------------------------------------
+
+def test_live_page_uses_only_local_assets(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert not re.search(r"(https?:)?//", re.sub(r"<!--.*?-->", "", html)), "a URL to another host"
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(u.endswith("uPlot.iife.min.js") for u in urls)
+    for url in urls:
+        assert url.startswith("/") or url == "data:,", url
+        if url.startswith("/"):
+            with client.get(url) as asset:
+                assert asset.status_code == 200, url
+
+
+def test_live_page_has_no_inline_script_style_or_handlers(client):
+    html = client.get("/").get_data(as_text=True)
+    assert all('src="' in tag for tag in re.findall(r"<script[^>]*>", html)), "an inline script"
+    assert "<style" not in html
+    assert not re.search(r"\sstyle=", html)
+    assert not re.search(r"\son[a-z]+=", html), "an inline event handler"
+
+
+def test_vendored_uplot_carries_its_licence(client):
+    with client.get("/static/vendor/uPlot.LICENSE") as response:
+        licence = response.get_data(as_text=True)
+    assert "MIT" in licence and "Leon Sorokin" in licence
+
+
+@pytest.mark.parametrize("path", ["/", "/api/live/status", "/static/live.js", "/no-such-page"])
+def test_security_headers_on_every_response(client, path):
+    with client.get(path) as response:
+        headers = response.headers
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_dynamic_responses_are_never_cached(client):
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+    assert client.get("/api/live/status").headers["Cache-Control"] == "no-store"
+
+
+def source_banner(html):
+    """(classes, text) of the banner about the source, or None."""
+    found = re.search(r'<div id="source-banner" class="([^"]+)"[^>]*>(.*?)</div>', html, re.S)
+    return None if found is None else (found.group(1).split(), " ".join(re.sub(r"<[^>]+>", "", found.group(2)).split()))
+
+
+def test_simulated_plate_shows_the_simulated_banner(client):
+    classes, text = source_banner(client.get("/").get_data(as_text=True))
+    assert text == SIMULATED_BANNER
+    assert "banner-simulated" in classes and "banner-fallback" not in classes
+
+
+def test_a_fallback_nobody_asked_for_shows_a_red_banner_with_the_warning(tmp_path):
+    source = SimulatedSource("standing", clock=FakeClock())
+    source.warning = "No load-cell hardware answered. Showing the SIMULATED plate."
+    classes, text = source_banner(make_app(tmp_path, source=source).test_client().get("/").get_data(as_text=True))
+    assert "banner-fallback" in classes                        # red
+    assert SIMULATED_BANNER in text
+    assert "No load-cell hardware answered." in text
+
+
+def test_a_real_plate_shows_no_simulated_banner(tmp_path):
+    html = make_app(tmp_path, source=HardwarePlate()).test_client().get("/").get_data(as_text=True)
+    assert source_banner(html) is None
+    assert SIMULATED_BANNER not in html
+
+
+def test_footer_names_the_source_and_the_kernel(client, sim_app):
+    html = client.get("/").get_data(as_text=True)
+    footer = re.search(r"<footer.*?</footer>", html, re.S).group(0)
+    assert sim_app.extensions["forceplate"].source.describe() in footer
+    assert hx711.KERNEL in footer
+
+
+def test_page_asks_to_stand_still_until_weighed(client):
+    assert "Stand still to be weighed" in client.get("/").get_data(as_text=True)
+
+
+# -- the API and errors ----------------------------------------------------------------------------------------
+
+def test_status_json_describes_the_plate(client, sim_app):
+    response = client.get("/api/live/status")
+    assert response.status_code == 200 and response.is_json
+    status = response.get_json()
+    assert status["source"] == sim_app.extensions["forceplate"].source.describe()
+    assert status["kernel"] == hx711.KERNEL
+    assert status["is_simulated"] is True
+    assert status["warning"] is None
+    assert status["body_weight_n"] is None
+    assert status["running"] is False
+    assert status["stats"]["sets"] == 0
+
+
+@pytest.mark.parametrize("method, path, code", [("get", "/no-such-page", 404),
+                                                ("post", "/api/live/status", 405),
+                                                ("delete", "/", 405)])
+def test_bad_requests_get_json_errors(client, method, path, code):
+    response = getattr(client, method)(path)
+    assert response.status_code == code
+    assert response.is_json
+    assert response.get_json()["status"] == code
+
+
+def test_debug_mode_is_never_on(tmp_path):
+    app = make_app(tmp_path, source=HardwarePlate(), DEBUG=True)
+    assert app.debug is False
+
+
+def test_environment_configures_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("FORCEPLATE_THUMP_BW", "3.0")
+    app = create_app(source=HardwarePlate(), instance_path=tmp_path)
+    assert app.config["THUMP_BW"] == 3.0
+    assert app.extensions["forceplate"].thump_bw == 3.0
+
+
+# -- the secret key ----------------------------------------------------------------------------------------
+
+def test_secret_key_is_made_once_in_the_instance_folder_readable_only_by_us(tmp_path):
+    first = make_app(tmp_path, source=HardwarePlate())
+    key_file = tmp_path / "instance" / "secret_key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert len(first.config["SECRET_KEY"]) >= 32
+    second = make_app(tmp_path, source=HardwarePlate())
+    assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]
+
+
+def test_a_secret_key_file_others_can_read_is_made_private(tmp_path):
+    make_app(tmp_path, source=HardwarePlate())
+    key_file = tmp_path / "instance" / "secret_key"
+    os.chmod(key_file, 0o644)
+    make_app(tmp_path, source=HardwarePlate())
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+
+
+def test_a_configured_secret_key_is_used_and_nothing_is_written(tmp_path):
+    app = make_app(tmp_path, source=HardwarePlate(), SECRET_KEY="k" * 40)
+    assert app.config["SECRET_KEY"] == "k" * 40
+    assert not (tmp_path / "instance" / "secret_key").exists()
+
+
+# -- the stream ----------------------------------------------------------------------------------------------
+
+def parse_sse(chunk: bytes) -> dict:
+    """One SSE message -> {"event", "data" (parsed JSON), "retry", "comment"}."""
+    message = {}
+    for line in filter(None, chunk.decode("utf-8").splitlines()):
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "":
+            message["comment"] = value
+        elif field == "data":
+            message["data"] = json.loads(value)
+        else:
+            message[field] = value
+    return message
+
+
+@pytest.fixture
+def mock_plate():
+    with MockSource(channels=4, rate_hz=80.0) as source, LivePlate(source) as plate:
+        yield source, plate
+
+
+def test_stream_starts_with_the_recent_trace_then_sends_what_is_new(tmp_path, mock_plate):
+    source, plate = mock_plate
+    app = make_app(tmp_path, plate=plate, STREAM_HEARTBEAT_S=30.0)
+    source.push_force(np.full(8, 700.0))
+    source.advance(8 / 80.0)
+    plate.wait_for_update(plate.cursor(), timeout_s=5.0)
+    response = app.test_client().get("/live/stream", buffered=False)
+    assert response.mimetype == "text/event-stream"
+    chunks = iter(response.response)
+    hello = parse_sse(next(chunks))
+    assert hello["event"] == "hello" and int(hello["retry"]) > 0
+    assert hello["data"]["t"] == pytest.approx(np.arange(1, 9) / 80.0)
+    assert hello["data"]["f"] == pytest.approx([700.0] * 8, abs=0.1)
+    assert hello["data"]["plate"]["source"] == source.describe()
+
+    source.push_force(np.full(4, 1400.0))
+    source.advance(4 / 80.0)
+    message = parse_sse(next(chunks))
+    assert message["data"]["t"] == pytest.approx(np.arange(9, 13) / 80.0)
+    assert message["data"]["f"] == pytest.approx([1400.0] * 4, abs=0.1)
+
+    stop_streams(app)
+    assert list(chunks) == []                   # the stream ends when the server stops
+    response.close()
+
+
+def test_stream_sends_heartbeats_when_nothing_happens(tmp_path, mock_plate):
+    _, plate = mock_plate
+    app = make_app(tmp_path, plate=plate, STREAM_HEARTBEAT_S=0.05)
+    response = app.test_client().get("/live/stream", buffered=False)
+    chunks = iter(response.response)
+    next(chunks)                                                # hello
+    assert parse_sse(next(chunks)) == {"comment": "heartbeat"}
+    response.close()
+
+
+def test_stream_says_bye_at_its_time_limit(tmp_path, mock_plate):
+    _, plate = mock_plate
+    app = make_app(tmp_path, plate=plate, STREAM_MAX_S=0.0)
+    response = app.test_client().get("/live/stream", buffered=False)
+    messages = [parse_sse(chunk) for chunk in response.response]
+    assert [m.get("event") for m in messages] == ["hello", "bye"]
+
+
+def test_too_many_streams_get_a_json_503_until_one_closes(tmp_path, mock_plate):
+    _, plate = mock_plate
+    app = make_app(tmp_path, plate=plate, MAX_STREAMS=1)
+    client = app.test_client()
+    first = client.get("/live/stream", buffered=False)
+    next(iter(first.response))
+    refused = client.get("/live/stream")
+    assert refused.status_code == 503 and refused.is_json
+    first.close()                                               # the browser went away
+    again = client.get("/live/stream", buffered=False)
+    assert again.status_code == 200
+    again.close()
+
+
+def test_invalid_samples_stream_as_null():
+    update = Update(cursor=Cursor(), t_s=np.array([0.1, 0.2]), force_n=np.array([700.0, np.nan]), events=[],
+                    body_weight_n=None, status="Ready", stats={"rate_hz": float("nan")})
+    message = update_message(update, 80.0)
+    assert message["f"] == [700.0, None]
+    assert message["stats"]["rate_hz"] is None
+    json.dumps(message, allow_nan=False)
+
+
+# -- decimation ------------------------------------------------------------------------------------------------
+
+def test_decimation_keeps_a_one_sample_peak_and_the_point_budget():
+    rate_hz = 1000.0
+    t_s = np.arange(5000) / rate_hz
+    force_n = np.full(5000, 700.0)
+    force_n[2345] = 2100.0                                      # a 1 ms spike: 3 BW
+    force_n[3001] = 350.0
+    t_out, f_out = decimate_min_max(t_s, force_n, rate_hz, max_points_per_s=200.0)
+    assert len(t_out) <= 200 * 5
+    assert f_out.max() == 2100.0 and t_out[f_out.argmax()] == t_s[2345]
+    assert f_out.min() == 350.0
+    assert np.all(np.diff(t_out) > 0)
+
+
+def test_decimation_leaves_hx711_rates_alone():
+    t_s, force_n = np.arange(80) / 80.0, np.linspace(0, 700, 80)
+    t_out, f_out = decimate_min_max(t_s, force_n, 80.0)
+    np.testing.assert_array_equal(t_out, t_s)
+    np.testing.assert_array_equal(f_out, force_n)
+
+
+def test_decimation_keeps_gaps_where_every_sample_was_invalid():
+    t_s = np.arange(100) / 1000.0
+    force_n = np.full(100, 700.0)
+    force_n[:20] = np.nan
+    _, f_out = decimate_min_max(t_s, force_n, 1000.0, max_points_per_s=200.0)
+    assert math.isnan(f_out[0])
+    assert np.isfinite(f_out[-1])
