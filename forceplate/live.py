@@ -129,6 +129,12 @@ class LivePlate:
             if self._thread.is_alive():
                 log.warning("the sampler thread did not stop within %.1f s", timeout_s)
 
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait for the sampler to end by itself (a finished recording, an error); True if it has."""
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        return not self.is_running
+
     def __enter__(self):
         return self.start()
 
@@ -146,7 +152,9 @@ class LivePlate:
                 if frames.n_sets:
                     self._ingest(frames)
                 elif self.source.is_finished:
+                    events = self._analyzer.flush()      # the end of the recording settles the last events
                     with self._cond:
+                        self._append_events(events)
                         self._finished = True
                         self._cond.notify_all()
                     break
@@ -175,15 +183,18 @@ class LivePlate:
                 for ch in range(len(self._stats.flagged)):
                     self._stats.flagged[ch] += int(flagged_per_channel[ch])
                     self._stats.flag_bits[ch] |= int(flag_bits[ch])
-            for event in events:
-                self._events.append({**event, "seq": self._events_forgotten + len(self._events)})
-            if len(self._events) > MAX_EVENTS_KEPT:
-                drop = len(self._events) - MAX_EVENTS_KEPT
-                del self._events[:drop]
-                self._events_forgotten += drop
+            self._append_events(events)
             self._body_weight_n = None if body_weight_n is None else float(body_weight_n)
             self._analyzer_status = analyzer_status
             self._cond.notify_all()
+
+    def _append_events(self, events) -> None:
+        for event in events:
+            self._events.append({**event, "seq": self._events_forgotten + len(self._events)})
+        if len(self._events) > MAX_EVENTS_KEPT:
+            drop = len(self._events) - MAX_EVENTS_KEPT
+            del self._events[:drop]
+            self._events_forgotten += drop
 
     def _write_ring(self, t_s, force_n) -> None:
         n = t_s.shape[0]

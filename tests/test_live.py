@@ -189,3 +189,17 @@ def test_status_names_the_source_and_the_kernel(source, plate):
     assert status["is_simulated"] is True
     assert status["warning"] is None
     assert status["body_weight_n"] is None
+
+
+def test_the_end_of_a_recording_settles_its_last_rep():
+    rate_hz, body_weight_n = 500.0, 700.0
+    trace_n = heel_drop_session(rate_hz, body_weight_n, peak_bw=3.0)[:-int(1.7 * rate_hz)]   # ends 0.3 s after
+    with FinishedSource(channels=4, rate_hz=rate_hz, adc="ideal") as source:
+        source.push_force(trace_n)
+        source.advance(len(trace_n) / rate_hz)
+        with LivePlate(source) as plate:
+            assert plate.join(WAIT_S)                                # a finished source ends the sampler
+            events = plate.events()
+    assert plate.is_finished
+    assert [e["kind"] for e in events] == ["impact"]
+    assert events[0]["peak_bw"] == pytest.approx(3.0, rel=0.05)
