@@ -166,7 +166,7 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     """Find the jumps in a vertical force trace: take-off, landing, heights and the landing peak.
 
     Jump height from flight time: h = g t^2 / 8 (g = 9.80665 m/s^2), t from take-off to landing, each the
-    interpolated crossing of the flight threshold. Impulse-momentum height: from the latest quiet window of
+    interpolated crossing of the flight threshold. Impulse-momentum height: from the quietest window of
     standing (`quiet_window_s`, SD <= max(`max_sd_fraction` x mean, `max_sd_n`)) that ends in the same contact
     at most `max_integration_s` before take-off, v = (g / W) integral (F - W) dt with W that window's mean, and
     h = v^2 / (2 g); None when no quiet standing precedes the jump.
@@ -215,7 +215,7 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
             continue
         contact_start = flights[k - 1].end if k else 0
         velocity, impulse_method = _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, quiet,
-                                                     mean, quiet_window, max_integration, is_hx711)
+                                                     mean, sd, quiet_window, max_integration, is_hx711)
         height_impulse_m = (velocity ** 2 / (2 * STANDARD_GRAVITY_M_S2)
                             if velocity is not None and velocity > 0 else None)
         if velocity is not None and velocity <= 0:
@@ -248,9 +248,9 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     return jumps
 
 
-def _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, quiet, mean, quiet_window,
+def _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, quiet, mean, sd, quiet_window,
                       max_integration, is_hx711):
-    """Take-off velocity (m/s) by impulse-momentum from the latest quiet window before take-off, and how."""
+    """Take-off velocity (m/s) by impulse-momentum from the quietest window before take-off, and how."""
     # windows wholly inside this contact, ending at most max_integration samples before take-off
     first = max(contact_start, flight.start - max_integration - quiet_window)
     last = flight.start - quiet_window           # window [k, k + quiet_window) ends before the flight
@@ -259,7 +259,9 @@ def _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, quiet, mean,
     candidates = np.flatnonzero(quiet[first:last + 1])
     if candidates.size == 0:
         return None, "no quiet standing before the jump: no impulse height"
-    k = first + int(candidates[-1])
+    # The quietest, not the latest: a window ending just as the countermovement begins passes the SD test
+    # while holding part of the dip, which biases the weight and skips part of the impulse.
+    k = first + int(candidates[np.argmin(sd[first:last + 1][candidates])])
     weight_n = float(mean[k])
     end_index = crossing(force_n, flight.start - 1, flight.threshold_n)
     impulse = integrate(force_n - weight_n, k + quiet_window - 1, end_index) / rate_hz     # N s

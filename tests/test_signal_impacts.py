@@ -1,0 +1,89 @@
+"""Impacts (forceplate.signal.impacts) on analytic traces."""
+import numpy as np
+import pytest
+
+from forceplate.signal import analyze_force, detect_impacts
+from signals import half_sine_impact, jump, skewed_impact, standing
+
+
+def test_half_sine_peak_time_and_loading_rate():
+    t, f, truth = half_sine_impact(700.0, 3.0, duration_s=0.05)
+    (imp,) = detect_impacts(f, 1000.0, t_s=t, body_weight_n=700.0)
+    assert imp.peak_n == pytest.approx(truth["peak_n"], rel=1e-9)       # the peak falls on a sample
+    assert imp.peak_bw == pytest.approx(3.0, rel=1e-9)
+    assert imp.t_peak_s == pytest.approx(truth["t_peak_s"], abs=1e-9)
+    assert imp.onset_s == pytest.approx(truth["onset_s"], abs=1e-9)
+    assert imp.loading_rate_bw_s == pytest.approx(truth["loading_rate_bw_s"], rel=1e-6)
+
+
+def test_skewed_impact_rises_fast():
+    t, f, truth = skewed_impact(700.0, 2.8, rise_s=0.012, fall_s=0.04)
+    (imp,) = detect_impacts(f, 1000.0, t_s=t, body_weight_n=700.0)
+    assert imp.t_peak_s == pytest.approx(truth["t_peak_s"], abs=0.0011)
+    assert imp.loading_rate_bw_s == pytest.approx(truth["loading_rate_bw_s"], rel=0.1)
+
+
+def test_peaks_below_min_peak_bw_are_not_impacts():
+    t, f, truth = half_sine_impact(700.0, 1.25)
+    assert detect_impacts(f, 1000.0, t_s=t, body_weight_n=700.0, min_peak_bw=1.3) == []
+    assert len(detect_impacts(f, 1000.0, t_s=t, body_weight_n=700.0, min_peak_bw=1.2)) == 1
+
+
+@pytest.mark.parametrize("peak_bw, thump", [(2.5, True), (2.499, False), (2.6, True)])
+def test_thump_verdict_at_the_threshold(peak_bw, thump):
+    t, f, truth = half_sine_impact(700.0, peak_bw)             # the peak lands on a sample: exact
+    (event,) = analyze_force(t, f, 1000.0, body_weight_n=700.0, thump_bw=2.5).event_dicts()
+    assert event["thump"] is thump
+
+
+def test_a_double_bump_within_the_refractory_period_is_one_rep():
+    t, f1, _ = half_sine_impact(700.0, 2.0, t_onset_s=1.5, total_s=3.0)
+    _, f2, _ = half_sine_impact(700.0, 2.6, t_onset_s=1.65, total_s=3.0)
+    f = f1 + f2 - 700.0
+    (imp,) = detect_impacts(f, 1000.0, t_s=t, body_weight_n=700.0)
+    assert imp.peak_bw == pytest.approx(2.6)
+
+
+def test_reps_further_apart_are_separate():
+    t, f1, _ = half_sine_impact(700.0, 2.0, t_onset_s=1.0, total_s=3.0)
+    _, f2, _ = half_sine_impact(700.0, 2.6, t_onset_s=2.0, total_s=3.0)
+    impacts = detect_impacts(f1 + f2 - 700.0, 1000.0, t_s=t, body_weight_n=700.0)
+    assert [round(i.peak_bw, 3) for i in impacts] == [2.0, 2.6]
+
+
+def test_push_off_and_landing_of_a_jump_are_not_impacts():
+    t, f, truth = jump(650.0, push_bw=1.5, land_peak_bw=4.0)  # push-off peaks at 2.5 BW
+    assert detect_impacts(f, 1000.0, t_s=t, body_weight_n=650.0) == []
+
+
+def test_drop_onto_an_empty_plate_is_an_impact():
+    empty = np.zeros(1000)
+    rise = np.linspace(0.0, 3000.0, 31)[1:]                    # 30 ms to 3000 N
+    fall = np.linspace(3000.0, 650.0, 81)[1:]
+    f = np.concatenate([empty, rise, fall, standing(650.0, total_s=2.0)[1]])
+    t = np.arange(f.shape[0]) / 1000.0
+    (imp,) = detect_impacts(f, 1000.0, t_s=t, body_weight_n=650.0)
+    assert imp.peak_n == pytest.approx(3000.0)
+    assert imp.landing == "drop onto the plate"
+    assert imp.t_peak_s == pytest.approx(1.029)
+    # onset: the 650 N (1 BW) crossing of the straight rise, 6.5 ms after touching the plate
+    assert imp.onset_s == pytest.approx(0.999 + 30e-3 * 650 / 3000, abs=1e-6)
+
+
+def test_hx711_peaks_are_largest_samples_without_a_loading_rate():
+    t, f, truth = half_sine_impact(700.0, 3.0, duration_s=0.2, rate_hz=80.0)
+    (imp,) = detect_impacts(f, 80.0, t_s=t, body_weight_n=700.0, adc="hx711")
+    assert imp.peak_n == pytest.approx(f.max())
+    assert imp.loading_rate_bw_s is None
+    assert "under-reads" in imp.peak_method
+
+
+def test_no_impacts_in_quiet_standing():
+    t, f, _ = standing(700.0, total_s=10.0, noise_n=3.0)
+    assert detect_impacts(f, 1000.0, t_s=t, body_weight_n=700.0) == []
+
+
+def test_impact_at_the_very_start_has_no_loading_rate():
+    t, f, truth = half_sine_impact(700.0, 3.0, t_onset_s=-0.01, total_s=3.0)
+    (imp,) = detect_impacts(f, 1000.0, t_s=t, body_weight_n=700.0)
+    assert imp.loading_rate_bw_s is None and imp.onset_s is None
