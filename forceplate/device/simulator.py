@@ -606,9 +606,9 @@ class SimulatedSource(PacedSource):
         ``jumps`` (3 countermovement jumps), ``sit-to-stand`` (4 reps, the chair off the plate),
         ``step-on-off`` (stepping on and off), ``session`` (3 heel drops, 2 jumps, 2 sit-to-stands; the
         default). Each loop: about 1 s empty, step on, >= 3 s of quiet standing, the reps with standing
-        between, step off, about 1 s empty; then it repeats. ``loop_s`` gives the exact length (about 25 s
-        for standing, 27-30 s for heel-drops, 20-25 s for jumps, 35-40 s for sit-to-stand, 22-27 s for
-        step-on-off, 45-50 s for session).
+        between, step off, about 1 s empty; then it repeats. ``loop_s`` gives the exact length, which
+        depends on the seed: 26-31 s for standing, 29-32 s heel-drops, 22-25 s jumps, 36-39 s
+        sit-to-stand, 18-20 s step-on-off, 42-48 s session.
     rate_hz : float
         Output rate in hertz (Hz), 1-2000; at most 125 with the HX711 (use 1000 with ``adc="ideal"``).
     adc : {"hx711", "ideal"}
