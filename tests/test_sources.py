@@ -382,3 +382,10 @@ def test_bad_specs_are_config_errors(spec, says):
 def test_a_replay_spec_of_a_missing_file_names_it(tmp_path):
     with pytest.raises(TraceFormatError, match="gone.csv"):
         sources.source_from_spec(f"replay:{tmp_path / 'gone.csv'}")
+
+
+def test_a_yes_no_option_that_is_neither_is_refused():
+    from forceplate.exc import ConfigError
+    from forceplate.device.sources import source_from_spec
+    with pytest.raises(ConfigError, match="loop='maybe' is not a bool"):
+        source_from_spec("replay:../shared/data/gidiel_vj_single_cmj.csv?loop=maybe")

@@ -9,7 +9,8 @@ that fails is an error. With nothing configured, the HX711 hardware is tried and
 simulated plate is used with a ``SourceFallback`` warning that also shows on the live page.
 
 Specs: ``hx711`` (the plate's HX711 chips), ``sim`` or ``sim:SCENARIO`` with optional
-``?rate_hz=1000&seed=3&adc=ideal``, ``replay:PATH`` with optional ``?speed=2&loop=1``.
+``?rate_hz=1000&adc=ideal&seed=3&body_mass_kg=70&speed=2&channels=4&faults=not_ready@3s:ch1,garbage@5s``,
+``replay:PATH`` with optional ``?speed=2&loop=1``.
 """
 from __future__ import annotations
 
@@ -122,10 +123,19 @@ def _typed(options: dict[str, str], types: dict[str, type]) -> dict:
             raise ConfigError(f"unknown source option {key!r}; known: {', '.join(sorted(types))}")
         kind = types[key]
         try:
-            out[key] = (text.lower() in ("1", "true", "yes", "on")) if kind is bool else kind(text)
+            out[key] = _parse_bool(text) if kind is bool else kind(text)
         except ValueError:
             raise ConfigError(f"source option {key}={text!r} is not a {kind.__name__}") from None
     return out
+
+
+def _parse_bool(text: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
 
 
 def open_source(source: str | LoadCellSource | None = None) -> LoadCellSource:
