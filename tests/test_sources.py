@@ -384,8 +384,6 @@ def test_a_replay_spec_of_a_missing_file_names_it(tmp_path):
         sources.source_from_spec(f"replay:{tmp_path / 'gone.csv'}")
 
 
-def test_a_yes_no_option_that_is_neither_is_refused():
-    from forceplate.exc import ConfigError
-    from forceplate.device.sources import source_from_spec
+def test_a_yes_no_option_that_is_neither_is_refused(shared_data):
     with pytest.raises(ConfigError, match="loop='maybe' is not a bool"):
-        source_from_spec("replay:../shared/data/gidiel_vj_single_cmj.csv?loop=maybe")
+        sources.source_from_spec(f"replay:{shared_data / 'gidiel_vj_single_cmj.csv'}?loop=maybe")
