@@ -46,7 +46,7 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
         logging.getLogger().addHandler(stderr)
         plate = app.extensions["forceplate"]
         log.info("source: %s", source.describe())
-        if source.warning:
+        if source.warning and not any(str(w.message) == source.warning for w in caught):
             log.warning("%s", source.warning)
         log.info("sampling kernel: %s", hx711.KERNEL)
         log.info("data folder: %s", data_dir)

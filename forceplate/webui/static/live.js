@@ -39,7 +39,12 @@
     return sign + m + ":" + (s < 10 ? "0" : "") + s;
   }
 
-  function fmtBw(x) { return x == null ? "?" : x.toFixed(1); }
+  function fmtBw(x, thump) {
+    if (x == null) { return "?"; }
+    // One decimal, but never one that contradicts the verdict: a 2.46 BW soft rep must not read "2.5".
+    if (thump === false && Math.round(x * 10) / 10 >= THUMP_BW) { return (Math.floor(x * 10) / 10).toFixed(1); }
+    return x.toFixed(1);
+  }
 
   function inBw() { return state.bodyWeightN != null && state.bodyWeightN > 0; }
 
@@ -79,7 +84,8 @@
   }
 
   function xRange() {
-    var end = state.latestT == null ? TRACE_S : state.latestT;
+    // The first seconds fill the chart from the left, like paper; then it scrolls.
+    var end = Math.max(TRACE_S, state.latestT == null ? 0 : state.latestT);
     return [end - TRACE_S, end];
   }
 
@@ -115,7 +121,7 @@
       ctx.font = "bold " + Math.round(22 * px) + "px system-ui, sans-serif";
       ctx.textAlign = "center";
       ctx.textBaseline = "bottom";
-      var label = inBw() ? fmtBw(value) : Math.round(value) + " N";
+      var label = inBw() ? fmtBw(value, ev.thump) : Math.round(value) + " N";
       var ty = Math.max(u.bbox.top + 24 * px, yv - 12 * px);
       ctx.lineWidth = 4 * px;
       ctx.strokeText(label, x, ty);
@@ -203,7 +209,7 @@
   }
 
   function repPeakText(ev) {
-    if (ev.peak_bw != null) { return fmtBw(ev.peak_bw) + " BW"; }
+    if (ev.peak_bw != null) { return fmtBw(ev.peak_bw, ev.thump) + " BW"; }
     if (ev.peak_n != null) { return Math.round(ev.peak_n) + " N"; }
     return "no landing";
   }
@@ -220,7 +226,7 @@
     }
     peak.textContent = "";
     if (ev.peak_bw != null) {
-      peak.appendChild(document.createTextNode(fmtBw(ev.peak_bw) + " "));
+      peak.appendChild(document.createTextNode(fmtBw(ev.peak_bw, ev.thump) + " "));
       var unit = document.createElement("small");
       unit.textContent = "BW";
       peak.appendChild(unit);

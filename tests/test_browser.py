@@ -1,0 +1,204 @@
+"""The live page in a real headless Chromium (Debian's, through Playwright), served by `forceplate serve`.
+
+Never downloads a browser: Playwright drives /usr/bin/chromium (FORCEPLATE_CHROMIUM overrides it).
+
+Regenerate the README's screenshot (1280x800, reps shown) with:
+
+    .venv/bin/python tests/test_browser.py --screenshot docs/live-page.png
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+FORCEPLATE = Path(sys.executable).parent / "forceplate"
+CHROMIUM = os.environ.get("FORCEPLATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+BODY_MASS_KG = 68.0
+STANDARD_GRAVITY_M_S2 = 9.80665
+SPEC = f"sim:heel-drops?speed=4&seed=11&body_mass_kg={BODY_MASS_KG:g}"
+WAIT_MS = 20_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(data_dir, spec=SPEC, port=None):
+    """`forceplate serve` on loopback (a free port unless given); yields the page's URL. Stopped with SIGTERM."""
+    port = port or free_port()
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen([str(FORCEPLATE), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                    "--source", spec, "--data-dir", str(data_dir)],
+                                   stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + 30.0
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"serve exited with {process.returncode}: {log.read()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("serve did not listen within 30 s") from None
+                    time.sleep(0.05)             # polling a process we do not control
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def chromium():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; never `playwright install`)")
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("browser") / "data") as url:
+        yield url
+
+
+def open_page(browser, base_url):
+    """A 1280x800 page that records console errors and refuses (and records) requests off ``base_url``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.console_errors, page.foreign_requests = [], []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+
+    def only_loopback(route):
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            page.foreign_requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    return page
+
+
+@pytest.fixture
+def page(browser, live_url):
+    page = open_page(browser, live_url)
+    yield page
+    page.context.close()
+
+
+def latest_t(page):
+    return page.evaluate("() => window.forceplateLive.state.latestT")
+
+
+def test_live_page_draws_a_moving_trace_weighs_and_shows_reps(page, live_url):
+    from playwright.sync_api import expect
+
+    page.goto(live_url)
+    expect(page.locator("#source-banner")).to_contain_text("SIMULATED PLATE: not real measurements")
+    page.wait_for_function("() => window.forceplateLive && window.forceplateLive.state.latestT !== null",
+                           timeout=WAIT_MS)
+    first_t = latest_t(page)
+    first_x = page.evaluate("() => window.forceplateLive.plot().scales.x.max")
+    # The trace moves: newer samples arrive and the x range follows them.
+    page.wait_for_function(f"() => window.forceplateLive.state.latestT > {first_t} + 1.0", timeout=WAIT_MS)
+    page.wait_for_function(f"() => window.forceplateLive.plot().scales.x.max > {first_x} + 1.0", timeout=WAIT_MS)
+    assert page.evaluate("() => window.forceplateLive.plot().data[0].length") > 10
+
+    # A body weight appears, matching the simulated person.
+    expect(page.locator("#bw-value")).to_have_text(re.compile(r"^\d+\.\d kg$"), timeout=WAIT_MS)
+    shown_kg = float(page.locator("#bw-value").inner_text().split()[0])
+    assert shown_kg == pytest.approx(BODY_MASS_KG, rel=0.02)
+    expect(page.locator("#trace-unit")).to_have_text("Force (body weights)")
+
+    # A rep appears with its peak in body weights and a verdict; the big panel shows the newest.
+    first_rep = page.locator("#rep-list li").first
+    expect(first_rep).to_be_visible(timeout=WAIT_MS)
+    expect(first_rep.locator(".rep-peak")).to_have_text(re.compile(r"^\d+\.\d BW$"))
+    expect(first_rep.locator(".rep-verdict")).to_have_text(re.compile(r"^(THUMP|too soft)$"))
+    expect(page.locator("#last-peak")).to_have_text(re.compile(r"^\d+\.\d\s*BW$"))
+    expect(page.locator("#last-verdict")).to_have_text(re.compile(r"^(THUMP|too soft)$"))
+    # Its marker: the rep's peak time lies on the plotted x axis.
+    marked = page.evaluate("""() => {
+        const live = window.forceplateLive, x = live.plot().scales.x;
+        return live.state.events.some(e => e.t_peak_s >= x.min && e.t_peak_s <= x.max && e.peak_bw !== null);
+    }""")
+    assert marked
+    expect(page.locator("#connection-lost")).to_be_hidden()
+
+    assert page.console_errors == []
+    assert page.foreign_requests == []
+
+
+def test_connection_lost_shows_while_the_server_is_away_and_clears_when_it_returns(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    port = free_port()
+    with serving(tmp_path / "data", port=port) as url:
+        page = open_page(browser, url)
+        page.goto(url)
+        page.wait_for_function("() => window.forceplateLive.state.messages > 2", timeout=WAIT_MS)
+        expect(page.locator("#connection-lost")).to_be_hidden()
+    # The server has stopped (SIGTERM): the page says so instead of freezing on the last trace.
+    expect(page.locator("#connection-lost")).to_be_visible(timeout=WAIT_MS)
+    with serving(tmp_path / "data", port=port):
+        expect(page.locator("#connection-lost")).to_be_hidden(timeout=WAIT_MS)
+        seen = page.evaluate("() => window.forceplateLive.state.messages")
+        page.wait_for_function(f"() => window.forceplateLive.state.messages > {seen}", timeout=WAIT_MS)
+    page.context.close()
+
+
+def save_screenshot(path: Path, *, min_reps: int = 5, timeout_s: float = 60.0) -> None:
+    """Serve the simulated heel drops, wait for `min_reps` reps, and save the page at 1280x800."""
+    with tempfile.TemporaryDirectory() as data_dir, serving(Path(data_dir), spec=SPEC) as url, \
+            chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url)
+        page.wait_for_function(f"() => window.forceplateLive.state.events.length >= {min_reps}",
+                               timeout=timeout_s * 1000)
+        page.wait_for_timeout(300)            # let the last frame render
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path))
+        state = page.evaluate("() => ({reps: window.forceplateLive.state.events.length,"
+                              " bw: window.forceplateLive.state.bodyWeightN})")
+        print(json.dumps({"saved": str(path), **state}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "--screenshot":
+        sys.exit("usage: python tests/test_browser.py --screenshot docs/live-page.png")
+    save_screenshot(Path(sys.argv[2]))
