@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import check_adc, check_rate
+from ._common import STANDARD_GRAVITY_M_S2, check_adc, check_rate
 from .bodyweight import BodyWeight, estimate_body_weight
 from .impacts import Impact, detect_impacts
 from .jumps import Jump, detect_jumps, find_flights
@@ -138,7 +138,8 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
         total_n = _bridge(total_n, valid)
 
     if body_weight_n is not None:
-        weight = BodyWeight.from_mass(body_weight_n / 9.80665)
+        weight = BodyWeight(float(body_weight_n), None, None, None,
+                            f"given: {body_weight_n / STANDARD_GRAVITY_M_S2:.2f} kg x 9.80665 m/s^2")
     elif n and valid.any():
         weight = estimate_body_weight(total_n, rate_hz, t_s=t_s, valid=valid)
     else:

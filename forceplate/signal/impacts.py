@@ -1,8 +1,8 @@
 """Impacts: force peaks of at least `min_peak_bw` body weights that are not a jump's landing.
 
-A heel drop, a stamp, a step or a drop onto the plate. Each stretch of force above 1 body weight (BW) is one
-candidate, its peak the largest sample and its onset the crossing of 1 BW that starts it (CONTRACTS section 1:
-"the last moment before the peak at which force was at or below 1 body weight"). Not impacts: the push-off of
+A heel drop, a stamp, a step or a drop onto the plate. Each stretch of force at or above `min_peak_bw` body
+weights (BW) is one candidate, its peak the largest sample and its onset the last crossing of 1 BW before it
+(CONTRACTS section 1: "the last moment before the peak at which force was at or below 1 body weight"). Not impacts: the push-off of
 a jump (`pushoff_s` before its take-off) and a jump's landing. A landing onto an empty plate (a drop) is an
 impact: its peak is the largest force within `landing_window_s` of touching down. Peaks closer than
 `refractory_s` are one rep (a heel drop often rings twice): the larger stands.
@@ -99,18 +99,17 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
                                "drop onto the plate"))
             excluded.append((float(t_s[flight.end]), end_s))
 
-    starts, ends = runs(force_n > body_weight_n)
-    if starts.size:
-        bounds = np.column_stack((starts, ends)).ravel()[:-1] if ends[-1] == n else \
-            np.column_stack((starts, ends)).ravel()
-        maxima = np.maximum.reduceat(force_n, bounds)[::2]
-        for s in np.flatnonzero(maxima >= min_peak_n).tolist():
-            lo, hi = int(starts[s]), int(ends[s])
-            i_peak = lo + int(np.argmax(force_n[lo:hi]))
-            t_peak = float(t_s[i_peak])
-            if any(a <= t_peak <= b for a, b in excluded):
-                continue
-            candidates.append((i_peak, lo if lo > 0 else None, "on the plate"))
+    # One candidate per stretch at or above min_peak_bw (its largest sample). Not per stretch above 1 BW: a
+    # person standing a newton heavier than the weighing would make one stretch of a landing and the heel
+    # drops after it, and only the largest would be seen.
+    contact_starts = [flight.end for flight in flights]
+    starts, ends = runs(force_n >= min_peak_n)
+    for lo, hi in zip(starts.tolist(), ends.tolist()):
+        i_peak = lo + int(np.argmax(force_n[lo:hi]))
+        if any(a <= float(t_s[i_peak]) <= b for a, b in excluded):
+            continue
+        since = max([c for c in contact_starts if c <= i_peak], default=0)
+        candidates.append((i_peak, _onset(force_n, i_peak, body_weight_n, since), "on the plate"))
 
     kept = []                        # one impact per rep: within refractory_s the larger peak stands
     for i_peak, onset, landing in sorted(candidates):

@@ -165,9 +165,12 @@ class LiveAnalyzer:
         sent = []
         for event in result.events:
             when = event_time_s(event)
-            if when <= self._last_sent_s + 0.05:          # already sent (times may shift by a hair)
-                continue
             anchor = _anchor_s(event)
+            # Already decided: sent (times may shift by a hair), or seen whole by an earlier analysis. The
+            # second also drops what the cut at the span's start makes up (a flight cut in half is an
+            # "empty plate", and its landing a "drop").
+            if when <= self._last_sent_s + 0.05 or anchor <= self._settled_s:
+                continue
             if anchor > stable_s:
                 break
             if self.body_weight_n is None and not final and self._last_t - anchor < self.max_wait_for_weight_s:
