@@ -308,3 +308,17 @@ def test_decimation_keeps_gaps_where_every_sample_was_invalid():
     _, f_out = decimate_min_max(t_s, force_n, 1000.0, max_points_per_s=200.0)
     assert math.isnan(f_out[0])
     assert np.isfinite(f_out[-1])
+
+
+def test_a_server_error_is_json_without_a_traceback(tmp_path, monkeypatch):
+    app = make_app(tmp_path, source=HardwarePlate(), TESTING=False)
+
+    def broken_status():
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.extensions["forceplate"], "status", broken_status)
+    app.logger.disabled = True                  # Flask logs the traceback; the client must not see it
+    response = app.test_client().get("/api/live/status")
+    assert response.status_code == 500 and response.is_json
+    assert response.get_json() == {"error": "internal server error", "status": 500}
+    assert b"secret internals" not in response.data and b"Traceback" not in response.data
