@@ -121,4 +121,6 @@ def _stderr_handler() -> logging.Handler:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     handler._forceplate = True
     root.setLevel(logging.INFO)
+    # waitress says "Client disconnected" at INFO each time a live page closes; keep its warnings only.
+    logging.getLogger("waitress").setLevel(logging.WARNING)
     return handler
