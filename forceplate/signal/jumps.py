@@ -91,7 +91,8 @@ def flight_threshold(body_weight_n: float | None, *, flight_threshold_n: float =
 def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "ideal",
                  flight_threshold_n: float = 20.0, flight_threshold_bw: float = 0.03, max_spike_s: float = 0.002,
                  max_flight_s: float = 1.0, max_unloading_s: float = 0.15, unloading_fraction: float = 0.75,
-                 pushoff_s: float = 1.0) -> list[Flight]:
+                 pushoff_s: float = 1.0, max_ringing_s: float = 0.1, min_touchdown_n: float = 100.0,
+                 min_touchdown_bw: float = 0.15) -> list[Flight]:
     """Find every flight (force below the flight threshold) and tell jumps from an empty plate.
 
     Parameters
@@ -113,6 +114,11 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     max_spike_s : float
         Samples at or above the threshold for at most this long (s, at least one sample) between two flights
         of at least 2 samples each do not end the flight (a cable knock, a glitch; not a touch-down).
+    max_ringing_s, min_touchdown_n, min_touchdown_bw : float
+        A contact between two flights that lasts at most `max_ringing_s` (s) and never reaches
+        max(`min_touchdown_n` (N), `min_touchdown_bw` x body weight) is not a touch-down (a plate ringing
+        after take-off, a swinging cable): the flight goes on. A real landing loads the plate with about a
+        body weight or more.
     max_flight_s : float
         Longer flights (s) are an empty plate, not a jump.
     max_unloading_s, unloading_fraction, pushoff_s : float
@@ -139,6 +145,14 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     starts, ends = starts[long_enough], ends[long_enough]
     if starts.size:                                            # a spike between two flights does not split them
         keep = np.concatenate(([True], starts[1:] - ends[:-1] > spike))
+        starts, ends = starts[keep], np.concatenate((ends[np.flatnonzero(keep)[1:] - 1], ends[-1:]))
+    if starts.size > 1:                                        # nor does a contact too weak to be a touch-down
+        touchdown_n = max(min_touchdown_n, min_touchdown_bw * body_weight_n if body_weight_n else 0.0)
+        ringing = max(1, int(round(max_ringing_s * rate_hz)))
+        keep = np.ones(starts.size, dtype=bool)
+        for k in range(1, starts.size):
+            gap = force_n[ends[k - 1]:starts[k]]
+            keep[k] = gap.size > ringing or float(gap.max()) >= touchdown_n
         starts, ends = starts[keep], np.concatenate((ends[np.flatnonzero(keep)[1:] - 1], ends[-1:]))
 
     flights = []
