@@ -28,6 +28,7 @@ import numpy as np
 
 from ..exc import ConfigError
 from ..signal.calibration import counts_to_words, newtons_to_counts
+from ..signal.hx711 import Hx711Model, apply_weights as _apply_weights, filter_samples, input_weights
 from . import hx711
 from .flags import WORD_MASK, WORD_NOT_READY
 from .frames import Frames
@@ -45,6 +46,7 @@ FLIGHT_THRESHOLD_N = 20.0           # CONTRACTS.md section 1: flight is force be
 SCENARIOS = ("standing", "heel-drops", "jumps", "sit-to-stand", "step-on-off", "session")
 ADCS = ("hx711", "ideal")
 HX711_MAX_RATE_HZ = 125.0           # the chip runs at 10 or 80 SPS (parts reach ~94); 1 kHz must resolve a period
+HX711_MODEL = Hx711Model()          # the chip's filter: 4 cascaded one-period boxcars (signal/hx711.py)
 _PHASE_STEPS = 256                  # HX711 filter weights are tabulated at this many phases per 1 ms
 RING_CAPACITY = 8192                # sets; about 100 s at 80 SPS, 8 s at 1 kHz
 
@@ -67,23 +69,6 @@ class MonotonicClock:
 
 
 # ------------------------------------------------------------------------------------------ HX711 model
-
-def _cubic_bspline(x):
-    """The cardinal cubic B-spline on [0, 4] (area 1): four cascaded unit boxcars."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.zeros_like(x)
-    a = (x >= 0) & (x < 1)
-    out[a] = x[a] ** 3 / 6
-    b = (x >= 1) & (x < 2)
-    xb = x[b]
-    out[b] = (-3 * xb ** 3 + 12 * xb ** 2 - 12 * xb + 4) / 6
-    c = (x >= 2) & (x < 3)
-    xc = x[c]
-    out[c] = (3 * xc ** 3 - 24 * xc ** 2 + 60 * xc - 44) / 6
-    d = (x >= 3) & (x <= 4)
-    out[d] = (4 - x[d]) ** 3 / 6
-    return out
-
 
 def hx711_filter(force_n, t_s, rate_hz, *, input_rate_hz=INTERNAL_RATE_HZ, mode="edge"):
     """What HX711 words report for a finely sampled force: the model of design/hx711-peaks.md.
@@ -113,36 +98,19 @@ def hx711_filter(force_n, t_s, rate_hz, *, input_rate_hz=INTERNAL_RATE_HZ, mode=
     ndarray, shape (n,) or (n, ch), float64
         The force each word reports, in newtons (N).
     """
-    force = np.asarray(force_n)      # converted after the gather: the input may be a long float32 loop
-    t = np.asarray(t_s, dtype=np.float64).reshape(-1)
-    period_samples = input_rate_hz / rate_hz
-    taps = _hx711_taps(period_samples)
-    position = t * input_rate_hz                       # the output instant, in input samples
-    base = np.floor(position).astype(np.int64)
-    weights = _hx711_weights(position - base, period_samples, taps)
-    return _apply_weights(force, base, weights, mode)
+    return filter_samples(force_n, t_s, rate_hz, input_rate_hz=input_rate_hz, model=HX711_MODEL, mode=mode)
 
 
 def _hx711_taps(period_samples: float) -> int:
-    return int(math.ceil(4 * period_samples)) + 1
+    return input_weights(np.zeros(1), period_samples, 1.0, model=HX711_MODEL).shape[1]
 
 
 def _hx711_weights(phase, period_samples: float, taps: int) -> np.ndarray:
     """Filter weights (n, taps) for output instants ``phase`` (n,) input samples after their base sample;
-    tap ``m`` weighs input sample ``base - m``."""
-    lag = np.asarray(phase, dtype=np.float64)[:, None] + np.arange(taps)[None, :]
-    weights = _cubic_bspline(lag / period_samples)
-    return weights / weights.sum(axis=1, keepdims=True)
-
-
-def _apply_weights(force, base, weights, mode):
-    index = base[:, None] - np.arange(weights.shape[1])[None, :]
-    m = force.shape[0]
-    index = np.mod(index, m) if mode == "wrap" else np.clip(index, 0, m - 1)
-    gathered = force[index].astype(np.float64)
-    if force.ndim == 1:
-        return np.einsum("nk,nk->n", weights, gathered)
-    return np.einsum("nk,nkc->nc", weights, gathered)
+    tap ``m`` weighs input sample ``base - m`` (the model of forceplate.signal.hx711, one place)."""
+    weights = input_weights(phase, period_samples, 1.0, model=HX711_MODEL)
+    assert weights.shape[1] == taps
+    return weights
 
 
 # ----------------------------------------------------------------------------------- corners and CoP
