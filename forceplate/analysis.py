@@ -28,19 +28,28 @@ def check_options(*, body_mass_kg=None, thump_bw=2.5, min_peak_bw=1.3) -> None:
         raise ConfigError(f"--min-peak-bw {min_peak_bw:g} must be above 1 body weight (standing still is 1)")
 
 
-def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw=2.5, min_peak_bw=1.3) -> dict:
+def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw=2.5, min_peak_bw=1.3,
+                 body_height_m=None, chair_height_m=None) -> dict:
     """Analyse a recorded force trace (CSV, ``-`` for standard input) into the contract's JSON object.
 
     Parameters are the command's options: `rate_hz` (Hz, wins over ``t_s``), `adc` ("ideal" or "hx711"),
     `body_mass_kg` (kg; fixes body weight at mass x 9.80665 m/s^2), `thump_bw` and `min_peak_bw` (body
-    weights).
+    weights). `body_height_m` and `chair_height_m` (m, both or neither; no command-line option yet) give each
+    sit-to-stand rise a mean power.
 
     Returns
     -------
     dict
         ``contract``, ``sample_rate_hz``, ``duration_s``, ``adc``, ``body_weight_n``, ``body_mass_kg`` and
         ``events`` exactly as CONTRACTS.md section 1 says (JSON-safe: no NaN), plus a few extra fields
-        (``file``, ``body_weight_method``, ``thump_bw``, ``min_peak_bw``).
+        (``file``, ``body_weight_method``, ``thump_bw``, ``min_peak_bw``; on each event ``intensity`` and
+        ``caution``, on each impact ``sit_to_stand``), and two optional top-level fields:
+
+        - ``sit_to_stand``: the sit-to-stand visits (sit-down and rise), see
+          :func:`forceplate.signal.sit_to_stand.detect_sit_to_stand`. They are not ``events``: a rise's peak
+          that reaches ``min_peak_bw`` is already an ``impact`` there (with ``"sit_to_stand": true``).
+        - ``summary``: reps, thumps, median peak, Osteogenic Index, intensity bands and cautions, see
+          :func:`forceplate.signal.summary.summarize_session`.
 
     Raises
     ------
@@ -53,7 +62,8 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
     trace = read_trace(path, rate_hz=rate_hz)
     body_weight_n = None if body_mass_kg is None else body_mass_kg * STANDARD_GRAVITY_M_S2
     result = analyze_force(trace.t_s, trace.force_n, trace.rate_hz, adc=adc, body_weight_n=body_weight_n,
-                           thump_bw=thump_bw, min_peak_bw=min_peak_bw)
+                           thump_bw=thump_bw, min_peak_bw=min_peak_bw, body_height_m=body_height_m,
+                           chair_height_m=chair_height_m)
     weight = result.body_weight
     return {
         "contract": CONTRACT_VERSION,
@@ -67,6 +77,8 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
         "body_weight_method": weight.method,
         "thump_bw": thump_bw,
         "min_peak_bw": min_peak_bw,
+        "sit_to_stand": result.sit_to_stand_dicts(),
+        "summary": result.summary().as_dict(),
     }
 
 
@@ -89,7 +101,48 @@ def format_report(result: dict) -> str:
                      f"{'s' if thumps != 1 else ''} (at least {thump_bw:g} BW):")
     for e in events:
         lines.extend(_event_lines(e, thump_bw))
+    lines.extend(_sit_to_stand_lines(result.get("sit_to_stand") or []))
+    if result.get("summary") is not None:
+        lines.extend(_summary_lines(result["summary"]))
     return "\n".join(lines)
+
+
+def _sit_to_stand_lines(reps: list) -> list[str]:
+    if not reps:
+        return []
+    rises = sum(1 for r in reps if r["rise_s"] is not None)
+    out = [f"Sit-to-stand: {rises} rise{'s' if rises != 1 else ''} (sit-down: leaving standing to reaching the "
+           f"seat; rise: leaving the seat to settled at standing):"]
+    for r in reps:
+        parts = []
+        if r["lowering_s"] is not None:
+            parts.append(f"sit-down {r['lowering_s']:.2f} s")
+        if r["rise_s"] is not None:
+            parts.append(f"rise {r['rise_s']:.2f} s, peak {r['peak_bw']:.2f} BW at {r['t_peak_s']:.3f} s")
+        else:
+            parts.append("no rise seen")
+        if r["mean_power_w"] is not None:
+            parts.append(f"mean power {r['mean_power_w']:.0f} W ({r['mean_power_w_kg']:.1f} W/kg, estimate)")
+        when = r["rise_start_s"] if r["rise_start_s"] is not None else r["lowering_start_s"]
+        tempo = f": {r['tempo']}" if r["tempo"] else ""
+        out.append(f"  {when:8.3f} s  {', '.join(parts)}{tempo}")
+    return out
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    if summary["median_peak_bw"] is None:
+        if summary["reps"]:
+            return [f"Summary: {summary['reps']} reps; {summary['osteogenic_index_method']}"]
+        return []
+    counts = ", ".join(f"{v} {k}" for k, v in summary["intensity_counts"].items() if v)
+    out = [f"Summary: {summary['reps']} reps, {summary['thumps']} thumps, median peak "
+           f"{summary['median_peak_bw']:.2f} BW; Osteogenic Index {summary['osteogenic_index']:.2f} "
+           f"(median peak x ln(reps + 1))",
+           f"  intensity: {counts}"]
+    if summary["cautions"]:
+        out.append(f"  caution: {summary['cautions']} peak{'s' if summary['cautions'] != 1 else ''} above "
+                   f"{summary['caution_bw']:g} BW")
+    return out
 
 
 def _event_lines(e: dict, thump_bw: float) -> list[str]:

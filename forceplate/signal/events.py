@@ -14,6 +14,8 @@ from ._common import STANDARD_GRAVITY_M_S2, check_adc, check_rate
 from .bodyweight import BodyWeight, estimate_body_weight
 from .impacts import Impact, detect_impacts
 from .jumps import Jump, detect_jumps, find_flights
+from .sit_to_stand import SitToStand, detect_sit_to_stand
+from .summary import SessionSummary, intensity_band, is_caution, summarize_session
 
 # Output precision: far below what the plate resolves, so rounding never hides a difference that matters.
 _DECIMALS = {"_s": 4, "_n": 1, "_bw": 3, "_bw_s": 1, "_m": 4, "_m_s": 3}
@@ -32,6 +34,7 @@ class Analysis:
     thump_bw: float
     min_peak_bw: float
     invalid_samples: int
+    sit_to_stands: tuple = ()        # SitToStand visits (optional: absent from older callers' Analysis)
 
     @property
     def body_weight_n(self) -> float | None:
@@ -43,8 +46,27 @@ class Analysis:
         return sorted(self.jumps + self.impacts, key=event_time_s)
 
     def event_dicts(self) -> list[dict]:
-        """The events as CONTRACTS.md section 1 objects (with extra ``*_method`` fields), JSON-safe."""
-        return [event_dict(event, self.thump_bw) for event in self.events]
+        """The events as CONTRACTS.md section 1 objects (with extra fields), JSON-safe.
+
+        Each impact also says whether it is the force peak of a sit-to-stand rise (``sit_to_stand``): the
+        contract keeps it an impact (a peak of at least ``min_peak_bw`` that is not a jump's landing).
+        """
+        out = []
+        for event in self.events:
+            d = event_dict(event, self.thump_bw)
+            if isinstance(event, Impact):
+                d["sit_to_stand"] = any(rep.rise_start_s <= event.t_peak_s <= rep.rise_end_s
+                                        for rep in self.sit_to_stands if rep.has_rise)
+            out.append(d)
+        return out
+
+    def sit_to_stand_dicts(self) -> list[dict]:
+        """The sit-to-stand visits (sit-down and rise) as JSON-safe objects, in time order."""
+        return [sit_to_stand_dict(rep) for rep in self.sit_to_stands]
+
+    def summary(self) -> SessionSummary:
+        """The session in a few numbers: see :func:`~forceplate.signal.summary.summarize_session`."""
+        return summarize_session(self.events, thump_bw=self.thump_bw)
 
 
 def event_time_s(event) -> float:
@@ -75,7 +97,24 @@ def event_dict(event, thump_bw: float) -> dict:
                loading_rate_bw_s=event.loading_rate_bw_s, thump=is_thump(event.peak_bw, thump_bw))
     out.update(extra)
     out.update(peak_method=event.peak_method, loading_rate_method=event.loading_rate_method)
+    out.update(intensity=intensity_band(event.peak_bw), caution=is_caution(event.peak_bw))
     return {key: json_number(key, value) for key, value in out.items()}
+
+
+def sit_to_stand_dict(rep: SitToStand) -> dict:
+    """One sit-to-stand visit as a JSON-safe object (fields of :class:`SitToStand`; ``*_w`` rounded to 0.1 W)."""
+    out = {"seated_start_s": rep.seated_start_s, "seated_end_s": rep.seated_end_s, "seated_n": rep.seated_n,
+           "seated_bw": rep.seated_bw, "lowering_start_s": rep.lowering_start_s,
+           "lowering_end_s": rep.lowering_end_s, "lowering_s": rep.lowering_s, "rise_start_s": rep.rise_start_s,
+           "rise_end_s": rep.rise_end_s, "rise_s": rep.rise_s, "t_peak_s": rep.t_peak_s, "peak_n": rep.peak_n,
+           "peak_bw": rep.peak_bw, "is_fast_rise": rep.is_fast_rise, "is_slow_lowering": rep.is_slow_lowering,
+           "tempo": rep.tempo, "mean_power_w": rep.mean_power_w, "mean_power_w_kg": rep.mean_power_w_kg,
+           "power_method": rep.power_method}
+    out = {key: json_number(key, value) for key, value in out.items()}
+    for key in ("mean_power_w", "mean_power_w_kg"):
+        if out[key] is not None:
+            out[key] = round(out[key], 1 if key == "mean_power_w" else 2)
+    return out
 
 
 def json_number(key: str, value):
@@ -92,7 +131,8 @@ def json_number(key: str, value):
 
 
 def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: float | None = None,
-                  thump_bw: float = 2.5, min_peak_bw: float = 1.3) -> Analysis:
+                  thump_bw: float = 2.5, min_peak_bw: float = 1.3, body_height_m: float | None = None,
+                  chair_height_m: float | None = None) -> Analysis:
     """Weigh the person and find every jump and impact in a force trace.
 
     Parameters
@@ -117,6 +157,9 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
         An impact reaching this many body weights is a thump.
     min_peak_bw : float
         Smaller peaks (body weights) are not impacts.
+    body_height_m, chair_height_m : float, optional
+        Body and chair height (m): with both, each sit-to-stand rise gets a mean power (see
+        :func:`~forceplate.signal.sit_to_stand.detect_sit_to_stand`).
 
     Returns
     -------
@@ -145,7 +188,7 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
     else:
         weight = BodyWeight(None, None, None, None, "no valid samples")
 
-    jumps, impacts = (), ()
+    jumps, impacts, sit_to_stands = (), (), ()
     if valid.any() and n >= 2:
         flights = find_flights(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n, adc=adc)
         jumps = tuple(detect_jumps(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n, adc=adc,
@@ -153,8 +196,11 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
         if weight.weight_n is not None:
             impacts = tuple(detect_impacts(total_n, rate_hz, body_weight_n=weight.weight_n, t_s=t_s, adc=adc,
                                            flights=flights, min_peak_bw=min_peak_bw))
+            sit_to_stands = tuple(detect_sit_to_stand(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n,
+                                                      body_height_m=body_height_m, chair_height_m=chair_height_m))
     return Analysis(rate_hz=rate_hz, duration_s=n / rate_hz, adc=adc, body_weight=weight, jumps=jumps,
-                    impacts=impacts, thump_bw=thump_bw, min_peak_bw=min_peak_bw, invalid_samples=invalid)
+                    impacts=impacts, thump_bw=thump_bw, min_peak_bw=min_peak_bw, invalid_samples=invalid,
+                    sit_to_stands=sit_to_stands)
 
 
 def _bridge(force_n: np.ndarray, valid: np.ndarray) -> np.ndarray:
