@@ -483,6 +483,8 @@ def estimate_impact(t_s, force_n, *, rate_hz: float | None = None, baseline_n: f
     method = f"fit of skewed pulses through a {model.describe()}"
 
     i_max = int(np.argmax(y))
+    if y[i_max] - y.min() < 5 * noise_n:
+        return _unreliable_impact(t, y, i_max, method, "no pulse above the noise (flat input)")
     # the window: the largest word's neighbours whose kernels reach its peak, order + 2 words either side;
     # the level before is the given baseline only when the window starts on it (a short rise from flight)
     lo, hi = max(0, i_max - model.order - 2), min(t.size, i_max + model.order + 3)
