@@ -19,15 +19,21 @@ def stream(t, f, rate_hz, *, seed=0, max_chunk=300, adc="ideal", **options):
     return live, events + live.flush()
 
 
-def assert_same_events(live_events, offline_events, rate_hz):
+def assert_same_events(live_events, offline_events, rate_hz, *, fitted=False):
+    """Same kinds, times within a sample, same peaks. `fitted` (HX711 words): times and peaks come from a fit
+    over a window whose edges follow the flight threshold, max(20 N, 3 % BW), and live weighs from the
+    quietest second so far: a threshold a newton off moves the window by a word, so allow 5 ms and 1 %."""
     assert [e["kind"] for e in live_events] == [e["kind"] for e in offline_events]
     for a, b in zip(live_events, offline_events):
         for key in ("takeoff_s", "landing_s", "t_peak_s"):
             if b.get(key) is None:
                 assert a.get(key) is None
             else:
-                assert a[key] == pytest.approx(b[key], abs=1.0 / rate_hz)
-        assert a["peak_n"] == b["peak_n"]
+                assert a[key] == pytest.approx(b[key], abs=max(1.0 / rate_hz, 0.005 if fitted else 0.0))
+        if fitted and b["peak_n"] is not None:
+            assert a["peak_n"] == pytest.approx(b["peak_n"], rel=0.01)
+        else:
+            assert a["peak_n"] == b["peak_n"]
         if b["peak_bw"] is not None:    # live weighs from the quietest second so far, offline from all
             assert a["peak_bw"] == pytest.approx(b["peak_bw"], rel=0.01)
 
@@ -40,7 +46,7 @@ def test_every_recording_streams_to_the_offline_events(shared_data, adc):
         offline = analyze_force(trace.t_s, force, trace.rate_hz, adc=adc).event_dicts()
         for seed in (k, k + 100):
             live, events = stream(trace.t_s, force, trace.rate_hz, seed=seed, adc=adc)
-            assert_same_events(events, offline, trace.rate_hz)
+            assert_same_events(events, offline, trace.rate_hz, fitted=adc == "hx711")
 
 
 def test_events_come_once_in_time_order_before_the_stream_ends():

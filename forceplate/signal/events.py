@@ -97,6 +97,13 @@ def event_dict(event, thump_bw: float) -> dict:
                loading_rate_bw_s=event.loading_rate_bw_s, thump=is_thump(event.peak_bw, thump_bw))
     out.update(extra)
     out.update(peak_method=event.peak_method, loading_rate_method=event.loading_rate_method)
+    if event.peak_low_n is not None:    # an estimate (HX711 words): its plausible range
+        bw = event.peak_bw / event.peak_n if event.peak_bw is not None and event.peak_n else None
+        out.update(peak_low_n=event.peak_low_n, peak_high_n=event.peak_high_n,
+                   peak_low_bw=None if bw is None else event.peak_low_n * bw,
+                   peak_high_bw=None if bw is None else event.peak_high_n * bw,
+                   thump_borderline=None if bw is None else bool(
+                       event.peak_low_n * bw < thump_bw <= event.peak_high_n * bw))
     out.update(intensity=intensity_band(event.peak_bw), caution=is_caution(event.peak_bw))
     return {key: json_number(key, value) for key, value in out.items()}
 
@@ -184,7 +191,7 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
         weight = BodyWeight(float(body_weight_n), None, None, None,
                             f"given: {body_weight_n / STANDARD_GRAVITY_M_S2:.2f} kg x 9.80665 m/s^2")
     elif n and valid.any():
-        weight = estimate_body_weight(total_n, rate_hz, t_s=t_s, valid=valid)
+        weight = weigh_standing(total_n, rate_hz, t_s=t_s, valid=valid)
     else:
         weight = BodyWeight(None, None, None, None, "no valid samples")
 
@@ -201,6 +208,27 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
     return Analysis(rate_hz=rate_hz, duration_s=n / rate_hz, adc=adc, body_weight=weight, jumps=jumps,
                     impacts=impacts, thump_bw=thump_bw, min_peak_bw=min_peak_bw, invalid_samples=invalid,
                     sit_to_stands=sit_to_stands)
+
+
+def weigh_standing(force_n, rate_hz, *, t_s=None, valid=None, seated_max_fraction: float = 0.75) -> BodyWeight:
+    """Body weight from the quietest second of *standing*, not of sitting.
+
+    :func:`~forceplate.signal.bodyweight.estimate_body_weight` takes the quietest plausible second, which in
+    sit-to-stand exercise (chair off the plate) can be a second of sitting: the feet alone, a quarter of the
+    weight, and stiller than standing. A quiet level at most `seated_max_fraction` of another quiet level in
+    the same recording cannot be the person standing (standing still reads the whole weight, F = m g), so the
+    weighing is repeated above it until no heavier quiet level remains.
+    """
+    weight = estimate_body_weight(force_n, rate_hz, t_s=t_s, valid=valid)
+    while weight.weight_n is not None:
+        heavier = estimate_body_weight(force_n, rate_hz, t_s=t_s, valid=valid,
+                                       min_weight_n=weight.weight_n / seated_max_fraction)
+        if heavier.weight_n is None:
+            break
+        weight = BodyWeight(heavier.weight_n, heavier.sd_n, heavier.start_s, heavier.end_s,
+                            heavier.method + f" (a stiller level of {weight.weight_n:.0f} N below it, at most "
+                            f"{seated_max_fraction:g} of it, is sitting)")
+    return weight
 
 
 def _bridge(force_n: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._common import as_force, check_adc, check_rate, crossing, runs, sample_times, time_at
-from .jumps import _loading_rate, _peak_method, find_flights
+from .jumps import _loading_rate, _peak_method, find_flights, hx711_peak
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class Impact:
     landing: str
     peak_method: str
     loading_rate_method: str
+    peak_low_n: float | None = None        # the plausible range of an estimated peak (HX711 words), N
+    peak_high_n: float | None = None
 
 
 def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str = "ideal", flights=None,
@@ -134,11 +136,17 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
             rate, rate_method = _loading_rate(peak_n - body_weight_n, t_peak_s - onset_s, body_weight_n,
                                               is_hx711, "1 BW crossing")
         what = "touch-down" if landing == "drop onto the plate" else "onset"
+        peak_method = (_peak_method(is_hx711, landing_window_s, what)
+                       if landing != "on the plate" or is_hx711 else "largest sample above 1 BW")
+        low_n = high_n = None
+        if is_hx711:                 # estimate the true peak behind the chip's filter
+            baseline_n = 0.0 if landing == "drop onto the plate" else None
+            est = hx711_peak(force_n, t_s, rate_hz, i_peak, baseline_n=baseline_n)
+            if est is not None:
+                peak_n, t_peak_s, peak_method, low_n, high_n = est.peak_n, est.t_peak_s, est.method, est.low_n, est.high_n
         impacts.append(Impact(t_peak_s=t_peak_s, peak_n=peak_n, peak_bw=peak_n / body_weight_n, onset_s=onset_s,
-                              loading_rate_bw_s=rate, landing=landing,
-                              peak_method=_peak_method(is_hx711, landing_window_s, what)
-                              if landing != "on the plate" or is_hx711 else "largest sample above 1 BW",
-                              loading_rate_method=rate_method))
+                              loading_rate_bw_s=rate, landing=landing, peak_method=peak_method,
+                              loading_rate_method=rate_method, peak_low_n=low_n, peak_high_n=high_n))
     return impacts
 
 

@@ -78,6 +78,8 @@ class Jump:
     impulse_method: str
     peak_method: str
     loading_rate_method: str
+    peak_low_n: float | None = None        # the plausible range of an estimated peak (HX711 words), N
+    peak_high_n: float | None = None
 
 
 def flight_threshold(body_weight_n: float | None, *, flight_threshold_n: float = 20.0,
@@ -244,20 +246,32 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
                       height_method=height_method, impulse_method=impulse_method,
                       peak_method="recording ends in flight: no landing",
                       loading_rate_method="recording ends in flight: no landing")
-        if flight.landing_s is not None:
-            flight_s = flight.landing_s - flight.takeoff_s
+        takeoff_s, landing_s = flight.takeoff_s, flight.landing_s
+        if is_hx711:                 # the filter smears both edges: estimate the true crossings through it
+            takeoff_s, landing_s, edge_method = _hx711_edges(force_n, t_s, rate_hz, flight)
+            if edge_method:
+                fields.update(takeoff_s=takeoff_s, height_method=edge_method)
+        if landing_s is not None:
+            flight_s = landing_s - takeoff_s
             next_start = flights[k + 1].start if k + 1 < len(flights) else n
             lo, hi = flight.end, min(flight.end + landing_window, next_start)
             i_peak = lo + int(np.argmax(force_n[lo:hi]))
             peak_n = float(force_n[i_peak])
             t_peak_s = float(t_s[i_peak])
-            fields.update(landing_s=flight.landing_s, flight_s=flight_s,
+            peak_method = _peak_method(is_hx711, landing_window_s, "landing")
+            if is_hx711:
+                baseline_n = float(np.median(force_n[flight.start:flight.end]))
+                est = hx711_peak(force_n, t_s, rate_hz, i_peak, baseline_n=baseline_n)
+                if est is not None:
+                    peak_n, t_peak_s, peak_method = est.peak_n, est.t_peak_s, est.method
+                    fields.update(peak_low_n=est.low_n, peak_high_n=est.high_n)
+            fields.update(landing_s=landing_s, flight_s=flight_s,
                           height_flight_m=STANDARD_GRAVITY_M_S2 * flight_s ** 2 / 8, t_peak_s=t_peak_s,
-                          peak_n=peak_n, peak_method=_peak_method(is_hx711, landing_window_s, "landing"))
+                          peak_n=peak_n, peak_method=peak_method)
             if body_weight_n is not None:
                 fields["peak_bw"] = peak_n / body_weight_n
             fields["loading_rate_bw_s"], fields["loading_rate_method"] = _loading_rate(
-                peak_n - flight.threshold_n, t_peak_s - flight.landing_s, body_weight_n, is_hx711, "landing")
+                peak_n - flight.threshold_n, t_peak_s - landing_s, body_weight_n, is_hx711, "landing")
         jumps.append(Jump(**fields))
     return jumps
 
@@ -285,6 +299,53 @@ def _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, quiet, mean,
     if is_hx711:
         method += " (HX711-filtered samples, uncorrected)"
     return velocity, method
+
+
+def hx711_peak(force_n, t_s, rate_hz, i_peak, *, baseline_n=None):
+    """The true peak behind the HX711 words around sample `i_peak`, fitted through the chip model.
+
+    None when the fit is unreliable (too few words, a flat stretch): the caller keeps the largest sample and
+    its label. `baseline_n`: the level before the impact when known (flight words before a landing).
+    """
+    from .hx711 import Hx711Model, estimate_impact
+    order = Hx711Model().order
+    lo, hi = max(0, i_peak - order - 2), min(force_n.shape[0], i_peak + order + 4)
+    try:
+        est = estimate_impact(t_s[lo:hi], force_n[lo:hi], rate_hz=rate_hz, baseline_n=baseline_n)
+    except ValueError:
+        return None
+    return est if est.is_reliable else None
+
+
+def _hx711_edges(force_n, t_s, rate_hz, flight):
+    """Take-off and landing instants of the true force, estimated through the HX711 model, and the height
+    method naming it; the plain crossings (and no method) where an edge fit is not reliable."""
+    from .hx711 import Hx711Model, estimate_edge
+    order = Hx711Model().order
+    n = force_n.shape[0]
+    takeoff_s, landing_s, fitted = flight.takeoff_s, flight.landing_s, []
+    flight_level_n = float(np.median(force_n[flight.start:flight.end]))
+    try:
+        lo, hi = max(0, flight.start - 6), min(n, flight.start + order + 2)
+        edge = estimate_edge(t_s[lo:hi], force_n[lo:hi], kind="takeoff", rate_hz=rate_hz,
+                             threshold_n=flight.threshold_n)
+        if edge.is_reliable:
+            takeoff_s = edge.t_s
+            fitted.append("take-off")
+        if landing_s is not None:
+            lo, hi = max(0, flight.end - order - 3), min(n, flight.end + 2)
+            edge = estimate_edge(t_s[lo:hi], force_n[lo:hi], kind="landing", rate_hz=rate_hz,
+                                 threshold_n=flight.threshold_n, flight_level_n=flight_level_n)
+            if edge.is_reliable:
+                landing_s = edge.t_s
+                fitted.append("landing")
+    except ValueError:
+        pass
+    if not fitted:
+        return flight.takeoff_s, flight.landing_s, None
+    return takeoff_s, landing_s, (f"flight time, h = g t^2 / 8, between {flight.threshold_n:.0f} N crossings of the "
+                                  f"true force; {' and '.join(fitted)} estimated by an edge fit through the "
+                                  "HX711 filter model (4 cascaded boxcars)")
 
 
 def _peak_method(is_hx711: bool, window_s: float, what: str) -> str:
