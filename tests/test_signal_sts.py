@@ -227,3 +227,25 @@ def test_simulated_session_has_two_reps_among_the_impacts():
     reps = detect_sit_to_stand(total, 1000.0, t_s=t, body_weight_n=source.body_weight_n)
     assert len(reps) == len(truth) == 2
     assert [r.t_peak_s for r in reps] == pytest.approx([e.t_peak_s for e in truth], abs=0.015)
+
+
+# ------------------------------------------------------------------------------- weighing, not sitting
+
+def test_a_still_seat_is_not_weighed_as_the_body():
+    t, f, _ = one_rep(body_weight_n=800.0, seat_bw=0.3)
+    f = f + np.where(f > 0.9 * 800.0, 3.0 * np.random.default_rng(0).standard_normal(f.shape), 0.0)
+    result = analyze_force(t, f, 1000.0)          # the seat (240 N = 24 kg, no noise) is the stillest second
+    assert result.body_weight_n == pytest.approx(800.0, abs=1.5)
+    assert "is sitting" in result.body_weight.method
+    (rep,) = result.sit_to_stands
+    assert rep.seated_bw == pytest.approx(0.3, abs=0.005)
+
+
+@pytest.mark.parametrize("adc, rate_hz", [("ideal", 1000.0), ("hx711", 80.0)])
+def test_simulated_sit_to_stand_session_weighs_the_standing_person(adc, rate_hz):
+    source, t, total = simulated("sit-to-stand", adc=adc, rate_hz=rate_hz, seed=12)
+    result = analyze_force(t, total, rate_hz, adc=adc)
+    assert result.body_weight_n == pytest.approx(source.body_weight_n, rel=0.005)
+    assert len(result.sit_to_stands) == 4
+    rises = [e for e in result.event_dicts() if e["sit_to_stand"]]
+    assert len(rises) == len([e for e in source.scripted_events() if e.kind == "sit-to-stand"]) == 4
