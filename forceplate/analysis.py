@@ -79,6 +79,8 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
         "min_peak_bw": min_peak_bw,
         "sit_to_stand": result.sit_to_stand_dicts(),
         "summary": result.summary().as_dict(),
+        "offset_corrected_n": json_number("offset_corrected_n", result.offset.offset_n),
+        "offset_method": result.offset.method,
     }
 
 
@@ -87,6 +89,8 @@ def format_report(result: dict) -> str:
     lines = [f"{result.get('file', 'recording')}: {result['duration_s']:.2f} s at {result['sample_rate_hz']:g} Hz"
              + (" (HX711 words)" if result["adc"] == "hx711" else "")]
     method = result.get("body_weight_method", "")
+    if result.get("offset_method"):
+        lines.append(f"Offset: {result['offset_method']}")
     if result["body_weight_n"] is None:
         lines.append(f"Body weight: unknown ({method}); give --body-mass KG to judge impacts")
     else:

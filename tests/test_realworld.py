@@ -103,3 +103,12 @@ def test_stepping_off_and_on_again_is_not_a_jump():
     analysis = analyze_force(t, f, RATE)
     assert analysis.body_weight_n == pytest.approx(700.0, rel=0.001)
     assert analysis.event_dicts() == []
+
+
+def test_analysis_of_a_plate_zeroed_under_load_weighs_and_times_the_jump():
+    t, f, truth = S.jump()
+    analysis, jumps = jumps_of(t, f - truth["body_weight_n"])
+    assert analysis.body_weight_n == pytest.approx(truth["body_weight_n"], rel=0.005)
+    assert analysis.offset.offset_n == pytest.approx(truth["body_weight_n"], abs=1.0)
+    assert len(jumps) == 1
+    assert_jump_matches(jumps[0], truth)

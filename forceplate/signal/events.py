@@ -14,6 +14,7 @@ from ._common import STANDARD_GRAVITY_M_S2, check_adc, check_rate
 from .bodyweight import BodyWeight, estimate_body_weight
 from .impacts import Impact, detect_impacts
 from .jumps import Jump, detect_jumps, find_flights
+from .offset import OffsetCorrection, correct_loaded_zero
 from .sit_to_stand import SitToStand, detect_sit_to_stand
 from .summary import SessionSummary, intensity_band, is_caution, summarize_session
 
@@ -35,6 +36,7 @@ class Analysis:
     min_peak_bw: float
     invalid_samples: int
     sit_to_stands: tuple = ()        # SitToStand visits (optional: absent from older callers' Analysis)
+    offset: OffsetCorrection = OffsetCorrection(0.0, None)   # a tare offset found in the trace and removed
 
     @property
     def body_weight_n(self) -> float | None:
@@ -186,6 +188,9 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
     invalid = int(n - np.count_nonzero(valid))
     if invalid:
         total_n = _bridge(total_n, valid)
+    offset = OffsetCorrection(0.0, None)
+    if n >= 2:                       # a plate zeroed with someone on it reads -W in flight: add W back
+        total_n, offset = correct_loaded_zero(total_n, rate_hz)
 
     if body_weight_n is not None:
         weight = BodyWeight(float(body_weight_n), None, None, None,
@@ -207,7 +212,7 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
                                                       body_height_m=body_height_m, chair_height_m=chair_height_m))
     return Analysis(rate_hz=rate_hz, duration_s=n / rate_hz, adc=adc, body_weight=weight, jumps=jumps,
                     impacts=impacts, thump_bw=thump_bw, min_peak_bw=min_peak_bw, invalid_samples=invalid,
-                    sit_to_stands=sit_to_stands)
+                    sit_to_stands=sit_to_stands, offset=offset)
 
 
 def weigh_standing(force_n, rate_hz, *, t_s=None, valid=None, seated_max_fraction: float = 0.75) -> BodyWeight:
