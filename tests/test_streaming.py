@@ -110,3 +110,20 @@ def test_analysis_is_throttled():
     for i in range(len(f)):                                     # one sample at a time
         live.feed(t[i:i + 1], f[i:i + 1])
     assert 18 <= len(calls) <= 21                               # 10 per second of stream, not 1000
+
+
+def test_live_weighs_the_standing_person_not_the_seat():
+    # Sit-to-stand: the feet carry ~0.25 BW while seated, and sitting is the quietest part of the session.
+    from forceplate.device.mock import FakeClock
+    from forceplate.device.simulator import SimulatedSource
+    from forceplate.signal.calibration import counts_to_newtons
+    clock = FakeClock()
+    sim = SimulatedSource("sit-to-stand", rate_hz=80.0, seed=4, clock=clock)
+    clock.advance(sim.loop_s)                    # one whole loop of the scenario, without sleeping
+    frames = sim.read(100_000)
+    assert frames.n_sets >= int(sim.loop_s * 80.0) - 1
+    force = counts_to_newtons(frames.raw_counts, frames.flags, sim.offset_counts, sim.scale_n_per_count).sum(axis=1)
+    t = (frames.t_ns - frames.t_ns[0]) / 1e9
+    live = LiveAnalyzer(80.0, adc="hx711")
+    live.feed(t, force)
+    assert live.body_weight_n == pytest.approx(sim.body_weight_n, rel=0.01)

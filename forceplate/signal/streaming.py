@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import check_adc, check_rate
-from .bodyweight import BodyWeight, estimate_body_weight
-from .events import analyze_force, event_dict, event_time_s
+from .bodyweight import BodyWeight
+from .events import analyze_force, event_dict, event_time_s, weigh_standing
 from .jumps import Jump, flight_threshold
 
 # The detectors' defaults these margins are built on (jumps.find_flights, impacts.detect_impacts).
@@ -190,7 +190,8 @@ class LiveAnalyzer:
         valid = np.isfinite(f)
         if not valid.any():
             return
-        estimate = estimate_body_weight(np.where(valid, f, 0.0), rate_hz, t_s=t, valid=valid)
+        # as offline: the quietest second of *standing*, never of sitting on a chair off the plate
+        estimate = weigh_standing(np.where(valid, f, 0.0), rate_hz, t_s=t, valid=valid)
         if estimate.weight_n is not None and (self._weight is None or estimate.sd_n < self._weight.sd_n):
             self._weight = estimate
 
