@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-BUILD_INPUTS := pyproject.toml setup.py forceplate/device/_hx711.pyx scripts/bootstrap.sh
+BUILD_INPUTS := pyproject.toml setup.py $(wildcard forceplate/device/*.pyx) scripts/bootstrap.sh
 
 .PHONY: run test bench install clean
 run: $(VENV)/.stamp-run
@@ -32,4 +32,4 @@ $(VENV)/.stamp-bench: $(VENV)/.stamp-run pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) build *.egg-info forceplate/device/_hx711.c forceplate/device/_hx711*.so
+	rm -rf $(VENV) build *.egg-info forceplate/device/*.c forceplate/device/*.so
