@@ -11,6 +11,7 @@ from .exc import ConfigError
 from .signal._common import STANDARD_GRAVITY_M_S2
 from .signal.bodyweight import MAX_BODY_MASS_KG, MIN_BODY_MASS_KG
 from .signal.events import analyze_force, json_number
+from .signal.quality import event_notes, find_clipping, recording_notes
 from .traces import STDIN_NAME, read_trace
 
 CONTRACT_VERSION = 1
@@ -65,6 +66,12 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
                            thump_bw=thump_bw, min_peak_bw=min_peak_bw, body_height_m=body_height_m,
                            chair_height_m=chair_height_m)
     weight = result.body_weight
+    total_n = trace.force_n.sum(axis=1)
+    clipped_s = [(float(trace.t_s[a]), float(trace.t_s[b - 1]), level)
+                 for a, b, level in find_clipping(total_n, trace.rate_hz)]
+    events = result.event_dicts()
+    for event in events:
+        event["notes"] = event_notes(event, clipped_s=clipped_s)
     return {
         "contract": CONTRACT_VERSION,
         "sample_rate_hz": float(f"{result.rate_hz:.6g}"),
@@ -72,7 +79,7 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
         "adc": adc,
         "body_weight_n": json_number("body_weight_n", weight.weight_n),
         "body_mass_kg": None if weight.mass_kg is None else round(weight.mass_kg, 2),
-        "events": result.event_dicts(),
+        "events": events,
         "file": trace.name or STDIN_NAME,
         "body_weight_method": weight.method,
         "thump_bw": thump_bw,
@@ -81,6 +88,7 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
         "summary": result.summary().as_dict(),
         "offset_corrected_n": json_number("offset_corrected_n", result.offset.offset_n),
         "offset_method": result.offset.method,
+        "notes": recording_notes(result, clipped_s=clipped_s),
     }
 
 
@@ -105,6 +113,9 @@ def format_report(result: dict) -> str:
                      f"{'s' if thumps != 1 else ''} (at least {thump_bw:g} BW):")
     for e in events:
         lines.extend(_event_lines(e, thump_bw))
+        lines.extend(f"             note: {note}" for note in e.get("notes") or [])
+    lines.extend(f"Note: {note}" for note in result.get("notes") or []
+                 if not note.startswith(("no body weight", "the plate read")))   # said above already
     lines.extend(_sit_to_stand_lines(result.get("sit_to_stand") or []))
     if result.get("summary") is not None:
         lines.extend(_summary_lines(result["summary"]))
