@@ -1,0 +1,236 @@
+"""Training programmes: levels, progression, adherence, dose and safety gating. Pure rules, no I/O, no clock.
+
+Every function takes `today` (a ``datetime.date``) and the history as plain records, so the rules can be
+tested day by day on constructed histories, and the store, the CLI and the web UI all apply the same rules.
+
+Sources for the rules (see README "Programmes"):
+- Levels (reps x sets x days a week) and the 2x-a-week minimum effective dose: the bone-loading guidance the
+  project follows (Beck et al. 2017, Exercise and Sports Science Australia position statement on exercise
+  for osteoporosis; LIFTMOR/Onero programmes); impacts progress gradually ("too much too soon" is a common
+  mistake).
+- Osteogenic Index = median peak (BW) x ln(reps + 1) (Turner & Robling 2003).
+- Safety gating for high fracture risk (T-score < -3.0, a recent or vertebral fracture, balance problems):
+  impact exercise only after a clinician approves (Beck 2017; Giangregorio et al. 2014, Too Fit To Fracture).
+The thresholds below are the project's documented defaults; a clinician can edit the target peaks.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+LEVEL_NAMES = ("beginner", "intermediate", "advanced")
+
+
+@dataclass(frozen=True)
+class Level:
+    """One programme level: reps per set, sets per session and sessions per week (min, max), target peak."""
+
+    name: str
+    reps_per_set: tuple[int, int]
+    sets: tuple[int, int]
+    days_per_week: tuple[int, int]
+    target_bw: float
+
+
+LEVELS = {
+    "beginner": Level("beginner", (10, 10), (2, 2), (3, 3), 2.0),
+    "intermediate": Level("intermediate", (15, 20), (2, 3), (3, 4), 2.5),
+    "advanced": Level("advanced", (20, 30), (3, 3), (4, 5), 3.0),
+}
+
+REVIEW_DAYS = 14                 # progression looks back two weeks
+ADVANCE_COMPLETION = 0.80        # >= 80 % of planned sessions done
+ADVANCE_ON_TARGET = 0.80         # >= 80 % of reps reached the target peak
+STEP_BACK_COMPLETION = 0.50      # < 50 % of planned sessions over two weeks: step back
+DAILY_IMPACT_CAP = 100           # impacts a day, at most
+MIN_SESSIONS_PER_WEEK = 2        # the minimum effective dose
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the rules need to know about a person. `fracture_dates`: dates of fractures (any site)."""
+
+    birth_year: int | None = None
+    t_score: float | None = None
+    fracture_dates: tuple[date, ...] = ()
+    vertebral_fracture: bool = False
+    balance_problems: bool = False
+    clinician_approved: bool = False
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One finished session: its day, its impact peaks (BW) and the answer to "did anything hurt?"."""
+
+    day: date
+    peaks_bw: tuple[float, ...] = ()
+    pain: bool | None = None       # None: not asked / not answered
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A person's current plan: the level and the (clinician-editable) target peak per level."""
+
+    level: str = "beginner"
+    targets_bw: dict = field(default_factory=lambda: {name: lv.target_bw for name, lv in LEVELS.items()})
+    daily_impact_cap: int = DAILY_IMPACT_CAP
+
+    def __post_init__(self):
+        if self.level not in LEVELS:
+            raise ValueError(f"level {self.level!r} is not one of {', '.join(LEVEL_NAMES)}")
+
+    @property
+    def target_bw(self) -> float:
+        return float(self.targets_bw[self.level])
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the review of the last two weeks says: the level to train at, the action and why."""
+
+    level: str
+    action: str                    # "advance", "step back", "stay", "paused"
+    reasons: tuple[str, ...]
+    completion: float | None       # sessions done / planned over the review window
+    on_target: float | None        # reps at or above the target / reps
+
+
+def restriction_reasons(profile: Profile, today: date) -> list[str]:
+    """Why this person needs a clinician's approval before impact training (empty: none)."""
+    reasons = []
+    if profile.t_score is not None and profile.t_score < -3.0:
+        reasons.append(f"T-score {profile.t_score:g} is below -3.0")
+    recent = [d for d in profile.fracture_dates if today - timedelta(days=183) <= d <= today]
+    if recent:
+        reasons.append(f"a fracture on {max(recent).isoformat()}, within the last 6 months")
+    if profile.vertebral_fracture:
+        reasons.append("a vertebral fracture")
+    if profile.balance_problems:
+        reasons.append("balance problems")
+    return reasons
+
+
+def is_restricted(profile: Profile, today: date) -> bool:
+    """True while the person trains in the clinician-approved mode: no jumps, beginner targets."""
+    return bool(restriction_reasons(profile, today)) and not profile.clinician_approved
+
+
+def allowed_exercises(profile: Profile, today: date) -> tuple[str, ...]:
+    """The exercises the plan may offer today."""
+    if is_restricted(profile, today):
+        return ("heel drops", "sit-to-stand")
+    return ("heel drops", "jumps", "sit-to-stand")
+
+
+def effective_plan(plan: Plan, profile: Profile, today: date) -> Plan:
+    """The plan as it applies today: beginner level and targets while restricted."""
+    if is_restricted(profile, today) and plan.level != "beginner":
+        return replace(plan, level="beginner")
+    return plan
+
+
+def _in_window(history, today: date, days: int):
+    start = today - timedelta(days=days - 1)
+    return [s for s in history if start <= s.day <= today]
+
+
+def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
+    """Review the last 14 days and decide the level.
+
+    - Any pain reported in the window: step back one level (or stay at beginner) and pause progression.
+    - Fewer than 50 % of the planned sessions done: step back ("too much too soon", or life got in the way).
+    - At least 80 % of planned sessions done and at least 80 % of reps at or above the target: advance,
+      unless restricted (clinician-approved mode keeps beginner) or already advanced.
+    - Otherwise stay. With no full two weeks of plan history yet the window is still judged on what is
+      planned for 14 days (3 days a week at beginner = 6 sessions).
+    """
+    plan = effective_plan(plan, profile, today)
+    level = LEVELS[plan.level]
+    window = _in_window(history, today, REVIEW_DAYS)
+    planned = level.days_per_week[0] * REVIEW_DAYS / 7
+    done_days = len({s.day for s in window})
+    completion = min(1.0, done_days / planned) if planned else None
+    reps = [p for s in window for p in s.peaks_bw]
+    on_target = (sum(p >= plan.target_bw for p in reps) / len(reps)) if reps else None
+    index = LEVEL_NAMES.index(plan.level)
+    down = LEVEL_NAMES[max(0, index - 1)]
+    if any(s.pain for s in window):
+        return Decision(down, "paused" if down == plan.level else "step back",
+                        ("pain was reported in the last 14 days: progression paused",), completion, on_target)
+    if completion is not None and completion < STEP_BACK_COMPLETION:
+        return Decision(down, "stay" if down == plan.level else "step back",
+                        (f"{done_days} of {planned:g} planned sessions in 14 days (under 50 %)",),
+                        completion, on_target)
+    if is_restricted(profile, today):
+        return Decision("beginner", "stay", ("clinician-approved mode: beginner targets until approved",),
+                        completion, on_target)
+    if (completion >= ADVANCE_COMPLETION and on_target is not None and on_target >= ADVANCE_ON_TARGET
+            and index + 1 < len(LEVEL_NAMES)):
+        return Decision(LEVEL_NAMES[index + 1], "advance",
+                        (f"{completion:.0%} of planned sessions and {on_target:.0%} of reps on target",),
+                        completion, on_target)
+    reasons = []
+    if completion < ADVANCE_COMPLETION:
+        reasons.append(f"{completion:.0%} of planned sessions (80 % to advance)")
+    if on_target is None or on_target < ADVANCE_ON_TARGET:
+        reasons.append("no reps yet" if on_target is None else f"{on_target:.0%} of reps on target (80 % to advance)")
+    if index + 1 == len(LEVEL_NAMES):
+        reasons.append("already at the advanced level")
+    return Decision(plan.level, "stay", tuple(reasons), completion, on_target)
+
+
+def impacts_left_today(plan: Plan, history, today: date) -> int:
+    """How many more impacts today's cap allows (never below 0)."""
+    done = sum(len(s.peaks_bw) for s in history if s.day == today)
+    return max(0, plan.daily_impact_cap - done)
+
+
+@dataclass(frozen=True)
+class Adherence:
+    """Sessions in each of the last 4 weeks (oldest first), whether the minimum dose was met, and a message."""
+
+    sessions_per_week: tuple[int, ...]
+    weeks_meeting_minimum: int
+    days_since_last: int | None
+    message: str | None
+    restart_level: str | None      # where to resume after a break, None when no break
+
+
+def adherence(plan: Plan, history, today: date) -> Adherence:
+    """Rolling 4-week adherence (>= 2 sessions in every week is the minimum effective dose) and messages
+    after a break: 2 and 4 weeks off (resume a level lower), 6 months off (restart at beginner)."""
+    weeks = []
+    for k in range(3, -1, -1):
+        end = today - timedelta(days=7 * k)
+        weeks.append(len({s.day for s in _in_window(history, end, 7)}))
+    last = max((s.day for s in history if s.day <= today), default=None)
+    days_off = None if last is None else (today - last).days
+    index = LEVEL_NAMES.index(plan.level)
+    message = restart = None
+    if days_off is not None and days_off >= 183:
+        message = "It has been over 6 months: some gains may be lost. Restart at the beginner level."
+        restart = "beginner"
+    elif days_off is not None and days_off >= 28:
+        restart = LEVEL_NAMES[max(0, index - 1)]
+        message = f"Welcome back after {days_off // 7} weeks off: resume one level lower ({restart})."
+    elif days_off is not None and days_off >= 14:
+        restart = LEVEL_NAMES[max(0, index - 1)]
+        message = f"Two weeks off: resume gently, one level lower ({restart})."
+    return Adherence(tuple(weeks), sum(w >= MIN_SESSIONS_PER_WEEK for w in weeks), days_off, message, restart)
+
+
+def osteogenic_index(peaks_bw) -> float:
+    """Median peak (BW) x ln(reps + 1) (Turner & Robling 2003); 0 without reps."""
+    peaks = list(peaks_bw)
+    return statistics.median(peaks) * math.log(len(peaks) + 1) if peaks else 0.0
+
+
+def dose(history, today: date) -> dict:
+    """Osteogenic Index of today's sessions (each), of today (all its reps) and of the last 7 days."""
+    todays = [s for s in history if s.day == today]
+    week = _in_window(history, today, 7)
+    return {"sessions": [osteogenic_index(s.peaks_bw) for s in todays],
+            "day": osteogenic_index([p for s in todays for p in s.peaks_bw]),
+            "week": osteogenic_index([p for s in week for p in s.peaks_bw])}
