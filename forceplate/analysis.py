@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from .balance import balance_for, corners_for
 from .exc import ConfigError
 from .signal._common import STANDARD_GRAVITY_M_S2
 from .signal.bodyweight import MAX_BODY_MASS_KG, MIN_BODY_MASS_KG
@@ -72,6 +73,14 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
     events = result.event_dicts()
     for event in events:
         event["notes"] = event_notes(event, clipped_s=clipped_s)
+    corners_m, corners_method = corners_for(path, trace.force_n.shape[1])
+    balance = {"sway": None, "sway_method": corners_method, "corners_method": corners_method}
+    if corners_m is not None:
+        lean_by_t, balance = balance_for(trace, result, corners_m)
+        balance["corners_method"] = corners_method
+        for event in events:
+            if event["kind"] == "impact":
+                event.update(_lean_of(lean_by_t, event["t_peak_s"]))
     return {
         "contract": CONTRACT_VERSION,
         "sample_rate_hz": float(f"{result.rate_hz:.6g}"),
@@ -89,7 +98,16 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
         "offset_corrected_n": json_number("offset_corrected_n", result.offset.offset_n),
         "offset_method": result.offset.method,
         "notes": recording_notes(result, clipped_s=clipped_s),
+        "balance": balance,
     }
+
+
+def _lean_of(lean_by_t: dict, t_peak_s: float) -> dict:
+    """The lean of the impact at `t_peak_s` (event times are rounded to 0.1 ms in the JSON)."""
+    for t, lean in lean_by_t.items():
+        if abs(t - t_peak_s) < 1e-3:
+            return lean
+    return {}
 
 
 def format_report(result: dict) -> str:
@@ -114,8 +132,14 @@ def format_report(result: dict) -> str:
     for e in events:
         lines.extend(_event_lines(e, thump_bw))
         lines.extend(f"             note: {note}" for note in e.get("notes") or [])
+        if e.get("is_leaning"):
+            lines.append(f"             lean: {e['lean']} by {e['lean_cm']:.1f} cm at the impact: land centred")
     lines.extend(f"Note: {note}" for note in result.get("notes") or []
                  if not note.startswith(("no body weight", "the plate read")))   # said above already
+    sway = (result.get("balance") or {}).get("sway")
+    if sway:
+        lines.append(f"Sway while weighed: path {sway['path_length_m'] * 100:.1f} cm in {sway['duration_s']:.1f} s, "
+                     f"RMS {sway['rms_m'] * 1000:.1f} mm, 95 % ellipse {sway['ellipse_area_m2'] * 1e4:.1f} cm2")
     lines.extend(_sit_to_stand_lines(result.get("sit_to_stand") or []))
     if result.get("summary") is not None:
         lines.extend(_summary_lines(result["summary"]))
