@@ -73,8 +73,9 @@ def test_sampled_filter_matches_the_analytic_response():
 # ------------------------------------------------------------------------------------------ impacts
 
 def test_half_sine_peak_recovered_at_random_phases():
-    """A 25-60 ms half-sine of known peak, 82-92 SPS, random phase, 2 N noise: within 6 %, median within 3 %
-    (the largest word reads 5-25 % low)."""
+    """A 25-60 ms half-sine of known peak, 82-92 SPS, random phase, 2 N noise: within 12 %, median within 7 %
+    (measured 5.2 %: the spiked shapes the words cannot rule out pull the median of the plausible peaks a few
+    % high; the largest word reads 5-25 % low)."""
     rng = np.random.default_rng(5)
     errors, largest = [], []
     for _ in range(30):
@@ -83,10 +84,11 @@ def test_half_sine_peak_recovered_at_random_phases():
         est = estimate_impact(t, y, baseline_n=None)
         errors.append(est.peak_n / 2500.0 - 1)
         largest.append(y.max() / 2500.0 - 1)
-        assert est.method.startswith("fit of skewed pulses through a 4-boxcar HX711 model")
-    assert np.max(np.abs(errors)) < 0.06
-    assert np.median(np.abs(errors)) < 0.03
-    assert np.median(np.abs(errors)) < np.median(np.abs(largest)) / 3
+        assert est.method.startswith("fit of skewed pulses and heel spikes through a 4-boxcar HX711 model")
+        assert est.low_n <= est.peak_n <= est.high_n
+    assert np.max(np.abs(errors)) < 0.12
+    assert np.median(np.abs(errors)) < 0.07
+    assert np.median(np.abs(errors)) < np.median(np.abs(largest)) / 2
 
 
 def test_range_contains_the_truth_for_skewed_pulses():
@@ -101,7 +103,7 @@ def test_range_contains_the_truth_for_skewed_pulses():
         est = estimate_impact(t, y, baseline_n=None)
         inside += est.low_n <= peak <= est.high_n
         assert est.low_n <= est.peak_n <= est.high_n
-    assert inside >= 27                           # 90 %
+    assert inside >= 23                           # about 80 % (measured: 78-92 % over the bench's draws)
 
 
 def test_slow_pulse_is_recovered_almost_exactly():
@@ -137,6 +139,59 @@ def test_drop_landing_with_a_known_flight_level():
     assert thump_verdict(est, 700.0, 2.5) == "thump"                   # 4 BW, far from the line
 
 
+def heel_spike_landing(onset_s, bw, spike_bw, spike_at_s=0.035, spike_s=0.020):
+    """A landing from flight: a slow rise to 2 BW over 90 ms with a smooth 20 ms heel spike on top."""
+    def force(t):
+        t = np.asarray(t, dtype=float) - onset_s
+        slow = 2 * bw * np.clip(np.sin(np.pi / 2 * np.clip(t / 0.09, 0, 1)), 0, 1) * (t > 0)
+        u = (t - spike_at_s) / spike_s
+        spike = spike_bw * bw * np.where((u > 0) & (u < 1), (1 - np.cos(2 * np.pi * np.clip(u, 0, 1))) / 2, 0.0)
+        return slow + spike
+    return force
+
+
+def test_heel_spike_on_a_slow_rise_is_inside_the_range():
+    """What the single-pulse family missed on real hard landings: a 20 ms spike (raised cosine, outside the
+    family's exact shapes) on a slow rise. The truth, found on a fine grid, lies inside [low, high] at most
+    phases, and the estimate beats the largest word."""
+    rng = np.random.default_rng(4)
+    bw = 700.0
+    inside, err, err_largest = 0, [], []
+    for _ in range(12):
+        rate = rng.uniform(82, 92)
+        f = heel_spike_landing(1.0, bw, rng.uniform(2.0, 4.0))
+        fine = np.arange(0.9, 1.3, 1e-4)
+        truth = f(fine).max()
+        t, y = words(f, rate, rng.uniform(0, 1 / rate), noise_n=2.0, rng=rng)
+        est = estimate_impact(t, y, baseline_n=0.0)
+        inside += est.low_n <= truth <= est.high_n
+        err.append(abs(est.peak_n / truth - 1))
+        err_largest.append(abs(y.max() / truth - 1))
+    assert inside >= 9
+    assert np.median(err) < np.median(err_largest) / 2
+    assert np.median(err) < 0.08
+
+
+def test_borderline_exactly_when_the_range_straddles_the_threshold():
+    """thump_verdict and the event field thump_borderline (events.py: low < threshold <= high) agree, and a
+    verdict that is not borderline agrees with the estimate itself (low <= peak <= high)."""
+    rng = np.random.default_rng(6)
+    bw = 700.0
+    for _ in range(20):
+        rate = rng.uniform(82, 92)
+        peak = rng.uniform(2.0, 3.0) * bw
+        f = half_sine(1.0, rng.uniform(0.025, 0.05), peak, bw)
+        t, y = words(f, rate, rng.uniform(0, 1 / rate), noise_n=2.0, rng=rng)
+        est = estimate_impact(t, y, baseline_n=None)
+        verdict = thump_verdict(est, bw, 2.5)
+        straddles = est.low_n / bw < 2.5 <= est.high_n / bw
+        assert (verdict == "borderline") == straddles
+        if verdict == "thump":
+            assert est.peak_n / bw >= 2.5
+        elif verdict == "no thump":
+            assert est.peak_n / bw < 2.5
+
+
 @pytest.mark.parametrize("case", ["few", "nan", "flat", "all-nan"])
 def test_degenerate_input_is_an_error_or_flagged(case):
     t = 1.0 + np.arange(12) / 86.0
@@ -147,7 +202,8 @@ def test_degenerate_input_is_an_error_or_flagged(case):
         t2, y = words(half_sine(1.0, 0.035, 2500.0, 700.0), 86.0, 0.003)
         y[3] = np.nan                                   # a lost word: skipped
         est = estimate_impact(t2, y, baseline_n=None)
-        assert "lost" in est.note and est.peak_n == pytest.approx(2500.0, rel=0.06)
+        assert "lost" in est.note and est.peak_n == pytest.approx(2500.0, rel=0.10)
+        assert est.low_n <= 2500.0 <= est.high_n
     elif case == "flat":
         est = estimate_impact(t, np.full(12, 700.0), baseline_n=None)
         assert not est.is_reliable and "flat" in est.note
@@ -209,9 +265,9 @@ RECORDINGS = ("gidiel_vj_single_cmj", "gidiel_vj_single_sj", "gidiel_vj_single_d
 @pytest.mark.skipif(not DATA.exists(), reason="shared recordings not present")
 def test_real_recordings_through_the_model():
     """The authors' 1 kHz / 600 Hz landings through the model (82-92 SPS, random phase, 2 N noise). Goals we
-    reach: flight height within 2 cm (p90 well under 1 cm); the estimate never worse than the largest word
-    in median; thump verdicts at 2.5 BW at least 90 % right. Goals we do NOT reach on these real landings
-    (docs/hx711-model.md): a p90 peak error <= 10 % (hard landings with a sharp heel spike read 10-20 % low)."""
+    reach: flight height within 2 cm (p90 well under 1 cm); peak median error <= 5 % and p90 <= 10 %; the
+    truth inside [low, high] in at least 80 % (measured about 90-97 %); thump verdicts at 2.5 BW at least
+    90 % right. The truth here is the recordings' own fast samples."""
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     import hx711_accuracy as bench
@@ -221,7 +277,9 @@ def test_real_recordings_through_the_model():
     f = bench.summarise_flights(flights)
     assert p["n"] >= 30 and f["n"] >= 20
     assert p["estimate_abs_err_pct"]["median"] <= p["largest_word_abs_err_pct"]["median"] + 0.5
-    assert p["estimate_abs_err_pct"]["median"] <= 6.0
+    assert p["estimate_abs_err_pct"]["median"] <= 5.0
+    assert p["estimate_abs_err_pct"]["p90"] <= 10.0
+    assert p["range_coverage_pct"] >= 80.0
     assert p["thump_agreement_pct"]["estimate"] >= 90.0
     assert f["estimate"]["height_err_cm"]["max_abs"] < 2.0
     assert f["estimate"]["height_err_cm"]["p90_abs"] < 1.0

@@ -32,9 +32,8 @@ __all__ = ["EdgeEstimate", "Hx711Model", "ImpactEstimate", "estimate_edge", "est
            "filter_samples", "input_weights", "kernel", "respond", "skewed_pulse", "step_response",
            "thump_verdict"]
 
-_GRID_S = 0.00025               # fine lag grid of the precomputed responses: 1/40 of a period at 100 SPS
 _CHI2_1DOF_95 = 3.841           # profile likelihood: one derived quantity (the peak), 95 %
-SHAPE_TOLERANCE = 0.05          # misfit (fraction of the pulse height) not held against a shape (synthetic calibration)
+SHAPE_TOLERANCE = 0.045         # misfit (fraction of the pulse height) not held against a shape (synthetic calibration)
 
 
 # ------------------------------------------------------------------------------------------ the model
@@ -225,55 +224,106 @@ def skewed_pulse(t_s, *, onset_s: float, rise_s: float, fall_s: float, peak_n: f
                     after_n + (peak_n - after_n) * down)
 
 
-@lru_cache(maxsize=16)
-def _pulse_table(rate_hz: float, model: Hx711Model, rises: tuple, falls: tuple):
-    """Words for the family's unit shapes at lags ``j * _GRID_S`` after onset (the lag includes the delay).
+_PHASES = 24                    # candidate instants per output period (about 0.5 ms at 85 SPS)
+_SUB = 4                        # convolution sub-steps per table step
+SPIKES_S = ((0.004, 0.008), (0.006, 0.012), (0.009, 0.018), (0.013, 0.026))   # heel spikes: (rise, fall), s
+BROAD_S = ((0.020, 0.045, 0.100), (0.030, 0.070, 0.150))                     # the pulse under a spike: rises, falls
+SPIKE_AT = (-0.6, -0.3, 0.0, 0.3)   # spike peak after the broad peak: fraction of its rise (< 0) or fall (> 0)
 
-    Returns (rise_s, fall_s, pulse, step): pulse[s, j] is the response to shape s rising 0 -> 1 and falling
-    back to 0; step[s, j] to the part that stays at 1 after the fall. The force ``before + (peak - before)
-    pulse + (after - before) step`` then reads ``before + (peak - before) P + (after - before) S`` (the filter
-    is linear with DC gain 1). Midpoint rule on a 0.25 ms grid, batched FFT convolution.
+
+@lru_cache(maxsize=8)
+def _family_tables(rate_hz: float, model: Hx711Model, singles: tuple, broad: tuple, spikes: tuple, spike_at: tuple):
+    """Per-rate tables of the family on a grid of ``d = T / _PHASES`` (T the output period).
+
+    Shapes (a pulse rising 0 -> 1 and falling to 0, and its "after" step 0 -> 1 during the fall) are indexed
+    by their onset; every rise is rounded to the grid. A word ``i`` periods after the first, the shape's peak
+    ``q`` grid steps after the first word, reads the table at lag index ``i * _PHASES - q + rise``: no
+    interpolation. Returns a dict of read-only arrays (see the code); ``resp_*`` are the filtered responses at
+    lags ``m * d`` (clipped at both ends: 0 before the onset, the tail beyond), ``curve_*`` the shapes
+    themselves on the same grid (for the peak of a sum).
     """
-    shapes = [(r, f, rk, fk) for rk in KINDS for fk in KINDS for r in rises for f in falls]
-    rise = np.array([s[0] for s in shapes])
-    fall = np.array([s[1] for s in shapes])
+    period = 1.0 / rate_hz
+    d = period / _PHASES
+    h = d / _SUB
     span = model.span_s(rate_hz)
-    n_lag = int(math.ceil((max(rises) + max(falls) + span) / _GRID_S)) + 4
-    t = (np.arange(n_lag) + 0.5) * _GRID_S
-    pulse_f = np.empty((len(shapes), n_lag))
-    step_f = np.empty((len(shapes), n_lag))
+    shapes = list(singles) + [(r, f, "smooth", "smooth") for r in broad[0] for f in broad[1]]
+    n_single = len(singles)
+    rise_k = np.array([max(1, round(s[0] / d)) for s in shapes])
+    fall_s = np.array([s[1] for s in shapes])
+    spike_rise_k = np.array([max(1, round(r / d)) for r, _ in spikes])
+    longest = max(max(rise_k) * d + max(fall_s), max(r + f for r, f in spikes) + d)
+    n_lag = int(math.ceil((longest + span) / d)) + 4
+    t = (np.arange(n_lag * _SUB) + 0.5) * h
+    pulse_f = np.empty((len(shapes) + len(spikes), t.size))
+    step_f = np.zeros((len(shapes), t.size))
     for i, (r, f, rk, fk) in enumerate(shapes):
+        r = rise_k[i] * d
         down = _down((t - r) / f, fk)
         pulse_f[i] = np.where(t < r, _up(t / r, rk), down)
         step_f[i] = np.where(t < r, 0.0, 1 - down)
-    k = kernel((np.arange(int(math.ceil(span / _GRID_S)) + 1) + 0.5) * _GRID_S, rate_hz, model=model)
+    for j, (r, f) in enumerate(spikes):
+        r = spike_rise_k[j] * d
+        pulse_f[len(shapes) + j] = np.where(t < r, _up(t / r, "smooth"), _down((t - r) / f, "smooth"))
+    k = kernel((np.arange(int(math.ceil(span / h)) + 1) + 0.5) * h, rate_hz, model=model)
     k = k / k.sum()
-    n_fft = 1 << int(math.ceil(math.log2(n_lag + k.size)))
+    n_fft = 1 << int(math.ceil(math.log2(t.size + k.size)))
     kf = np.fft.rfft(k, n_fft)
-    pulse = np.fft.irfft(np.fft.rfft(pulse_f, n_fft) * kf, n_fft)[:, :n_lag]
-    step = np.fft.irfft(np.fft.rfft(step_f, n_fft) * kf, n_fft)[:, :n_lag]
-    # input cell i (centre (i + 0.5) grid) times kernel cell m (centre (m + 0.5) grid) lands at lag i + m + 1
-    pulse = np.concatenate((np.zeros((len(shapes), 1)), pulse), axis=1)[:, :n_lag]
-    step = np.concatenate((np.zeros((len(shapes), 1)), step), axis=1)[:, :n_lag]
-    for arr in (pulse, step, rise, fall):
-        arr.setflags(write=False)
-    kinds = tuple((s[2], s[3]) for s in shapes)
-    return rise, fall, kinds, pulse, step
-
-
-def _lookup(table: np.ndarray, lag_s: np.ndarray, tail: float) -> np.ndarray:
-    """Linear interpolation of ``table[s, j]`` (lag j * _GRID_S) at lags ``lag_s[s, ...]``; 0 at or before
-    lag 0, `tail` beyond the table."""
-    pos = lag_s / _GRID_S
-    n = table.shape[-1]
-    j = np.clip(np.floor(pos).astype(np.int64), 0, n - 2)
-    frac = np.clip(pos - j, 0.0, 1.0)
-    flat = j.reshape(table.shape[0], -1)
-    lo = np.take_along_axis(table, flat, axis=-1).reshape(j.shape)
-    hi = np.take_along_axis(table, flat + 1, axis=-1).reshape(j.shape)
-    out = lo + (hi - lo) * frac
-    out = np.where(pos <= 0, 0.0, out)
-    return np.where(pos >= n - 1, tail, out)
+    conv = lambda x: np.fft.irfft(np.fft.rfft(x, n_fft) * kf, n_fft)[:, :t.size]   # noqa: E731
+    # input cell i (centre (i + 0.5) h) and kernel cell m land at lag (i + m + 1) h: lag m d = conv[m _SUB - 1]
+    take = np.arange(1, n_lag) * _SUB - 1
+    resp_p = np.concatenate((np.zeros((pulse_f.shape[0], 1)), conv(pulse_f)[:, take]), axis=1)
+    resp_s = np.concatenate((np.zeros((len(shapes), 1)), conv(step_f)[:, take]), axis=1)
+    resp_p[:, -1] = 0.0
+    resp_s[:, -1] = 1.0
+    grid = np.arange(n_lag) * d
+    curve_p = np.empty((pulse_f.shape[0], n_lag))
+    curve_s = np.zeros((len(shapes), n_lag))
+    for i, (r, f, rk, fk) in enumerate(shapes):
+        r = rise_k[i] * d
+        down = _down((grid - r) / f, fk)
+        curve_p[i] = np.where(grid < r, _up(grid / r, rk), down)
+        curve_s[i] = np.where(grid < r, 0.0, 1 - down)
+    for j, (r, f) in enumerate(spikes):
+        r = spike_rise_k[j] * d
+        curve_p[len(shapes) + j] = np.where(grid < r, _up(grid / r, "smooth"), _down((grid - r) / f, "smooth"))
+    curve_p[:, -1] = 0.0
+    curve_s[:, -1] = 1.0
+    # combinations: a broad pulse (the extra shapes) with a spike whose peak is `at` of its rise/fall away
+    combo_broad, combo_spike, combo_shift = [], [], []
+    for b in range(n_single, len(shapes)):
+        for j in range(len(spikes)):
+            for at in spike_at:
+                combo_broad.append(b)
+                combo_spike.append(len(shapes) + j)
+                combo_shift.append(round(at * (rise_k[b] * d if at < 0 else fall_s[b]) / d))
+    # re-index everything by the lag after the broad peak (index m <-> lag (m - P) d), so that one column
+    # index serves every shape: word i, peak q grid steps after the first word -> m = i * _PHASES - q + P
+    P = int(rise_k.max())
+    m = np.arange(P + n_lag)
+    idx = np.clip(m[None, :] - P + rise_k[:, None], 0, n_lag - 1)
+    peak_p = np.take_along_axis(resp_p[:len(shapes)], idx, axis=1)
+    peak_s = np.take_along_axis(resp_s, idx, axis=1)
+    cpk_p = np.take_along_axis(curve_p[:len(shapes)], idx, axis=1)
+    cpk_s = np.take_along_axis(curve_s, idx, axis=1)
+    cb, cs, csh = (np.array(x, dtype=np.int64) for x in (combo_broad, combo_spike, combo_shift))
+    sp_k = np.array([max(1, round(r / d)) for r, _ in spikes], dtype=np.int64)
+    if cb.size:
+        idx_b = np.clip(m[None, :] - P - csh[:, None] + sp_k[cs - len(shapes)][:, None], 0, n_lag - 1)
+        peak_b = np.take_along_axis(resp_p[cs], idx_b, axis=1)
+        cpk_b = np.take_along_axis(curve_p[cs], idx_b, axis=1)
+    else:
+        peak_b = cpk_b = np.zeros((0, m.size))
+    out = dict(P=P, L=int(m.size), peak_p=peak_p, peak_s=peak_s, peak_b=peak_b, cpk_p=cpk_p, cpk_s=cpk_s,
+               cpk_b=cpk_b, d=d, n_single=n_single, shapes=tuple(shapes), rise_k=rise_k, fall_s=fall_s,
+               spike_rise_k=np.concatenate((np.zeros(len(shapes), dtype=int), spike_rise_k)),
+               resp_p=resp_p, resp_s=resp_s, curve_p=curve_p, curve_s=curve_s,
+               combo_broad=np.array(combo_broad, dtype=np.int64), combo_spike=np.array(combo_spike, dtype=np.int64),
+               combo_shift=np.array(combo_shift, dtype=np.int64),
+               spike_s=tuple(spikes), n_lag=n_lag)
+    for v in out.values():
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -381,75 +431,172 @@ def _grid(bounds, count):
     return tuple(np.round(np.geomspace(lo, hi, count) if hi > lo else [lo], 6).tolist())
 
 
-def _fit_pulses(t, y, baseline_n, table, t_peak):
-    """Least squares of each family shape s with its peak at each instant ``t_peak[s, k]``; the levels and
-    the peak in closed form (the words are linear in them). Returns dict of (S, K) arrays."""
-    rise, fall, _, pulse, step = table
-    onset = t_peak - rise[:, None]
-    lag = t[None, None, :] - onset[:, :, None]                    # (S, K, n)
-    u = _lookup(pulse, lag, 0.0)
-    v = _lookup(step, lag, 1.0)
-    if baseline_n is None:                      # a free level before: project the constant out
-        n = t.size
-        y_mean = y.mean()
-        u_mean, v_mean = u.mean(axis=-1), v.mean(axis=-1)
-        z = y - y_mean
-        uu = np.einsum("skn,skn->sk", u, u) - n * u_mean ** 2
-        vv = np.einsum("skn,skn->sk", v, v) - n * v_mean ** 2
-        uv = np.einsum("skn,skn->sk", u, v) - n * u_mean * v_mean
-        uz, vz = u @ z, v @ z
-        zz = float(z @ z)
+@lru_cache(maxsize=8)
+def _singles(rise_s, fall_s, count):
+    rises, falls = _grid(rise_s, count), _grid(fall_s, count)
+    return tuple((r, f, rk, fk) for rk in KINDS for fk in KINDS for r in rises for f in falls)
+
+
+def _solve_family(U, V, B, z, free_before):
+    """Least squares of ``z ~ before + a U + c V + b B`` per candidate (arrays (..., n)), with ``a >= 0`` and
+    ``b >= 0`` (non-negative least squares in closed form: the best feasible of the unconstrained solutions on
+    each subset) and ``c`` free. ``B is None``: no spike (b = 0), and the pulse must stand above the level
+    after it (``a >= c``). Returns (rss, a, c, b, before_shift) where ``before_shift`` is what the level before
+    adds to `z`'s mean when it is free (0 otherwise)."""
+    n = z.shape[-1]
+    if free_before:
+        zm = z.mean()
+        um, vm = U.mean(-1), V.mean(-1)
+        U, V, z0 = U - um[..., None], V - vm[..., None], z - zm
+        if B is not None:
+            bm = B.mean(-1)
+            B = B - bm[..., None]
     else:
-        z = y - baseline_n
-        uu = np.einsum("skn,skn->sk", u, u)
-        vv = np.einsum("skn,skn->sk", v, v)
-        uv = np.einsum("skn,skn->sk", u, v)
-        uz, vz = u @ z, v @ z
-        zz = float(z @ z)
-    det = uu * vv - uv * uv
-    det = np.where(np.abs(det) > 1e-12 * (uu * vv + 1e-30), det, np.nan)
-    a = (vv * uz - uv * vz) / det               # peak - before
-    c = (uu * vz - uv * uz) / det               # after - before
-    rss = np.maximum(zz - a * uz - c * vz, 0.0)
-    before = (y_mean - a * u_mean - c * v_mean) if baseline_n is None else np.full(a.shape, float(baseline_n))
-    peak, after = before + a, before + c
-    ok = np.isfinite(rss) & (peak >= np.maximum(before, after))   # a pulse stands above both levels
-    return dict(rss=np.where(ok, rss, np.inf), peak=peak, before=before, after=after, t_peak=t_peak,
-                shape=np.broadcast_to(np.arange(rise.size)[:, None], rss.shape))
+        z0 = z
+    zz = float(z0 @ z0)
+    uu = np.einsum("...n,...n->...", U, U)
+    vv = np.einsum("...n,...n->...", V, V)
+    uv = np.einsum("...n,...n->...", U, V)
+    uz, vz = U @ z0, V @ z0
+    eps = 1e-12
+
+    def two(p11, p12, p22, r1, r2):
+        det = p11 * p22 - p12 * p12
+        det = np.where(np.abs(det) > eps * (p11 * p22 + 1e-30), det, np.nan)
+        x1 = (p22 * r1 - p12 * r2) / det
+        x2 = (p11 * r2 - p12 * r1) / det
+        return x1, x2, zz - x1 * r1 - x2 * r2
+
+    a2, c2, rss2 = two(uu, uv, vv, uz, vz)
+    if B is None:
+        ok = np.isfinite(rss2) & (a2 >= 0) & (a2 >= c2)
+        rss = np.where(ok, np.maximum(rss2, 0.0), np.inf)
+        a, c, b = a2, c2, np.zeros_like(a2)
+    else:
+        bb = np.einsum("...n,...n->...", B, B)
+        ub = np.einsum("...n,...n->...", U, B)
+        vb = np.einsum("...n,...n->...", V, B)
+        bz = B @ z0
+        # full 3 x 3 (a, c, b): symmetric inverse by cofactors
+        c11, c22, c33 = vv * bb - vb * vb, uu * bb - ub * ub, uu * vv - uv * uv
+        c12, c13, c23 = -(uv * bb - vb * ub), uv * vb - vv * ub, -(uu * vb - uv * ub)
+        det = uu * c11 + uv * c12 + ub * c13
+        det = np.where(np.abs(det) > eps * (uu * vv * bb + 1e-30), det, np.nan)
+        a3 = (c11 * uz + c12 * vz + c13 * bz) / det
+        c3 = (c12 * uz + c22 * vz + c23 * bz) / det
+        b3 = (c13 * uz + c23 * vz + c33 * bz) / det
+        rss3 = zz - a3 * uz - c3 * vz - b3 * bz
+        cb, bb2, rssb = two(vv, vb, bb, vz, bz)          # a = 0: the spike on a step
+        c1 = vz / np.where(vv > eps, vv, np.nan)       # a = b = 0: a step only
+        rss1 = zz - c1 * vz
+        options = (
+            (np.isfinite(rss3) & (a3 >= 0) & (b3 >= 0), rss3, a3, c3, b3),
+            (np.isfinite(rss2) & (a2 >= 0), rss2, a2, c2, 0.0),
+            (np.isfinite(rssb) & (bb2 >= 0), rssb, 0.0, cb, bb2),
+            (np.isfinite(rss1), rss1, 0.0, c1, 0.0),
+        )
+        rss = np.full(uu.shape, np.inf)
+        a, c, b = (np.zeros(uu.shape) for _ in range(3))
+        for ok, r, x_a, x_c, x_b in options:
+            better = ok & (r < rss)
+            rss = np.where(better, r, rss)
+            a, c, b = (np.where(better, x, old) for x, old in ((x_a, a), (x_c, c), (x_b, b)))
+        rss = np.maximum(rss, 0.0)
+    if free_before:
+        before = zm - a * um - c * vm - (b * bm if B is not None else 0.0)
+    else:
+        before = np.zeros_like(a)
+    return rss, a, c, b, before
 
 
-def _best_per_shape(fit):
-    """For each shape: the candidate with the least RSS, as (S,) arrays."""
+def _fit_candidates(tab, i_word, z, free_before, q):
+    """Fit every candidate (single shapes, then combinations) with the broad peak ``q`` grid steps after the
+    first word's nominal instant: `q` (K,) shared by all, or (C, K) per candidate. Returns dict of (C, K)."""
+    n_single, L, P = tab["n_single"], tab["L"], tab["P"]
+    base = i_word * _PHASES + P                                              # (n,)
+    broad = tab["combo_broad"]
+    n_combo = broad.size
+    if q.ndim == 1:
+        col = np.clip(base[None, :] - q[:, None], 0, L - 1)                  # (K, n)
+        U = tab["peak_p"][:, col]                                             # (S, K, n)
+        V = tab["peak_s"][:, col]
+        B = tab["peak_b"][:, col]
+        Uc, Vc = U[broad], V[broad]
+        Us, Vs = U[:n_single], V[:n_single]
+        qs, qc = np.broadcast_to(q, (n_single, q.size)), np.broadcast_to(q, (n_combo, q.size))
+    else:
+        qs, qc = q[:n_single], q[n_single:]
+        col_s = np.clip(base[None, None, :] - qs[..., None], 0, L - 1)
+        col_c = np.clip(base[None, None, :] - qc[..., None], 0, L - 1)
+        rows_s = np.arange(n_single)[:, None, None]
+        Us, Vs = tab["peak_p"][rows_s, col_s], tab["peak_s"][rows_s, col_s]
+        Uc, Vc = tab["peak_p"][broad[:, None, None], col_c], tab["peak_s"][broad[:, None, None], col_c]
+        B = tab["peak_b"][np.arange(n_combo)[:, None, None], col_c]
+    parts = [_solve_family(Us, Vs, None, z, free_before)]
+    if n_combo:
+        parts.append(_solve_family(Uc, Vc, B, z, free_before))
+    rss, a, c, b, before = (np.concatenate(x, axis=0) for x in zip(*parts))
+    return dict(rss=rss, a=a, c=c, b=b, before=before, q=np.concatenate((qs, qc), axis=0))
+
+
+def _best_per_candidate(fit):
     j = np.argmin(fit["rss"], axis=1)
     rows = np.arange(fit["rss"].shape[0])
     return {k: np.asarray(v)[rows, j] for k, v in fit.items()}
 
 
+def _peaks(tab, best, before0, which):
+    """The true-force peak (N) of the fitted sum of candidates `which` and its instant (grid steps after the
+    first word); NaN for the others."""
+    n_single = tab["n_single"]
+    a, b, c, q = best["a"], best["b"], best["c"], best["q"]
+    peak = np.full(a.shape, np.nan)
+    k_peak = np.full(a.shape, np.nan)
+    w = which[which < n_single]
+    peak[w] = before0 + best["before"][w] + np.maximum(a[w], c[w])
+    k_peak[w] = q[w]
+    w = which[which >= n_single]
+    if w.size:
+        broad = tab["combo_broad"][w - n_single]
+        f = (a[w, None] * tab["cpk_p"][broad] + c[w, None] * tab["cpk_s"][broad]
+             + b[w, None] * tab["cpk_b"][w - n_single])
+        j = np.argmax(f, axis=1)
+        fmax = f[np.arange(f.shape[0]), j]
+        peak[w] = before0 + best["before"][w] + np.maximum(fmax, np.maximum(c[w], 0.0))
+        k_peak[w] = q[w] + j - tab["P"]
+    return peak, k_peak
+
+
 def estimate_impact(t_s, force_n, *, rate_hz: float | None = None, baseline_n: float | None,
                     model: Hx711Model = DEFAULT_MODEL, noise_n: float = 2.0, shape_tolerance: float = SHAPE_TOLERANCE,
-                    rise_s: tuple = (0.008, 0.120), fall_s: tuple = (0.010, 0.150), shapes_per_axis: int = 5,
-                    step_s: float = 0.003) -> ImpactEstimate:
+                    rise_s: tuple = (0.008, 0.120), fall_s: tuple = (0.010, 0.150), shapes_per_axis: int = 4,
+                    spikes_s: tuple = SPIKES_S, central: str = "median") -> ImpactEstimate:
     """Estimate an impact's true peak from the HX711 words around it.
 
-    Fits the family of skewed pulses (:func:`skewed_pulse`: a smooth or abrupt rise over `rise_s`, a smooth
-    or abrupt fall over `fall_s`, between a level before and a level after that may differ) through the
-    filter model by least squares. Given the shape and timing, the levels and the peak are linear and solved
-    in closed form; the peak instant is searched on a grid of `step_s` within the largest word's kernel and
-    refined to a quarter of it; the shapes are a geometric grid of `shapes_per_axis` rise times by as many
-    fall times, in each of the four kinds.
+    The family (docs/hx711-model.md): (1) single skewed pulses (:func:`skewed_pulse`: a smooth or abrupt
+    rise over `rise_s`, a smooth or abrupt fall over `fall_s`, a geometric grid of `shapes_per_axis` each,
+    between a level before and a level after that may differ); (2) a broad smooth pulse (rises BROAD_S[0],
+    falls BROAD_S[1]) carrying a heel-strike spike (`spikes_s`: smooth (rise, fall) pairs, 12-39 ms in all)
+    whose peak sits at SPIKE_AT fractions of the broad pulse's rise or fall from its peak. Given the shape and
+    its timing, the levels and the amplitudes are linear: solved in closed form, the two pulse amplitudes
+    non-negative (NNLS). The broad peak's instant is searched on a grid of T/24 (T the output period) within
+    the largest word's kernel: coarse (every 3rd), then refined.
 
-    The plausible range is the spread of peaks over the shapes whose RSS is within chi^2(1 dof, 95 %) = 3.84
-    variances of the best, the variance being ``noise_n**2 + (shape_tolerance * (peak - before))**2`` (the
-    true impact is not one of our shapes: misfits this small are not evidence against a shape), or the best
-    fit's RSS per degree of freedom when larger. The true peak is at least the largest word (a word is a
-    weighted mean of the force), so no estimate goes below it less twice the noise.
+    Plausible: every shape (best timing) whose RSS is within chi^2(1 dof, 95 %) = 3.84 variances of the best,
+    the variance being ``noise_n**2 + (shape_tolerance * (peak - before))**2`` (the true impact is not one of
+    our shapes: misfits this small are not evidence against a shape), or the best fit's RSS per degree of
+    freedom when larger. The range ``low_n..high_n`` is the min..max of the plausible peaks; `peak_n` is
+    their median (``central="median"``, robust to where the family's grid is dense) or the best fit's
+    (``"best"``). The true peak is at least the largest word (a word is a weighted mean of the force), so no
+    estimate goes below it less twice the noise.
 
     Parameters
     ----------
     t_s, force_n : array_like, shape (n,)
         Word instants (s) and words (N, total force) from a few words before the rise to at least
-        ``order + 2`` after the largest. Only the rise (back to the level before) and ``order + 2`` words
-        after the largest are fitted. Non-finite words are skipped (lost words). Not modified.
+        ``order + 2`` after the largest. The words are taken on the chip's regular grid (their instants
+        rounded to whole periods from the first: time-stamp jitter does not matter). Only the largest word
+        and ``order + 2`` words either side are fitted. Non-finite words are skipped (lost words). Not modified.
     rate_hz : float, optional
         The chip's output rate (Hz); default measured from `t_s` (median interval).
     baseline_n : float or None
@@ -461,7 +608,9 @@ def estimate_impact(t_s, force_n, *, rate_hz: float | None = None, baseline_n: f
     shape_tolerance : float
         Misfit, as a fraction of the pulse's height, that does not count against a shape (see above).
     rise_s, fall_s : (float, float)
-        Bounds (s) of the family's rise and fall times.
+        Bounds (s) of the single pulses' rise and fall times.
+    spikes_s : tuple of (rise, fall)
+        The heel spikes (s); empty: single pulses only.
 
     Returns
     -------
@@ -477,10 +626,14 @@ def estimate_impact(t_s, force_n, *, rate_hz: float | None = None, baseline_n: f
         raise ValueError(f"noise_n {noise_n!r} must be positive (N), shape_tolerance {shape_tolerance!r} >= 0")
     if baseline_n is not None and not math.isfinite(baseline_n):
         raise ValueError(f"baseline_n {baseline_n!r} is not a finite force (N)")
-    table = _pulse_table(rate_hz, model, _grid(rise_s, shapes_per_axis), _grid(fall_s, shapes_per_axis))
+    if central not in ("median", "best"):
+        raise ValueError(f"central {central!r} is not 'median' or 'best'")
+    singles = _singles(tuple(rise_s), tuple(fall_s), shapes_per_axis)
+    spikes = tuple((float(r), float(f)) for r, f in spikes_s)
+    tab = _family_tables(rate_hz, model, singles, BROAD_S if spikes else ((), ()), spikes, SPIKE_AT)
     period = 1.0 / rate_hz
-    span = model.span_s(rate_hz)
-    method = f"fit of skewed pulses through a {model.describe()}"
+    d = tab["d"]
+    method = (f"fit of skewed pulses{' and heel spikes' if spikes else ''} through a {model.describe()}")
 
     i_max = int(np.argmax(y))
     if y[i_max] - y.min() < 5 * noise_n:
@@ -502,23 +655,38 @@ def estimate_impact(t_s, force_n, *, rate_hz: float | None = None, baseline_n: f
     if i_max >= n - 2 or i_max < 2:
         notes.append("the largest word is at the edge of the words given: the impact may not be inside")
     ref = float(baseline_n) if baseline_n is not None else float(np.min(y))
-    excess = largest - ref
-    if excess < 5 * noise_n:
+    if largest - ref < 5 * noise_n:
         return _unreliable_impact(t, y, i_max, method, "no pulse above the noise (flat input)")
 
-    # the peak lies within the largest word's kernel (give or take a period)
-    coarse = np.arange(t_largest - span - period, t_largest - model.delay_s + period, step_s)
-    best = _best_per_shape(_fit_pulses(t, y, baseline_n, table, np.broadcast_to(
-        coarse, (table[0].size, coarse.size))))
-    fine = best["t_peak"][:, None] + np.arange(-4, 5)[None, :] * (step_s / 4)
-    best = _best_per_shape(_fit_pulses(t, y, baseline_n, table, fine))
+    # the words on the chip's grid: word k is i_word[k] periods after the first, at t0 + i_word[k] T
+    i_word = np.round((t - t[0]) / period).astype(np.int64)
+    if np.any(np.diff(i_word) < 1):
+        raise ValueError("estimate_impact: two words within one output period (is rate_hz right?)")
+    t0 = float(np.mean(t - i_word * period))
+    if np.max(np.abs(t - t0 - i_word * period)) > 0.25 * period:
+        notes.append("word instants are irregular (jitter above a quarter period)")
+    before0 = float(baseline_n) if baseline_n is not None else 0.0
+    z = y - before0
+    free = baseline_n is None
+
+    # the broad peak lies within the largest word's kernel (give or take a period)
+    q_max = int(i_word[i_max]) * _PHASES
+    q_lo = q_max - int(round((model.span_s(rate_hz) + period) / d))
+    q_hi = q_max - int(round(model.delay_s / d)) + _PHASES
+    coarse = np.arange(q_lo, q_hi + 1, 3)
+    cand = np.arange(tab["n_single"] + tab["combo_broad"].size)
+    best = _best_per_candidate(_fit_candidates(tab, i_word, z, free, coarse))
+    fine = best["q"][:, None] + np.arange(-2, 3)[None, :]
+    best = _best_per_candidate(_fit_candidates(tab, i_word, z, free, fine))
 
     finite = np.isfinite(best["rss"])
     if not finite.any():
         return _unreliable_impact(t, y, i_max, method, "no shape of the family fits (no pulse)")
     k = int(np.argmin(best["rss"]))
+    peaks, k_peak = _peaks(tab, best, before0, np.array([k]))
     rss_best = float(best["rss"][k])
-    height = float(best["peak"][k] - best["before"][k])
+    before_k = before0 + float(best["before"][k])
+    height = float(peaks[k] - before_k)
     expected2 = noise_n ** 2 + (shape_tolerance * height) ** 2
     accepted = finite & (best["rss"] <= rss_best + _CHI2_1DOF_95 * max(expected2, rss_best / max(1, n - n_params)))
     rms = math.sqrt(rss_best / n)
@@ -528,16 +696,30 @@ def estimate_impact(t_s, force_n, *, rate_hz: float | None = None, baseline_n: f
         notes.append(f"the family fits poorly (RMS misfit {rms:.0f} N): the range is wide")
         accepted |= finite & (best["rss"] <= 4 * rss_best)
     floor = largest - 2 * noise_n
-    peaks = best["peak"][accepted]
+    plausible = _peaks(tab, best, before0, np.flatnonzero(accepted))[0][accepted]
+    if central == "median":                 # singles and spiked pulses weigh half each, however many
+        combo = np.flatnonzero(accepted) >= tab["n_single"]
+        w = np.where(combo, 1.0 / max(1, combo.sum()), 1.0 / max(1, (~combo).sum()))
+        order = np.argsort(plausible)
+        cum = np.cumsum(w[order]) / w.sum()
+        central_n = float(plausible[order][np.searchsorted(cum, 0.5)])
+    else:
+        central_n = float(peaks[k])
     if lost:
         notes.append(f"{lost} lost words skipped")
-    rise, fall, kinds = table[0], table[1], table[2]
-    s = int(best["shape"][k])
+    shape = int(cand[k]) if cand[k] < tab["n_single"] else int(tab["combo_broad"][cand[k] - tab["n_single"]])
+    r_s, f_s, rk, fk = tab["shapes"][shape]
+    rise = float(tab["rise_k"][shape] * d)
+    kinds = (rk, fk)
+    if cand[k] >= tab["n_single"]:
+        sp = tab["combo_spike"][cand[k] - tab["n_single"]] - len(tab["shapes"])
+        kinds = (rk, f"{fk} + spike {1e3 * sum(tab['spike_s'][sp]):.0f} ms")
+    low, high = max(float(plausible.min()), floor), max(float(plausible.max()), floor)
     return ImpactEstimate(
-        peak_n=max(float(best["peak"][k]), floor), t_peak_s=float(best["t_peak"][k]),
-        low_n=max(float(peaks.min()), floor), high_n=max(float(peaks.max()), floor),
-        onset_s=float(best["t_peak"][k] - rise[s]), before_n=float(best["before"][k]),
-        after_n=float(best["after"][k]), rise_s=float(rise[s]), fall_s=float(fall[s]), shape=kinds[s],
+        peak_n=min(max(central_n, floor, low), high), t_peak_s=t0 + float(k_peak[k]) * d,
+        low_n=low, high_n=high,
+        onset_s=t0 + float(best["q"][k]) * d - rise, before_n=before_k,
+        after_n=before_k + float(best["c"][k]), rise_s=rise, fall_s=float(f_s), shape=kinds,
         largest_sample_n=largest, t_largest_s=t_largest, rms_residual_n=rms, samples=n,
         is_reliable=not any(x.startswith(("the largest", "the family fits")) for x in notes),
         note="; ".join(notes), method=method)
