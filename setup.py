@@ -2,7 +2,7 @@
 
 The build is compiled unless you say otherwise: without Cython or a C compiler it fails, loudly.
 FORCEPLATE_PUREPYTHON=1 chooses a pure-Python build out loud (sampling then runs through
-forceplate/device/_hx711_py.py, which is several times slower).
+forceplate/device/_hx711_py.py and _gpio_py.py, which are several times slower).
 """
 import os
 import sys
@@ -20,10 +20,13 @@ else:
         sys.exit("forceplate build: Cython is required to compile the sampling kernel "
                  "(pip install Cython), or set FORCEPLATE_PUREPYTHON=1 for a pure-Python build")
     ext_modules = cythonize(
-        [Extension("forceplate.device._hx711", ["forceplate/device/_hx711.pyx"])],
+        [Extension("forceplate.device._hx711", ["forceplate/device/_hx711.pyx"]),
+         # the GPIO sampler (Linux GPIO character device, uAPI v2) cimports the ring from _hx711
+         Extension("forceplate.device._gpio", ["forceplate/device/_gpio.pyx"])],
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
                              "embedsignature": True},
     )
-    print("forceplate build: COMPILED kernel forceplate.device._hx711", file=sys.stderr)
+    print("forceplate build: COMPILED kernels forceplate.device._hx711 and forceplate.device._gpio",
+          file=sys.stderr)
 
 setup(ext_modules=ext_modules)

@@ -71,18 +71,10 @@ def decode_words(const uint32_t[::1] words not None, int32_t[::1] out_counts not
 cdef class SampleRing:
     """Single-producer, single-consumer ring of decoded sample sets.
 
-    The producer (the sampler) calls ``push_block``; the consumer drains with ``pop``. When the ring is
-    full the newest sets are dropped and counted in ``dropped``: the producer never waits.
+    The producer (the sampler) calls ``push_block`` (or, from C without the GIL, ``push_set``); the
+    consumer drains with ``pop``. When the ring is full the newest sets are dropped and counted in
+    ``dropped``: the producer never waits. Attributes are declared in _hx711.pxd.
     """
-    cdef readonly int channels
-    cdef readonly long long capacity
-    cdef readonly long long dropped
-    cdef readonly long long flagged
-    cdef long long _head        # sets written, ever (only the producer changes it)
-    cdef long long _tail        # sets read, ever (only the consumer changes it)
-    cdef int64_t[::1] _t_ns
-    cdef int32_t[:, ::1] _counts
-    cdef uint8_t[:, ::1] _flags
 
     def __init__(self, channels, capacity=4096):
         if channels < 1 or capacity < 2:
@@ -101,36 +93,53 @@ cdef class SampleRing:
     def available(self):
         return fp_load_acquire(&self._head) - fp_load_acquire(&self._tail)
 
-    def push_block(self, t_ns, words):
-        """Decode ``words`` (n, channels) uint32 stamped ``t_ns`` (n,) int64 and append them. Returns sets stored."""
+    def push_block(self, t_ns, words, extra_flags=None):
+        """Decode ``words`` (n, channels) uint32 stamped ``t_ns`` (n,) int64 and append them. Returns sets stored.
+
+        ``extra_flags`` (n, channels) uint8, optional: flags the sampler saw on the wire (LONG_PULSE,
+        GARBAGE, STUCK), OR-ed into the decoder's; a word with any of them gets count 0.
+        """
         cdef const int64_t[::1] t = np.ascontiguousarray(t_ns, dtype=np.int64)
         cdef const uint32_t[:, ::1] w = np.ascontiguousarray(words, dtype=np.uint32)
+        cdef const uint8_t[:, ::1] x
         if w.ndim != 2 or w.shape[1] != self.channels or t.shape[0] != w.shape[0]:
             raise ValueError(f"push_block needs t_ns (n,) and words (n, {self.channels})")
-        return self._push(t, w)
-
-    cdef long long _push(self, const int64_t[::1] t, const uint32_t[:, ::1] w) noexcept nogil:
-        cdef Py_ssize_t i, ch, n = w.shape[0]
-        cdef long long head = self._head, slot, stored = 0
-        cdef long long tail = fp_load_acquire(&self._tail)
-        cdef uint8_t flag
-        for i in range(n):
-            if head - tail >= self.capacity:
-                tail = fp_load_acquire(&self._tail)      # the consumer may have drained meanwhile
-                if head - tail >= self.capacity:
-                    self.dropped += n - i
+        if extra_flags is None:
+            x = np.zeros((w.shape[0], self.channels), dtype=np.uint8)
+        else:
+            x = np.ascontiguousarray(extra_flags, dtype=np.uint8)
+            if x.shape[0] != w.shape[0] or x.shape[1] != self.channels:
+                raise ValueError(f"push_block needs extra_flags (n, {self.channels}) like the words")
+        cdef Py_ssize_t i, n = w.shape[0]
+        cdef long long stored = 0
+        with nogil:
+            for i in range(n):
+                if not self.push_set(t[i], &w[i, 0], &x[i, 0]):
+                    self.dropped += n - i - 1        # push_set counted this one
                     break
-            slot = head % self.capacity
-            self._t_ns[slot] = t[i]
-            for ch in range(self.channels):
-                flag = _decode(w[i, ch], &self._counts[slot, ch])
-                self._flags[slot, ch] = flag
-                if flag:
-                    self.flagged += 1
-            head += 1
-            fp_store_release(&self._head, head)      # publish the set only once it is whole
-            stored += 1
+                stored += 1
         return stored
+
+    cdef bint push_set(self, int64_t t_ns, const uint32_t *words, const uint8_t *extra) noexcept nogil:
+        """Append one set (``channels`` words and extra flags); False (and counted) when the ring is full."""
+        cdef long long head = self._head, slot
+        cdef int ch
+        cdef uint8_t flag
+        if head - fp_load_acquire(&self._tail) >= self.capacity:
+            self.dropped += 1
+            return False
+        slot = head % self.capacity
+        self._t_ns[slot] = t_ns
+        for ch in range(self.channels):
+            flag = _decode(words[ch], &self._counts[slot, ch])
+            if extra[ch]:
+                flag |= extra[ch]
+                self._counts[slot, ch] = 0      # a word corrupt on the wire is never a count
+            self._flags[slot, ch] = flag
+            if flag:
+                self.flagged += 1
+        fp_store_release(&self._head, head + 1)      # publish the set only once it is whole
+        return True
 
     def pop(self, max_sets=1 << 30):
         """Remove and return up to ``max_sets`` of the oldest sets as Frames (copies)."""

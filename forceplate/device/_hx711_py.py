@@ -62,28 +62,47 @@ class SampleRing:
     def available(self):
         return self._head - self._tail
 
-    def push_block(self, t_ns, words):
-        """Decode ``words`` (n, channels) uint32 stamped ``t_ns`` (n,) int64 and append them. Returns sets stored."""
+    def push_block(self, t_ns, words, extra_flags=None):
+        """Decode ``words`` (n, channels) uint32 stamped ``t_ns`` (n,) int64 and append them. Returns sets stored.
+
+        ``extra_flags`` (n, channels) uint8, optional: flags the sampler saw on the wire (LONG_PULSE,
+        GARBAGE, STUCK), OR-ed into the decoder's; a word with any of them gets count 0.
+        """
         words = np.asarray(words)
         t_ns = np.asarray(t_ns)
         if words.ndim != 2 or words.shape[1] != self.channels or t_ns.shape != (words.shape[0],):
             raise ValueError(f"push_block needs t_ns (n,) and words (n, {self.channels})")
+        if extra_flags is None:
+            extra_flags = np.zeros(words.shape, dtype=np.uint8)
+        extra_flags = np.asarray(extra_flags)
+        if extra_flags.shape != words.shape:
+            raise ValueError(f"push_block needs extra_flags (n, {self.channels}) like the words")
         stored = 0
         for i in range(words.shape[0]):
-            if self._head - self._tail >= self.capacity:
-                self.dropped += words.shape[0] - i
+            if not self.push_set(int(t_ns[i]), words[i], extra_flags[i]):
+                self.dropped += words.shape[0] - i - 1      # push_set counted this one
                 break
-            slot = self._head % self.capacity
-            self._t_ns[slot] = t_ns[i]
-            for ch in range(self.channels):
-                count, flag = decode_word(words[i, ch])
-                self._counts[slot, ch] = count
-                self._flags[slot, ch] = flag
-                if flag:
-                    self.flagged += 1
-            self._head += 1     # publish the set only once it is whole
             stored += 1
         return stored
+
+    def push_set(self, t_ns, words, extra):
+        """Append one set (``channels`` words and extra flags); False (and counted) when the ring is full."""
+        if self._head - self._tail >= self.capacity:
+            self.dropped += 1
+            return False
+        slot = self._head % self.capacity
+        self._t_ns[slot] = t_ns
+        for ch in range(self.channels):
+            count, flag = decode_word(words[ch])
+            if extra[ch]:
+                flag |= int(extra[ch])
+                count = 0               # a word corrupt on the wire is never a count
+            self._counts[slot, ch] = count
+            self._flags[slot, ch] = flag
+            if flag:
+                self.flagged += 1
+        self._head += 1     # publish the set only once it is whole
+        return True
 
     def pop(self, max_sets=1 << 30):
         """Remove and return up to ``max_sets`` of the oldest sets as Frames (copies)."""

@@ -8,12 +8,14 @@ SATURATED_HI = 2    # 0x7FFFFF: the input is at or above full scale
 SATURATED_LO = 4    # 0x800000: the input is at or below negative full scale
 GARBAGE = 8         # bits beyond the 24-bit word were set: a corrupt read
 LONG_PULSE = 16     # SCK stayed high too long while clocking this word (set by the GPIO sampler)
+STUCK = 32          # the data line gave the same all-zeros or all-ones word for many sets (set by the sampler)
 
 WORD_NOT_READY = 0xFFFFFFFF   # the word a sampler stores for a chip that was not ready
 WORD_MASK = 0xFFFFFF
 
 NAMES = {NOT_READY: "not ready", SATURATED_HI: "saturated high", SATURATED_LO: "saturated low",
-         GARBAGE: "garbage word", LONG_PULSE: "clock pulse too long"}
+         GARBAGE: "garbage word", LONG_PULSE: "clock pulse too long",
+         STUCK: "data line stuck"}
 
 
 def describe(flag: int) -> str:

@@ -8,7 +8,8 @@ Choosing a source: an explicit argument (a spec string or a LoadCellSource), els
 that fails is an error. With nothing configured, the HX711 hardware is tried and, when it is absent, the
 simulated plate is used with a ``SourceFallback`` warning that also shows on the live page.
 
-Specs: ``hx711`` (the plate's HX711 chips), ``sim`` or ``sim:SCENARIO`` with optional
+Specs: ``hx711`` (the plate's HX711 chips) with optional ``?sck=5&dout=6,13,19,26&rate_hz=80&gain=128&rt=50&cpu=3``,
+``sim`` or ``sim:SCENARIO`` with optional
 ``?rate_hz=1000&adc=ideal&seed=3&body_mass_kg=70&speed=2&channels=4&faults=not_ready@3s:ch1,garbage@5s``,
 ``replay:PATH`` with optional ``?speed=2&loop=1``.
 """
@@ -89,7 +90,11 @@ class LoadCellSource(abc.ABC):
 def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
     """``"sim:jumps?rate_hz=1000"`` -> ``("sim", "jumps", {"rate_hz": "1000"})``."""
     kind, _, rest = spec.strip().partition(":")
-    arg, _, query = rest.partition("?")
+    if "?" in kind:                     # "hx711?sck=5": options without an argument
+        kind, _, query = spec.strip().partition("?")
+        arg = ""
+    else:
+        arg, _, query = rest.partition("?")
     try:
         options = dict(urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
     except ValueError:
@@ -110,7 +115,8 @@ def source_from_spec(spec: str) -> LoadCellSource:
                 raise ConfigError(f"source {spec!r}: replay needs a path, e.g. replay:session.csv")
             return ReplaySource(arg, **_typed(options, ReplaySource.OPTION_TYPES))
         if kind == "hx711":
-            raise HardwareUnavailable("the HX711 GPIO sampler is not built yet (issue 5)")
+            from .hx711_source import HX711Source, from_options
+            return from_options(**_typed(options, HX711Source.OPTION_TYPES))
     except TypeError as exc:
         raise ConfigError(f"source {spec!r}: {exc}") from None
     raise ConfigError(f"source {spec!r}: unknown kind {kind!r}; use hx711, sim:SCENARIO or replay:PATH")

@@ -1,0 +1,297 @@
+"""Emulated HX711 chips at the pin level: the plate's four ADCs on one shared SCK, for tests and the bench.
+
+``EmulatedChips`` is the readable specification of the chip model; ``_gpio.EmulatedLines`` is the same
+model in C, so the compiled sampler loop runs on it unchanged (tests/test_emulator.py proves they agree).
+Both offer the line-backend interface the sampler talks to: ``set_sck(level)``, ``read_dout()`` (bit ``ch``
+set when chip ``ch``'s DOUT is high), ``now_ns()`` and ``sleep_until_ns(t_ns)``.
+
+The model (HX711 datasheet, with the assumptions marked):
+
+- Each chip converts continuously from its own oscillator: conversion ``k`` completes at
+  ``start + phase + (k + 1) * period`` (real chips run at 80-94 SPS with RATE high). Its value is
+  ``words[k % n, ch]``: a 24-bit word, e.g. the simulator's corner force through the HX711 filter model
+  (``plate_words``).
+- A completed conversion drives DOUT low (ready). Unread data is overwritten by the next conversion
+  (``overwritten``). Assumption: a conversion that completes while a word is being shifted out is latched
+  behind it and lost (``dropped``); the word in progress stays whole.
+- Each SCK rising edge shifts out one bit, MSB first: after edge ``p`` (1-24) DOUT shows bit ``24 - p``;
+  the 25th edge drives DOUT high until the next conversion. 25, 26 or 27 edges select channel A gain 128,
+  channel B gain 32 or channel A gain 64 for the following conversions (emulated as the A word shifted
+  right by 0, 2 and 1 bits: channel B is not wired on the plate). Edges while a chip is not ready are ignored.
+- SCK high for 60 us or more powers every chip down (DOUT high, conversion stops). SCK low again resets
+  them: gain 128, conversions restart one period later, and the first 3 words after power-up are the
+  settling filter's (1/4, 2/4, 3/4 of the value).
+
+Faults, each over a window of emulator seconds (``until_s`` None: forever): ``unplug(ch)`` (DOUT floats
+high through the pull-up), ``stick_low(ch)`` (DOUT shorted low), ``noise(ch)`` (conversions give random
+words) and ``slow_host(at_s, delay_us)`` (the next SCK rising edge at or after ``at_s`` is followed by a
+``delay_us`` stall while SCK is high: a host descheduled mid-pulse).
+
+Clocks: ``virtual=True`` (tests) keeps its own nanosecond clock: sleeping jumps it, and each pin access
+costs ``edge_ns`` (about a GPIO ioctl on a Pi), so a run is exact and repeatable and never waits.
+``virtual=False`` (the bench, HX711Source tests) runs on CLOCK_MONOTONIC in real time.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..exc import ConfigError
+
+POWER_DOWN_NS = 60_000           # datasheet: SCK high > 60 us enters power-down
+SETTLE_WORDS = 3                 # words after power-up that are still settling (scaled 1/4, 2/4, 3/4)
+DEFAULT_RATES_HZ = (86.0, 86.4, 85.7, 86.2)     # four real-looking oscillators (80-94 SPS), cycled
+DEFAULT_PHASES_S = (0.0, 0.0031, 0.0062, 0.0093)
+DEFAULT_EDGE_NS = 1_000
+MAX_FAULTS = 32
+MAX_SLOW_HOST = 16
+GAIN_SHIFT_BY_PULSES = {25: 0, 26: 2, 27: 1}    # A128, B32 (emulated), A64
+FAULT_KINDS = {"unplug": 1, "stick_low": 2, "noise": 3}
+_MASK64 = (1 << 64) - 1
+_NEVER_NS = (1 << 62)
+
+
+def _xorshift64(x: int) -> int:
+    x ^= (x << 13) & _MASK64
+    x ^= x >> 7
+    x ^= (x << 17) & _MASK64
+    return x
+
+
+class EmulatedChips:
+    """``channels`` HX711 chips sharing one SCK line (see the module docstring).
+
+    Parameters
+    ----------
+    words : array_like, shape (n, channels)
+        24-bit words; conversion ``k`` of chip ``ch`` gives ``words[k % n, ch]``.
+    rates_hz, phases_s : sequences, optional
+        Each chip's conversion rate (SPS) and the offset of its first conversion (s); cycled over channels.
+    virtual : bool
+        True: a virtual clock (see the module docstring); False: real time.
+    start_ns : int
+        The virtual clock's start (ignored in real time, where the start is now).
+    edge_ns : int
+        Virtual cost of one pin access (ns).
+    seed : int
+        Seeds the noise fault's words.
+    """
+
+    def __init__(self, words, *, rates_hz=None, phases_s=None, virtual=True, start_ns=1_000_000_000,
+                 edge_ns=DEFAULT_EDGE_NS, seed=1):
+        words = np.asarray(words, dtype=np.uint32)
+        if words.ndim != 2 or words.shape[0] < 1 or words.shape[1] < 1:
+            raise ConfigError("emulated chips need words of shape (n, channels)")
+        self.channels = n = int(words.shape[1])
+        self._words = (words & 0xFFFFFF).tolist()
+        self._n_words = words.shape[0]
+        rates = list(rates_hz) if rates_hz is not None else list(DEFAULT_RATES_HZ)
+        phases = list(phases_s) if phases_s is not None else list(DEFAULT_PHASES_S)
+        self.period_ns = [int(round(1e9 / float(rates[c % len(rates)]))) for c in range(n)]
+        phase_ns = [int(round(float(phases[c % len(phases)]) * 1e9)) for c in range(n)]
+        self.virtual = bool(virtual)
+        self.edge_ns = int(edge_ns)
+        self._now = int(start_ns)
+        self.start_ns = int(start_ns) if self.virtual else time.monotonic_ns()
+        self._rng = (int(seed) * 0x9E3779B97F4A7C15 + 1) & _MASK64 or 1
+        self._faults = []           # (kind, ch, from_ns, until_ns)
+        self._slow = []             # [at_ns, delay_ns, used]
+        self.sck = 0
+        self.t_high_ns = 0
+        self.powered = True
+        self.next_conv_ns = [self.start_ns + phase_ns[c] + self.period_ns[c] for c in range(n)]
+        self.pulses = [-1] * n      # -1 no data (DOUT high); 0 ready (low); 1-24 shifting; >= 25 done
+        self.shift = [0] * n
+        self.gain_shift = [0] * n
+        self.since_up = [SETTLE_WORDS] * n
+        # counters
+        self.conversions = [0] * n
+        self.overwritten = [0] * n
+        self.dropped = [0] * n
+        self.reads = [0] * n        # words shifted out whole (24 edges)
+        self.power_downs = 0
+        self.slow_host_stalls = 0
+
+    # ------------------------------------------------------------------ fault injection
+    def _window(self, at_s, until_s):
+        start = self.start_ns + int(round(float(at_s) * 1e9))
+        end = _NEVER_NS if until_s is None else self.start_ns + int(round(float(until_s) * 1e9))
+        return start, end
+
+    def _add_fault(self, kind, ch, at_s, until_s):
+        if not 0 <= int(ch) < self.channels:
+            raise ConfigError(f"no channel {ch}: the emulator has {self.channels}")
+        if len(self._faults) >= MAX_FAULTS:
+            raise ConfigError(f"at most {MAX_FAULTS} emulated faults")
+        self._faults.append((FAULT_KINDS[kind], int(ch), *self._window(at_s, until_s)))
+
+    def unplug(self, ch, at_s=0.0, until_s=None):
+        """Chip ``ch``'s DOUT wire comes off: the line floats high (pull-up) from ``at_s`` to ``until_s``."""
+        self._add_fault("unplug", ch, at_s, until_s)
+
+    def stick_low(self, ch, at_s=0.0, until_s=None):
+        """Chip ``ch``'s DOUT line is shorted low."""
+        self._add_fault("stick_low", ch, at_s, until_s)
+
+    def noise(self, ch, at_s=0.0, until_s=None):
+        """Chip ``ch``'s conversions give random 24-bit words (a broken bridge, EMI)."""
+        self._add_fault("noise", ch, at_s, until_s)
+
+    def slow_host(self, at_s, delay_us):
+        """Stall ``delay_us`` while SCK is high, on the first rising edge at or after ``at_s``."""
+        if len(self._slow) >= MAX_SLOW_HOST:
+            raise ConfigError(f"at most {MAX_SLOW_HOST} slow-host stalls")
+        self._slow.append([self._window(at_s, None)[0], int(round(float(delay_us) * 1000)), 0])
+
+    def _fault_on(self, kind, ch, t):
+        for k, c, start, end in self._faults:
+            if k == kind and c == ch and start <= t < end:
+                return True
+        return False
+
+    # ------------------------------------------------------------------ the line backend
+    def now_ns(self) -> int:
+        return self._now if self.virtual else time.monotonic_ns()
+
+    def sleep_until_ns(self, t_ns) -> None:
+        t_ns = int(t_ns)
+        if self.virtual:
+            if t_ns > self._now:
+                self._now = t_ns
+        else:
+            delay = t_ns - time.monotonic_ns()
+            if delay > 0:
+                time.sleep(delay / 1e9)
+
+    def _spend(self, ns) -> None:
+        if self.virtual:
+            self._now += ns
+        else:
+            end = time.monotonic_ns() + ns
+            while time.monotonic_ns() < end:     # a stall is the host's CPU busy elsewhere: spin
+                pass
+
+    def set_sck(self, level) -> None:
+        t = self.now_ns()
+        self._advance(t)
+        level = 1 if level else 0
+        if level and not self.sck:
+            self.sck = 1
+            self.t_high_ns = t
+            if self.powered:
+                for c in range(self.channels):
+                    p = self.pulses[c]
+                    if p >= 0:
+                        p = min(p + 1, 100)
+                        self.pulses[c] = p
+                        if p == 24:
+                            self.reads[c] += 1
+            for stall in self._slow:
+                if not stall[2] and stall[0] <= t:
+                    stall[2] = 1
+                    self.slow_host_stalls += 1
+                    self._spend(stall[1])
+                    break
+        elif not level and self.sck:
+            self.sck = 0
+            if not self.powered:            # SCK low again: reset and power up
+                self.powered = True
+                for c in range(self.channels):
+                    self.next_conv_ns[c] = t + self.period_ns[c]
+                    self.pulses[c] = -1
+                    self.gain_shift[c] = 0
+                    self.since_up[c] = 0
+        if self.virtual:
+            self._now += self.edge_ns
+
+    def read_dout(self) -> int:
+        t = self.now_ns()
+        self._advance(t)
+        bits = 0
+        for c in range(self.channels):
+            if self._fault_on(1, c, t):
+                level = 1
+            elif self._fault_on(2, c, t):
+                level = 0
+            else:
+                level = self._dout(c)
+            bits |= level << c
+        if self.virtual:
+            self._now += self.edge_ns
+        return bits
+
+    # ------------------------------------------------------------------ the chips
+    def _dout(self, c) -> int:
+        if not self.powered:
+            return 1
+        p = self.pulses[c]
+        if p == 0:
+            return 0
+        if 1 <= p <= 24:
+            return (self.shift[c] >> (24 - p)) & 1
+        return 1
+
+    def _advance(self, t) -> None:
+        if self.sck and self.powered and t - self.t_high_ns >= POWER_DOWN_NS:
+            self._convert_until(self.t_high_ns + POWER_DOWN_NS)
+            self.powered = False
+            self.power_downs += 1
+            for c in range(self.channels):
+                self.pulses[c] = -1
+        if self.powered:
+            self._convert_until(t)
+
+    def _convert_until(self, t) -> None:
+        for c in range(self.channels):
+            while self.next_conv_ns[c] <= t:
+                self._complete(c, self.next_conv_ns[c])
+                self.next_conv_ns[c] += self.period_ns[c]
+
+    def _complete(self, c, t) -> None:
+        k = self.conversions[c]
+        self.conversions[c] = k + 1
+        p = self.pulses[c]
+        if 1 <= p <= 24:
+            self.dropped[c] += 1
+            return
+        if p == 0:
+            self.overwritten[c] += 1
+        elif p >= 25 and p in GAIN_SHIFT_BY_PULSES:
+            self.gain_shift[c] = GAIN_SHIFT_BY_PULSES[p]
+        if self._fault_on(3, c, t):
+            self._rng = _xorshift64(self._rng)
+            word = self._rng & 0xFFFFFF
+        else:
+            word = self._words[k % self._n_words][c]
+        signed = (word ^ 0x800000) - 0x800000
+        if self.since_up[c] < SETTLE_WORDS:
+            signed = (signed * (self.since_up[c] + 1)) >> 2
+            self.since_up[c] += 1
+        signed >>= self.gain_shift[c]
+        self.shift[c] = signed & 0xFFFFFF
+        self.pulses[c] = 0
+
+
+def plate_words(seconds=60.0, *, scenario="standing", seed=0, rates_hz=None, phases_s=None, channels=4):
+    """24-bit words for emulated chips: the simulator's corner forces through the HX711 filter model.
+
+    Returns ``(words, sim)``: words (n, channels) uint32 where row ``k`` is each chip's conversion ``k`` at
+    its own rate and phase, covering ``seconds``; ``sim`` is the SimulatedSource (offsets, scales, truth).
+    """
+    from ..signal.calibration import counts_to_words, newtons_to_counts
+    from .simulator import SimulatedSource
+
+    rates = list(rates_hz) if rates_hz is not None else list(DEFAULT_RATES_HZ)
+    phases = list(phases_s) if phases_s is not None else list(DEFAULT_PHASES_S)
+    rates = [float(rates[c % len(rates)]) for c in range(channels)]
+    sim = SimulatedSource(scenario, rate_hz=float(np.mean(rates)), seed=seed, channels=channels)
+    n = max(1, int(seconds * min(rates)))
+    words = np.empty((n, channels), dtype=np.uint32)
+    k = np.arange(1, n + 1, dtype=np.float64)
+    for c in range(channels):
+        t_s = phases[c % len(phases)] + k / rates[c]
+        force_n = sim.corner_force_n(t_s)[:, c]
+        counts = newtons_to_counts(force_n[:, None], sim.offset_counts[c:c + 1], sim.scale_n_per_count[c:c + 1])
+        words[:, c] = counts_to_words(counts)[:, 0]
+    return words, sim

@@ -1,0 +1,197 @@
+"""HX711Source: the plate's four HX711 chips, read in lock-step on one SCK by a sampler thread.
+
+The thread runs the compiled loop (``_gpio.Sampler``) without the GIL: it waits for data-ready, clocks
+the words out, times every SCK pulse, flags what the wire showed and pushes each set into a SampleRing;
+``read()`` drains the ring. Nothing in the thread logs, filters or touches Python objects per set.
+
+Options (also as spec ``hx711?sck=5&dout=6,13,19,26&rate_hz=80&gain=128&rt=50&cpu=3&poll_us=100``):
+the pins (BCM numbers, docs/wiring.md), the nominal rate (80 SPS needs the RATE pin high; 10 with it
+low), the gain (128 and 64 on channel A, 32 on channel B: 25, 27 or 26 pulses), a SCHED_FIFO priority
+(``rt``, 1-99; 0 keeps normal scheduling) and a CPU to pin the sampler thread to (``cpu``). Both apply to
+the sampler thread only; when the system refuses them the source says why and samples on regardless.
+
+Calibration comes from the config file (``hx711_offset_counts``, ``hx711_scale_n_per_count``, one entry
+per cell); without it the source is uncalibrated and says so.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from .. import config
+from ..exc import ConfigError, ForcePlateWarning, HardwareUnavailable
+from . import _gpio_py, gpio, hx711
+from .frames import Frames
+from .sources import LoadCellSource
+
+GAIN_PULSES = {128: 25, 32: 26, 64: 27}
+RING_CAPACITY = 8192                # sets: 100 s at 80 SPS, so a slow reader loses nothing
+UNCALIBRATED_SCALE_N_PER_COUNT = 0.003   # a typical 50 kg cell at gain 128 and 3.3 V: a placeholder
+
+
+class RealtimeUnavailable(ForcePlateWarning):
+    """Real-time priority or CPU pinning was asked for and refused; sampling runs at normal priority."""
+
+
+class HX711Source(LoadCellSource):
+    """Four HX711 chips on one SCK (see the module docstring).
+
+    Parameters
+    ----------
+    pins : gpio.Pins
+        SCK and DOUT line numbers (BCM).
+    rate_hz : float
+        The chips' nominal rate: 80 (RATE pin high) or 10 (low). Real chips run at 80-94 SPS.
+    gain : {128, 64, 32}
+    realtime_priority : int
+        SCHED_FIFO priority 1-99 for the sampler thread; 0: normal scheduling.
+    cpu : int, optional
+        Pin the sampler thread to this CPU.
+    poll_us : float
+        DOUT polling interval while waiting for data-ready.
+    lines : line backend, optional
+        Instead of the GPIO chip: ``_gpio.EmulatedLines`` in real time (tests, bench). Then the source is
+        simulated (``is_simulated``).
+    """
+
+    OPTION_TYPES = {"sck": int, "dout": str, "rate_hz": float, "gain": int, "rt": int, "cpu": int,
+                    "poll_us": float}
+
+    def __init__(self, *, pins: gpio.Pins | None = None, rate_hz: float = 80.0, gain: int = 128,
+                 realtime_priority: int = 0, cpu: int | None = None, poll_us: float = 100.0, lines=None,
+                 offset_counts=None, scale_n_per_count=None):
+        if gain not in GAIN_PULSES:
+            raise ConfigError(f"gain {gain} must be 128 or 64 (channel A) or 32 (channel B)")
+        if not 1 <= float(rate_hz) <= 100:
+            raise ConfigError(f"rate_hz {rate_hz:g}: an HX711 runs at 10 or 80 (80-94) SPS")
+        if not 0 <= int(realtime_priority) <= 99:
+            raise ConfigError(f"realtime priority {realtime_priority} is outside 0-99")
+        self.pins = pins or gpio.Pins()
+        self.is_simulated = lines is not None
+        self._lines = lines if lines is not None else gpio.open_lines(self.pins)   # HardwareUnavailable
+        self.channels = int(self._lines.channels)
+        self.rate_hz = float(rate_hz)
+        self.adc = "hx711"
+        self.name = "hx711" if lines is None else "hx711:emulated"
+        compiled = gpio._compiled is not None and isinstance(self._lines, gpio._compiled.Lines)
+        sampler_module = gpio.kernels if compiled else _gpio_py
+        if sampler_module is _gpio_py:
+            self._ring = hx711.SampleRing(self.channels, RING_CAPACITY)
+        else:                           # the compiled loop pushes into the compiled ring without the GIL
+            from . import _hx711
+            self._ring = _hx711.SampleRing(self.channels, RING_CAPACITY)
+        self.kernel = "compiled" if sampler_module is not _gpio_py else "pure-python"
+        self.sampler = sampler_module.Sampler(self.channels, rate_hz=rate_hz, gain_pulses=GAIN_PULSES[gain],
+                                              poll_us=poll_us)
+        self.warning = None
+        self._calibrate(offset_counts, scale_n_per_count)
+        self._error: BaseException | None = None
+        self.thread_cpu_ns = 0
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(int(realtime_priority), cpu),
+                                        name="hx711-sampler", daemon=True)
+        self._thread.start()
+        self._started.wait(2.0)
+        if self._priority_message:
+            warnings.warn(self._priority_message, RealtimeUnavailable, stacklevel=2)
+
+    def _calibrate(self, offset_counts, scale_n_per_count):
+        settings = config.load_config() if offset_counts is None or scale_n_per_count is None else {}
+        offsets = offset_counts if offset_counts is not None else settings.get("hx711_offset_counts")
+        scales = scale_n_per_count if scale_n_per_count is not None else settings.get("hx711_scale_n_per_count")
+        if offsets is None or scales is None:
+            offsets = np.zeros(self.channels)
+            scales = np.full(self.channels, UNCALIBRATED_SCALE_N_PER_COUNT)
+            if not self.is_simulated:
+                self.warning = "The plate is not calibrated: forces are rough guesses until it is."
+        self.offset_counts = np.asarray(offsets, dtype=np.float64).reshape(-1)
+        self.scale_n_per_count = np.asarray(scales, dtype=np.float64).reshape(-1)
+        if self.offset_counts.shape != (self.channels,) or self.scale_n_per_count.shape != (self.channels,):
+            raise ConfigError(f"hx711 calibration needs {self.channels} offsets and {self.channels} scales")
+
+    def _run(self, priority: int, cpu: int | None) -> None:
+        messages = []
+        if cpu is not None:
+            try:
+                os.sched_setaffinity(0, {int(cpu)})        # pid 0: this thread only
+            except (OSError, ValueError) as exc:
+                messages.append(f"cannot pin the sampler thread to CPU {cpu} ({exc})")
+        if priority:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+            except (PermissionError, OSError) as exc:
+                messages.append(f"real-time priority {priority} (SCHED_FIFO) refused ({exc.strerror or exc}): "
+                                "run as root or give the user an rtprio limit (/etc/security/limits.d) "
+                                "or CAP_SYS_NICE; sampling at normal priority, so long SCK pulses are likelier")
+        self._priority_message = "; ".join(messages) or None
+        self._started.set()
+        start_cpu = time.thread_time_ns()
+        try:
+            self.sampler.run(self._lines, self._ring)
+        except BaseException as exc:       # reported by read(); a sampler thread must not die silently
+            self._error = exc
+        finally:
+            self.thread_cpu_ns = time.thread_time_ns() - start_cpu
+
+    _priority_message = None
+
+    # -- LoadCellSource
+    def read(self, max_sets: int = 4096, timeout_s: float = 0.0) -> Frames:
+        self._raise_if_failed()
+        if self._ring.available == 0 and timeout_s > 0:
+            deadline = time.monotonic() + timeout_s
+            while self._ring.available == 0 and time.monotonic() < deadline and self._thread.is_alive():
+                time.sleep(0.002)
+        frames = self._ring.pop(max(0, int(max_sets)))
+        if frames.n_sets == 0:
+            self._raise_if_failed()
+        return frames
+
+    def _raise_if_failed(self):
+        error = getattr(self.sampler, "error", 0)
+        if error:
+            raise HardwareUnavailable(f"GPIO access failed while sampling: {os.strerror(error)}")
+        if self._error is not None:
+            raise HardwareUnavailable(f"the sampler thread failed: {self._error!r}")
+
+    def ticks_ns(self) -> int:
+        return int(self._lines.now_ns())
+
+    @property
+    def dropped(self) -> int:
+        """Sets lost because nobody read them in time (the ring was full)."""
+        return int(self._ring.dropped)
+
+    def stats(self) -> dict:
+        """The sampler's counters: sets, clean sets, timeouts, SCK pulses and the longest SCK-high."""
+        s = self.sampler
+        return {"sets": s.sets, "sets_clean": s.sets_clean, "timeouts": s.timeouts, "pulses": s.pulses,
+                "pulses_long": s.pulses_long, "power_downs": s.power_downs,
+                "sck_high_max_us": s.sck_high_max_ns / 1000, "not_ready_words": s.not_ready_words,
+                "garbage_words": s.garbage_words, "stuck_words": s.stuck_words,
+                "long_pulse_words": s.long_pulse_words, "dropped": self.dropped, "kernel": self.kernel}
+
+    def close(self) -> None:
+        self.sampler.stop()
+        self._thread.join(timeout=2.0)
+        if not self._thread.is_alive() and hasattr(self._lines, "close"):
+            self._lines.close()
+
+    def describe(self) -> str:
+        return f"{super().describe()}, SCK {self.pins.sck}, DOUT {list(self.pins.douts)}, {self.kernel} sampler"
+
+
+def from_options(sck=None, dout=None, rate_hz=80.0, gain=128, rt=0, cpu=None, poll_us=100.0) -> HX711Source:
+    """An HX711Source from spec options (``hx711?sck=5&dout=6,13,19,26``)."""
+    pins = gpio.Pins()
+    if sck is not None or dout is not None:
+        try:
+            douts = tuple(int(d) for d in dout.split(",")) if dout else pins.douts
+        except ValueError:
+            raise ConfigError(f"dout={dout!r}: give BCM line numbers separated by commas") from None
+        pins = gpio.Pins(sck if sck is not None else pins.sck, douts)
+    return HX711Source(pins=pins, rate_hz=rate_hz, gain=gain, realtime_priority=rt, cpu=cpu, poll_us=poll_us)

@@ -1,0 +1,205 @@
+"""The GPIO sampler: the compiled loop and its pure-Python twin, on emulated HX711 chips.
+
+Most tests run the real loop on the pin-level emulator with a virtual clock: seconds of sampling take
+milliseconds and nothing sleeps. The HX711Source tests run the sampler thread on emulated chips in real
+time, for well under two seconds.
+"""
+import os
+import time
+
+import numpy as np
+import pytest
+
+from forceplate.device import _gpio, _gpio_py, _hx711, _hx711_py, flags, gpio, sources
+from forceplate.device.emulator import EmulatedChips, plate_words
+from forceplate.device.hx711_source import HX711Source, RealtimeUnavailable
+from forceplate.exc import HardwareUnavailable, SourceFallback
+
+# (sampler module, emulator class, ring module): the compiled loop needs the C backend and ring
+LOOPS = {"compiled": (_gpio, _gpio.EmulatedLines, _hx711), "twin": (_gpio_py, EmulatedChips, _hx711_py)}
+WORDS, SIM = plate_words(12.0, scenario="standing", seed=2)
+SIGNED = (WORDS.astype(np.int64) ^ 0x800000) - 0x800000
+
+
+def sample(loop, seconds, *, faults=(), rates_hz=None, gain_pulses=25, **sampler_options):
+    sampler_module, chips_class, ring_module = LOOPS[loop]
+    chips = chips_class(WORDS, rates_hz=rates_hz, virtual=True)
+    for name, *args in faults:
+        getattr(chips, name)(*args)
+    sampler = sampler_module.Sampler(4, gain_pulses=gain_pulses, **sampler_options)
+    ring = ring_module.SampleRing(4, 8192)
+    produced = sampler.run(chips, ring, until_ns=chips.start_ns + int(seconds * 1e9))
+    frames = ring.pop()
+    assert frames.n_sets == produced == sampler.sets
+    return frames, sampler, chips
+
+
+def seconds(frames, chips):
+    return (frames.t_ns - chips.start_ns) / 1e9
+
+
+FAULTS = [("unplug", 1, 1.0, 2.0), ("stick_low", 2, 3.0, 3.5), ("noise", 3, 4.0, 4.3),
+          ("slow_host", 5.0, 80), ("slow_host", 6.0, 55)]
+
+
+def test_compiled_loop_and_twin_agree_set_for_set():
+    (fa, sa, ca), (fb, sb, cb) = (sample(loop, 8.0, faults=FAULTS) for loop in LOOPS)
+    for a, b in zip(fa, fb):
+        np.testing.assert_array_equal(a, b)
+    for stat in ("sets", "sets_clean", "timeouts", "pulses", "pulses_long", "power_downs", "sck_high_max_ns",
+                 "not_ready_words", "garbage_words", "stuck_words", "long_pulse_words", "period_est_ns"):
+        assert getattr(sa, stat) == getattr(sb, stat), stat
+    assert ca.conversions == cb.conversions and ca.reads == cb.reads
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_healthy_chips_give_every_slot_of_the_slowest_chip_whole(loop):
+    frames, sampler, chips = sample(loop, 10.0)
+    slots = min(chips.conversions)                      # lock-step: the slowest chip sets the pace
+    assert not frames.flags.any()
+    assert frames.n_sets >= slots - 1                   # the last slot may still be in flight
+    assert sampler.sck_high_max_ns < 50_000 and sampler.timeouts == 0
+    # each word is one of that chip's conversions, whole: 24 bits in the right order
+    for ch in range(4):
+        assert np.isin(frames.raw_counts[:, ch], SIGNED[:, ch]).all()
+    # and the newest one when the set was seen ready
+    slow = int(np.argmax(chips.period_ns))
+    k = (frames.t_ns - chips.start_ns - 0) // chips.period_ns[slow] - 1
+    np.testing.assert_array_equal(frames.raw_counts[:, slow], SIGNED[k % len(WORDS), slow])
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_an_unplugged_chip_is_not_ready_and_does_not_slow_the_others(loop):
+    frames, sampler, chips = sample(loop, 4.0, faults=[("unplug", 1, 1.0, 2.5)])
+    t_s = seconds(frames, chips)
+    off = (t_s > 1.05) & (t_s < 2.5)
+    assert (frames.flags[off, 1] == flags.NOT_READY).all()
+    assert (frames.raw_counts[off, 1] == 0).all()
+    assert not frames.flags[off][:, [0, 2, 3]].any()    # the other corners go on
+    rate = off.sum() / 1.45
+    assert rate > 0.97 * 85.7                           # at the slowest chip's rate, not a third of it
+    back = t_s >= 2.5
+    assert frames.flags[back, 1][0] == flags.GARBAGE    # clocked while absent: its first word is suspect
+    assert not frames.flags[back][1:].any()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_line_stuck_low_is_garbage_then_stuck(loop):
+    frames, sampler, chips = sample(loop, 3.0, faults=[("stick_low", 2, 1.0, 2.0)], stuck_sets=8)
+    first = np.flatnonzero(frames.flags[:, 2])[0]
+    assert 0.98 < seconds(frames, chips)[first] < 1.02
+    stuck = frames.flags[first:, 2][seconds(frames, chips)[first:] < 1.99]
+    assert (stuck & flags.GARBAGE).all()                # DOUT never went high after the 25th pulse
+    assert (frames.raw_counts[first:, 2][seconds(frames, chips)[first:] < 1.99] == 0).all()
+    assert not (stuck[:7] & flags.STUCK).any() and (stuck[7:] & flags.STUCK).all()
+    assert not frames.flags[:, [0, 1, 3]].any()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_pulse_over_60_us_flags_the_word_and_the_settling_sets(loop):
+    frames, sampler, chips = sample(loop, 2.0, faults=[("slow_host", 1.0, 80)], settle_sets=4)
+    hit = np.flatnonzero(frames.flags.any(axis=1))
+    assert chips.power_downs == 1 and sampler.power_downs == 1 and sampler.pulses_long == 1
+    assert sampler.sck_high_max_ns >= 80_000
+    assert (frames.flags[hit] & flags.LONG_PULSE).all()
+    assert len(hit) == 5 and np.all(np.diff(hit) == 1)  # the corrupt set and 4 settling ones
+    assert sampler.timeouts <= 1                        # chips restart: at most one set waits long
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_pulse_between_50_and_60_us_is_flagged_but_the_chips_stay_on(loop):
+    frames, sampler, chips = sample(loop, 2.0, faults=[("slow_host", 1.0, 55)])
+    hit = np.flatnonzero(frames.flags.any(axis=1))
+    assert len(hit) == 1 and (frames.flags[hit] == flags.LONG_PULSE).all()
+    assert chips.power_downs == 0 and sampler.power_downs == 0
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_no_chip_at_all_never_hangs(loop):
+    faults = [("unplug", ch, 0.0) for ch in range(4)]
+    frames, sampler, chips = sample(loop, 2.0, faults=faults)
+    assert (frames.flags == flags.NOT_READY).all()
+    assert frames.n_sets == sampler.timeouts
+    assert 2.0 / 0.0375 - 2 <= frames.n_sets <= 2.0 / 0.0375 + 2     # one set per 3-period timeout
+    assert chips.reads == [0, 0, 0, 0]                  # nothing is clocked when nothing is ready
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_gain_64_reads_half_the_counts(loop):
+    frames, sampler, chips = sample(loop, 1.0, gain_pulses=27)
+    later = frames.raw_counts[1:].astype(np.int64)
+    for ch in range(4):
+        assert np.isin(later[:, ch], SIGNED[:, ch] >> 1).all()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_noise_words_pass_the_wire_checks(loop):
+    # Random but well-formed words cannot be told from a reading on the wire: the signal layer's job.
+    frames, sampler, chips = sample(loop, 2.0, faults=[("noise", 3, 1.0, 1.2)])
+    assert not frames.flags.any()
+
+
+@pytest.mark.parametrize("ring_module", [_hx711_py, _hx711])
+def test_ring_extra_flags_are_ored_in_and_zero_the_count(ring_module):
+    ring = ring_module.SampleRing(2, 4)
+    words = np.array([[5, 0x7FFFFF], [7, 9]], np.uint32)
+    extra = np.array([[flags.LONG_PULSE, flags.GARBAGE], [0, flags.STUCK]], np.uint8)
+    assert ring.push_block(np.array([1, 2], np.int64), words, extra) == 2
+    frames = ring.pop()
+    np.testing.assert_array_equal(frames.flags, [[16, 8 | flags.SATURATED_HI], [0, 32]])
+    np.testing.assert_array_equal(frames.raw_counts, [[0, 0], [7, 0]])
+
+
+def test_chip_info_ioctl_number_matches_the_kernel_header():
+    assert gpio.GET_CHIPINFO_IOCTL == _gpio.GET_CHIPINFO_IOCTL
+
+
+def test_no_pi_gpio_chip_here_means_hardware_unavailable(tmp_path):
+    (tmp_path / "gpiochip0").write_bytes(b"")           # not a chip: the ioctl fails, it is skipped
+    with pytest.raises(HardwareUnavailable, match="pinctrl-bcm2835"):
+        gpio.find_chip(pattern=str(tmp_path / "gpiochip*"))
+
+
+@pytest.mark.skipif(any(c.label in gpio.CHIP_LABELS for c in gpio.list_chips()), reason="a Pi: chips exist")
+def test_hx711_source_without_a_pi_falls_back_to_the_simulator(monkeypatch):
+    with pytest.raises(HardwareUnavailable, match="no Raspberry Pi GPIO chip"):
+        HX711Source()
+    with pytest.raises(HardwareUnavailable):
+        sources.source_from_spec("hx711?sck=5&dout=6,13,19,26")
+    monkeypatch.setattr(sources, "DEFAULT_SOURCE", None)
+    monkeypatch.delenv("FORCEPLATE_SOURCE", raising=False)
+    monkeypatch.setenv("FORCEPLATE_CONFIG", os.devnull)
+    with pytest.warns(SourceFallback, match="no Raspberry Pi GPIO chip"):
+        source = sources.open_source()
+    assert source.is_simulated
+
+
+def test_hx711_source_samples_emulated_chips_in_a_thread():
+    chips = _gpio.EmulatedLines(WORDS, virtual=False)
+    chips.unplug(3, at_s=0.0)
+    source = HX711Source(lines=chips)
+    try:
+        frames = source.read(timeout_s=1.0)
+        time.sleep(0.5)                                 # real time: the chips convert at 86 SPS
+        frames = source.read()
+    finally:
+        source.close()
+    assert source.kernel == "compiled"
+    assert 30 <= frames.n_sets <= 50
+    assert (frames.flags[:, 3] == flags.NOT_READY).all()
+    assert not frames.flags[:, :3].any()
+    assert np.all(np.diff(frames.t_ns) > 0)
+    assert not source._thread.is_alive()
+
+
+def test_refused_realtime_priority_warns_and_samples_on(monkeypatch):
+    def refuse(*args):
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)       # as for a user without rtprio
+    chips = _gpio.EmulatedLines(WORDS, virtual=False)
+    with pytest.warns(RealtimeUnavailable, match="SCHED_FIFO"):
+        source = HX711Source(lines=chips, realtime_priority=50)
+    try:
+        assert source.read(timeout_s=1.0).n_sets >= 1
+    finally:
+        source.close()
