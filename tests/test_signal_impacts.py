@@ -78,8 +78,10 @@ def test_hx711_peak_is_estimated_through_the_filter_model_without_a_loading_rate
     words = filter_samples(f, t80, rate, input_rate_hz=1000.0)
     (imp,) = detect_impacts(words, rate, t_s=t80, body_weight_n=700.0, adc="hx711")
     assert words.max() < 0.92 * truth["peak_n"]              # design note: the largest word reads >= 8 % low
-    assert imp.peak_bw == pytest.approx(3.0, rel=0.05)       # the fit recovers the true peak
-    assert imp.peak_low_n <= imp.peak_n <= imp.peak_high_n
+    # the fit gets close (the goal: 90 % of estimates within 10 %) and its range holds the truth
+    assert imp.peak_bw == pytest.approx(3.0, rel=0.10)
+    assert imp.peak_low_n <= truth["peak_n"] <= imp.peak_high_n
+    assert abs(imp.peak_n - truth["peak_n"]) < abs(words.max() - truth["peak_n"])
     assert imp.t_peak_s == pytest.approx(truth["t_peak_s"], abs=0.01)
     assert imp.loading_rate_bw_s is None
     assert "HX711" in imp.peak_method
