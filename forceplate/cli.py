@@ -88,6 +88,42 @@ def serve(host, port, source_spec, data_dir):
         raise BadInput(str(exc)) from None
 
 
+@cli.command("set-password")
+@click.option("--data-dir", default=None, help="Folder holding the database (default $FORCEPLATE_DATA_DIR).")
+def set_password(data_dir):
+    """Set or change the clinic password for the web UI (asked twice, hidden).
+
+    When standard input is not a terminal, the password is the first line read from it (for scripts).
+    Browsers signed in with the old password must sign in again.
+
+    Example: forceplate set-password
+    """
+    from .webui.auth import password_problem
+    from .webui.auth import set_password as save_password
+
+    try:
+        folder = config.data_dir(data_dir)
+    except ForcePlateError as exc:
+        raise BadInput(str(exc)) from None
+    stdin = sys.stdin
+    if stdin.isatty():
+        password = click.prompt("New clinic password", hide_input=True, err=True)
+        again = click.prompt("The same password again", hide_input=True, err=True)
+    else:
+        line = stdin.readline()
+        if not line:
+            raise BadInput("no password on standard input (give it as one line)")
+        password = again = line.rstrip("\r\n")
+    problem = password_problem(password, again)
+    if problem:
+        raise BadInput(problem)
+    try:
+        path = save_password(folder, password)
+    except OSError as exc:
+        raise BadInput(f"cannot save the password in {folder}: {exc.strerror or exc}") from None
+    click.echo(f"Password saved in {path}. Browsers signed in before must sign in again.")
+
+
 def main(argv=None):
     try:
         cli.main(args=argv, prog_name="forceplate", standalone_mode=True)

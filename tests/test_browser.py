@@ -1,5 +1,7 @@
 """The live page in a real headless Chromium (Debian's, through Playwright), served by `forceplate serve`.
 
+The clinic password is set first with `forceplate set-password`; every page signs in through the real login form.
+
 Never downloads a browser: Playwright drives /usr/bin/chromium (FORCEPLATE_CHROMIUM overrides it).
 
 Regenerate the README's screenshot (1280x800, reps shown) with:
@@ -31,6 +33,7 @@ BODY_MASS_KG = 68.0
 STANDARD_GRAVITY_M_S2 = 9.80665
 SPEC = f"sim:heel-drops?speed=4&seed=11&body_mass_kg={BODY_MASS_KG:g}"
 WAIT_MS = 20_000
+PASSWORD = "clinic password 1"
 
 
 def free_port() -> int:
@@ -39,10 +42,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def set_password(data_dir, password=PASSWORD):
+    """`forceplate set-password`, the password on standard input."""
+    result = subprocess.run([str(FORCEPLATE), "set-password", "--data-dir", str(data_dir)],
+                            input=password + "\n", capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"set-password failed: {result.stderr}")
+
+
 @contextmanager
 def serving(data_dir, spec=SPEC, port=None):
-    """`forceplate serve` on loopback (a free port unless given); yields the page's URL. Stopped with SIGTERM."""
+    """`forceplate serve` on loopback (a free port unless given); yields the page's URL. Stopped with SIGTERM.
+
+    The clinic password is PASSWORD (set unless the data folder has one: a new one would end the sessions).
+    """
     port = port or free_port()
+    if not (Path(data_dir) / "auth.json").exists():
+        set_password(data_dir)
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen([str(FORCEPLATE), "serve", "--host", "127.0.0.1", "--port", str(port),
                                     "--source", spec, "--data-dir", str(data_dir)],
@@ -121,6 +137,17 @@ def page(browser, live_url):
     page.context.close()
 
 
+def sign_in(page, url, password=PASSWORD):
+    """Open ``url``, be sent to the login form, type the password into it and press Sign in."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    page.get_by_label("Clinic password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(url)
+
+
 def latest_t(page):
     return page.evaluate("() => window.forceplateLive.state.latestT")
 
@@ -128,7 +155,7 @@ def latest_t(page):
 def test_live_page_draws_a_moving_trace_weighs_and_shows_reps(page, live_url):
     from playwright.sync_api import expect
 
-    page.goto(live_url)
+    sign_in(page, live_url)
     expect(page.locator("#source-banner")).to_contain_text("SIMULATED PLATE: not real measurements")
     page.wait_for_function("() => window.forceplateLive && window.forceplateLive.state.latestT !== null",
                            timeout=WAIT_MS)
@@ -170,7 +197,7 @@ def test_connection_lost_shows_while_the_server_is_away_and_clears_when_it_retur
     port = free_port()
     with serving(tmp_path / "data", port=port) as url:
         page = open_page(browser, url)
-        page.goto(url)
+        sign_in(page, url)
         page.wait_for_function("() => window.forceplateLive.state.messages > 2", timeout=WAIT_MS)
         expect(page.locator("#connection-lost")).to_be_hidden()
     # The server has stopped (SIGTERM): the page says so instead of freezing on the last trace.
@@ -182,12 +209,42 @@ def test_connection_lost_shows_while_the_server_is_away_and_clears_when_it_retur
     page.context.close()
 
 
+def test_login_form_says_wrong_password_plainly_then_signs_in_and_out(page, live_url):
+    from playwright.sync_api import expect
+
+    page.goto(live_url)
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    field = page.get_by_label("Clinic password")
+    expect(field).to_be_focused()
+    field.fill("not the password")
+    page.get_by_label("Show password").check()
+    expect(field).to_have_attribute("type", "text")           # older eyes can check what they typed
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong password. Please try again.")
+
+    page.get_by_label("Clinic password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(live_url)
+    expect(page.locator("#signed-in")).to_have_text("Signed in: clinic")
+    page.wait_for_function("() => window.forceplateLive.state.messages > 0", timeout=WAIT_MS)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto(live_url)                                         # signed out: back to the form
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    # Chromium reports the wrong password's HTTP 401 answer itself; nothing else may complain.
+    assert page.console_errors == ["Failed to load resource: the server responded with a status of 401 "
+                                   "(UNAUTHORIZED)"]
+    assert page.foreign_requests == []
+
+
 def save_screenshot(path: Path, *, min_reps: int = 5, timeout_s: float = 60.0) -> None:
     """Serve the simulated heel drops, wait for `min_reps` reps, and save the page at 1280x800."""
     with tempfile.TemporaryDirectory() as data_dir, serving(Path(data_dir), spec=SPEC) as url, \
             chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(url)
+        sign_in(page, url)
         page.wait_for_function(f"() => window.forceplateLive.state.events.length >= {min_reps}",
                                timeout=timeout_s * 1000)
         page.wait_for_timeout(300)            # let the last frame render

@@ -1,11 +1,13 @@
 """`forceplate serve` as a real process on loopback: the stream arrives promptly over HTTP, signals end it cleanly.
 
 These run the console script against the simulated plate (4x real time) and read the Server-Sent Events
-with http.client, as a browser's EventSource would.
+with http.client, as a browser's EventSource would, after signing in through the login form (the clinic
+password is set first with `forceplate set-password`, as an installer would).
 """
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -13,7 +15,9 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from http.cookies import SimpleCookie
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -23,6 +27,7 @@ STANDARD_GRAVITY_M_S2 = 9.80665
 SPEC = f"sim:heel-drops?speed=4&seed=7&body_mass_kg={BODY_MASS_KG:g}"
 START_S = 30.0          # safety nets for a slow machine, not timing claims
 CLEAN_END_S = 5.0       # CONTRACTS.md section 3
+PASSWORD = "clinic password 1"
 
 
 def free_port() -> int:
@@ -31,11 +36,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def set_password(data_dir, password=PASSWORD):
+    """`forceplate set-password`, the password on standard input."""
+    result = subprocess.run([str(FORCEPLATE), "set-password", "--data-dir", str(data_dir)],
+                            input=password + "\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 @contextmanager
-def serving(tmp_path, spec=SPEC):
-    """A `forceplate serve` process on a free loopback port; yields (process, port, log path)."""
+def serving(tmp_path, spec=SPEC, password=PASSWORD):
+    """A `forceplate serve` process on a free loopback port; yields (process, port, log path).
+
+    The clinic password is set to ``password`` first (None: none, so the server starts in first-start setup).
+    """
     port = free_port()
     log_path = tmp_path / "serve.log"
+    if password is not None:
+        set_password(tmp_path / "data", password)
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [str(FORCEPLATE), "serve", "--host", "127.0.0.1", "--port", str(port), "--source", spec,
@@ -60,9 +77,37 @@ def serving(tmp_path, spec=SPEC):
             process.wait()
 
 
-def open_stream(port):
+def _session_cookie(response) -> str | None:
+    for header in response.msg.get_all("Set-Cookie") or []:
+        morsel = SimpleCookie(header).get("session")
+        if morsel is not None:
+            return f"session={morsel.value}"
+    return None
+
+
+def sign_in(port, password=PASSWORD) -> str:
+    """Sign in through the login form over HTTP; returns the Cookie header of the signed-in session."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10.0)
-    conn.request("GET", "/live/stream", headers={"Accept": "text/event-stream"})
+    try:
+        conn.request("GET", "/login")
+        page = conn.getresponse()
+        html = page.read().decode("utf-8")
+        assert page.status == 200, html
+        cookie = _session_cookie(page)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+        conn.request("POST", "/login", body=urlencode({"csrf_token": token, "password": password, "next": "/"}),
+                     headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        answer = conn.getresponse()
+        answer.read()
+    finally:
+        conn.close()
+    assert answer.status == 303 and answer.getheader("Location") == "/", answer.status
+    return _session_cookie(answer)
+
+
+def open_stream(port, cookie):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10.0)
+    conn.request("GET", "/live/stream", headers={"Accept": "text/event-stream", "Cookie": cookie})
     response = conn.getresponse()
     assert response.status == 200
     assert response.getheader("Content-Type").startswith("text/event-stream")
@@ -98,9 +143,15 @@ def server(tmp_path_factory):
         yield served
 
 
-def test_stream_delivers_samples_promptly_with_increasing_times_and_weighs_the_person(server):
+@pytest.fixture(scope="module")
+def cookie(server):
+    """The Cookie header of a session signed in to ``server``."""
+    return sign_in(server[1])
+
+
+def test_stream_delivers_samples_promptly_with_increasing_times_and_weighs_the_person(server, cookie):
     _, port, _ = server
-    conn, response = open_stream(port)
+    conn, response = open_stream(port, cookie)
     try:
         messages = sse_messages(response)
         _, hello = next(messages)
@@ -128,11 +179,11 @@ def test_stream_delivers_samples_promptly_with_increasing_times_and_weighs_the_p
     assert body_weight_n == pytest.approx(BODY_MASS_KG * STANDARD_GRAVITY_M_S2, rel=0.02)
 
 
-def test_status_over_http_names_the_source_with_security_headers(server):
+def test_status_over_http_names_the_source_with_security_headers(server, cookie):
     _, port, _ = server
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10.0)
     try:
-        conn.request("GET", "/api/live/status")
+        conn.request("GET", "/api/live/status", headers={"Cookie": cookie})
         response = conn.getresponse()
         status = json.loads(response.read())
     finally:
@@ -143,15 +194,15 @@ def test_status_over_http_names_the_source_with_security_headers(server):
     assert status["source"].startswith("sim:heel-drops") and status["running"] is True
 
 
-def test_several_live_pages_do_not_starve_other_requests(server):
+def test_several_live_pages_do_not_starve_other_requests(server, cookie):
     _, port, _ = server
-    streams = [open_stream(port) for _ in range(4)]
+    streams = [open_stream(port, cookie) for _ in range(4)]
     try:
         for _, response in streams:
             _, hello = next(sse_messages(response))
             assert hello["event"] == "hello"
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10.0)
-        conn.request("GET", "/")
+        conn.request("GET", "/", headers={"Cookie": cookie})
         page = conn.getresponse()
         assert page.status == 200 and b"forceplate" in page.read()
         conn.close()
@@ -173,7 +224,7 @@ def test_serve_logs_source_kernel_and_url_and_makes_its_data_folder(server, tmp_
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_ends_serve_cleanly_within_5_s_even_with_a_live_page_open(tmp_path, signum):
     with serving(tmp_path) as (process, port, log_path):
-        conn, response = open_stream(port)
+        conn, response = open_stream(port, sign_in(port))
         messages = sse_messages(response)
         next(messages)
         signalled = time.monotonic()

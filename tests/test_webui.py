@@ -1,9 +1,14 @@
-"""The web UI through Flask's test client: the live page, its security, the status API and the stream."""
+"""The web UI through Flask's test client: the live page, its security, the status API and the stream.
+
+Every client here signs in through the login form first (tests/test_auth.py covers signing in itself).
+"""
+import functools
 import json
 import math
 import os
 import re
 import stat
+import tempfile
 
 import numpy as np
 import pytest
@@ -13,9 +18,11 @@ from forceplate.device.mock import FakeClock, MockSource
 from forceplate.device.simulator import SimulatedSource
 from forceplate.live import Cursor, LivePlate, Update
 from forceplate.webui import create_app, stop_streams
+from forceplate.webui.auth import AUTH_FILE, set_password
 from forceplate.webui.stream import decimate_min_max, update_message
 
 SIMULATED_BANNER = "SIMULATED PLATE: not real measurements"
+PASSWORD = "clinic password 1"
 
 
 class HardwarePlate(MockSource):
@@ -26,9 +33,32 @@ class HardwarePlate(MockSource):
         self.is_simulated = False
 
 
+@functools.cache
+def password_record() -> str:
+    """auth.json for PASSWORD, hashed once for the module (scrypt is slow on purpose)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return set_password(folder, PASSWORD).read_text()
+
+
 def make_app(tmp_path, source=None, plate=None, **config):
+    """An app whose clinic password is PASSWORD."""
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o700, exist_ok=True)
+    auth_file = instance / AUTH_FILE
+    auth_file.write_text(password_record())
+    auth_file.chmod(0o600)
     test_config = {"TESTING": True, "STREAM_INTERVAL_S": 0.0, **config}
-    return create_app(test_config, source=source, plate=plate, instance_path=tmp_path / "instance")
+    return create_app(test_config, source=source, plate=plate, instance_path=instance)
+
+
+def signed_in(app):
+    """A test client signed in through the login form (its CSRF token, then the password)."""
+    client = app.test_client()
+    login_page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login_page).group(1)
+    response = client.post("/login", data={"csrf_token": token, "password": PASSWORD})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return client
 
 
 @pytest.fixture
@@ -38,7 +68,7 @@ def sim_app(tmp_path):
 
 @pytest.fixture
 def client(sim_app):
-    return sim_app.test_client()
+    return signed_in(sim_app)
 
 
 # -- the page ------------------------------------------------------------------------------------------------
@@ -104,14 +134,14 @@ def test_simulated_plate_shows_the_simulated_banner(client):
 def test_a_fallback_nobody_asked_for_shows_a_red_banner_with_the_warning(tmp_path):
     source = SimulatedSource("standing", clock=FakeClock())
     source.warning = "No load-cell hardware answered. Showing the SIMULATED plate."
-    classes, text = source_banner(make_app(tmp_path, source=source).test_client().get("/").get_data(as_text=True))
+    classes, text = source_banner(signed_in(make_app(tmp_path, source=source)).get("/").get_data(as_text=True))
     assert "banner-fallback" in classes                        # red
     assert SIMULATED_BANNER in text
     assert "No load-cell hardware answered." in text
 
 
 def test_a_real_plate_shows_no_simulated_banner(tmp_path):
-    html = make_app(tmp_path, source=HardwarePlate()).test_client().get("/").get_data(as_text=True)
+    html = signed_in(make_app(tmp_path, source=HardwarePlate())).get("/").get_data(as_text=True)
     assert source_banner(html) is None
     assert SIMULATED_BANNER not in html
 
@@ -218,7 +248,7 @@ def test_stream_starts_with_the_recent_trace_then_sends_what_is_new(tmp_path, mo
     source.push_force(np.full(8, 700.0))
     source.advance(8 / 80.0)
     plate.wait_for_update(plate.cursor(), timeout_s=5.0)
-    response = app.test_client().get("/live/stream", buffered=False)
+    response = signed_in(app).get("/live/stream", buffered=False)
     assert response.mimetype == "text/event-stream"
     chunks = iter(response.response)
     hello = parse_sse(next(chunks))
@@ -241,7 +271,7 @@ def test_stream_starts_with_the_recent_trace_then_sends_what_is_new(tmp_path, mo
 def test_stream_sends_heartbeats_when_nothing_happens(tmp_path, mock_plate):
     _, plate = mock_plate
     app = make_app(tmp_path, plate=plate, STREAM_HEARTBEAT_S=0.05)
-    response = app.test_client().get("/live/stream", buffered=False)
+    response = signed_in(app).get("/live/stream", buffered=False)
     chunks = iter(response.response)
     next(chunks)                                                # hello
     assert parse_sse(next(chunks)) == {"comment": "heartbeat"}
@@ -251,7 +281,7 @@ def test_stream_sends_heartbeats_when_nothing_happens(tmp_path, mock_plate):
 def test_stream_says_bye_at_its_time_limit(tmp_path, mock_plate):
     _, plate = mock_plate
     app = make_app(tmp_path, plate=plate, STREAM_MAX_S=0.0)
-    response = app.test_client().get("/live/stream", buffered=False)
+    response = signed_in(app).get("/live/stream", buffered=False)
     messages = [parse_sse(chunk) for chunk in response.response]
     assert [m.get("event") for m in messages] == ["hello", "bye"]
 
@@ -259,7 +289,7 @@ def test_stream_says_bye_at_its_time_limit(tmp_path, mock_plate):
 def test_too_many_streams_get_a_json_503_until_one_closes(tmp_path, mock_plate):
     _, plate = mock_plate
     app = make_app(tmp_path, plate=plate, MAX_STREAMS=1)
-    client = app.test_client()
+    client = signed_in(app)
     first = client.get("/live/stream", buffered=False)
     next(iter(first.response))
     refused = client.get("/live/stream")
@@ -318,7 +348,7 @@ def test_a_server_error_is_json_without_a_traceback(tmp_path, monkeypatch):
 
     monkeypatch.setattr(app.extensions["forceplate"], "status", broken_status)
     app.logger.disabled = True                  # Flask logs the traceback; the client must not see it
-    response = app.test_client().get("/api/live/status")
+    response = signed_in(app).get("/api/live/status")
     assert response.status_code == 500 and response.is_json
     assert response.get_json() == {"error": "internal server error", "status": 500}
     assert b"secret internals" not in response.data and b"Traceback" not in response.data

@@ -5,7 +5,9 @@ Config: the defaults below, then the instance folder's ``config.py`` and ``FORCE
 ``app.extensions["forceplate"]``; nothing is wired at import.
 
 Health data on a clinic LAN: never debug mode, strict security headers (no inline scripts, no framing, no
-referrer), JSON errors, every asset served locally, and a SECRET_KEY kept in the instance folder (0600).
+referrer), JSON errors (an HTML page for a browser's own navigation), every asset served locally, a SECRET_KEY
+kept in the instance folder (0600), and a signed-in session for everything but the login and setup pages
+(see auth.py).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import secrets
 import stat
 import threading
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..exc import ConfigError
@@ -36,6 +38,9 @@ DEFAULTS = {
     "SECRET_KEY": None,           # None: generated once and kept in the instance folder
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,   # seconds a sign-in lasts, counted from signing in
+    "LOGIN_MAX_FAILURES": 5,      # wrong passwords (or setup codes) from one address before a pause
+    "LOGIN_LOCKOUT_S": 30.0,      # the pause, in seconds
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 
@@ -104,7 +109,8 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
     app.after_request(_add_security_headers)
     app.register_error_handler(HTTPException, _json_error)
 
-    from . import api, live
+    from . import api, auth, live
+    auth.init_app(app)
     app.extensions["forceplate.streams"] = live.StreamCount()
     app.register_blueprint(live.bp)
     app.register_blueprint(api.bp)
@@ -155,9 +161,19 @@ def _json_error(exc: HTTPException):
         body = {"error": "internal server error", "status": 500}
     else:
         body = {"error": exc.description or exc.name, "status": exc.code}
-    response = jsonify(body)
+    if _browser_page_wanted():
+        response = current_app.make_response(render_template("error.html", error=body))
+    else:
+        response = jsonify(body)
     response.status_code = exc.code or 500
     for name, value in (exc.get_headers() if exc.code == 405 else []):
         if name.lower() == "allow":
             response.headers[name] = value
     return response
+
+
+def _browser_page_wanted() -> bool:
+    """A browser navigating (it prefers HTML to JSON) outside the API: it gets the error as a page."""
+    if request.path.startswith(("/api/", "/live/stream", "/static/")):
+        return False
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"

@@ -53,6 +53,10 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
         plate.start()
         shown_host = "localhost" if host in ("0.0.0.0", "::", "") else host
         log.info("live page: http://%s:%s/  (Ctrl+C to stop)", shown_host, server.effective_port)
+        setup_code = app.extensions["forceplate.auth"].pending_setup_code()
+        if setup_code is not None:       # nobody else on the LAN can claim the plate without this code
+            log.warning("First start: open http://%s:%s/setup and enter the code %s",
+                        shown_host, server.effective_port, setup_code)
 
         def on_signal(signum, _frame):
             # End the streams first: waitress waits for its threads when it shuts down.

@@ -6,6 +6,7 @@
   var G_M_S2 = 9.80665;
   var body = document.body;
   var STREAM_URL = body.dataset.streamUrl;
+  var LOGIN_URL = body.dataset.loginUrl || "/login";
   var THUMP_BW = parseFloat(body.dataset.thumpBw) || 2.5;
   var TRACE_S = parseFloat(body.dataset.traceS) || 10;
   var KEEP_S = TRACE_S + 1;          // a little more than shown, so the left edge never shows a gap
@@ -331,6 +332,13 @@
     dirty = true;
   }
 
+  // A session that ended (12 hours, a new password, signed out elsewhere) refuses the stream: sign in again.
+  function signInAgainIfSignedOut() {
+    fetch("/api/live/status", { cache: "no-store" }).then(function (r) {
+      if (r.status === 401) { window.location.assign(LOGIN_URL); }
+    }).catch(function () { /* the server is away: the connection indicator covers this */ });
+  }
+
   function setConnected(ok) {
     state.connected = ok;
     $("connection-lost").hidden = ok;
@@ -358,6 +366,7 @@
       setConnected(false);
       if (source.readyState === EventSource.CLOSED) {   // the browser gave up (e.g. HTTP 503): we retry
         retryTimer = setTimeout(connect, 3000);
+        signInAgainIfSignedOut();
       }
     };
   }

@@ -1,0 +1,494 @@
+"""Signing in: one clinic password, a one-time setup code on first start, sessions, CSRF and a login throttle.
+
+The password lives hashed (werkzeug's scrypt) in the instance folder's ``auth.json`` (0600, replaced
+atomically). With no password yet, every page leads to ``/setup``, which wants the 6-digit code ``forceplate
+serve`` printed, so nobody else on the LAN can claim the plate first. ``forceplate set-password`` sets or
+changes it from a terminal. Changing the password ends every session (each carries the password's
+``generation``). Every POST/PUT/PATCH/DELETE carries the session's CSRF token (form field ``csrf_token`` or
+header ``X-CSRF-Token``). Everything needs a signed-in session except the login and setup pages, static
+files and ``/healthz``.
+
+Room for per-person accounts later: the session holds ``user`` ("clinic" for the shared password).
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import math
+import os
+import secrets
+import stat
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request, session,
+                   url_for)
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..exc import ConfigError
+
+log = logging.getLogger(__name__)
+
+AUTH_FILE = "auth.json"
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024        # a guard for the hash's work, far beyond any typed password
+HASH_METHOD = "scrypt"            # werkzeug's scrypt: n=2**15, r=8, p=1, a 16-character salt
+SETUP_CODE_DIGITS = 6
+CLINIC_USER = "clinic"            # the shared login; per-person accounts would put a name here
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.setup", "auth.healthz", "auth.logout"})
+JSON_PATH_PREFIXES = ("/api/", "/live/stream")
+
+bp = Blueprint("auth", __name__)
+
+
+# ------------------------------------------------------------------------------------------ the password file
+
+def password_problem(password: str, again: str | None = None) -> str | None:
+    """What is wrong with a new password, said plainly; None when it will do."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"The password can have at most {MAX_PASSWORD_LENGTH} characters."
+    if not password.strip():
+        return "The password cannot be only spaces."
+    if again is not None and not hmac.compare_digest(password.encode(), again.encode()):
+        return "The two passwords are not the same. Please type them again."
+    return None
+
+
+class PasswordFile:
+    """The clinic password's hash in ``auth.json``; re-read when the file changes (``set-password`` may run
+    while the server does)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._seen = None            # (inode, mtime_ns, size) of the file last read
+        self._record = None
+
+    def _load(self) -> dict | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            with self._lock:
+                self._seen, self._record = None, None
+            return None
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if key == self._seen:
+                return self._record
+            if stat.S_IMODE(st.st_mode) & 0o077:
+                log.warning("%s was readable by others (mode %o); making it 0600", self.path,
+                            stat.S_IMODE(st.st_mode))
+                os.chmod(self.path, 0o600)
+            try:
+                record = json.loads(self.path.read_text(encoding="utf-8"))
+                if not (isinstance(record, dict) and isinstance(record.get("password_hash"), str)
+                        and isinstance(record.get("generation"), str)):
+                    raise ValueError("no password_hash or generation")
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{self.path}: cannot read the password file ({exc}); "
+                                  "run `forceplate set-password` to write a new one") from None
+            self._seen, self._record = key, record
+            return record
+
+    def is_set(self) -> bool:
+        return self._load() is not None
+
+    def generation(self) -> str | None:
+        """Changes with every new password; a session from an older one is over."""
+        record = self._load()
+        return None if record is None else record["generation"]
+
+    def check(self, password: str) -> bool:
+        record = self._load()
+        if record is None or not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+            return False
+        return check_password_hash(record["password_hash"], password)
+
+    def set(self, password: str) -> Path:
+        """Hash and store a new password (replacing any old one). Raises ValueError saying what is wrong."""
+        problem = password_problem(password)
+        if problem:
+            raise ValueError(problem)
+        record = {
+            "version": 1,
+            "user": CLINIC_USER,
+            "password_hash": generate_password_hash(password, method=HASH_METHOD),
+            "generation": secrets.token_hex(16),
+            "changed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        _write_private_atomically(self.path, json.dumps(record, indent=1) + "\n")
+        return self.path
+
+
+def _write_private_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (mode 0600) so a reader sees the old file or the new one, never half."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")   # mkstemp: 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with _suppress_oserror():
+            os.unlink(temp)
+        raise
+    with _suppress_oserror():          # make the rename itself durable (a power cut on a Pi)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+class _suppress_oserror:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, _value, _tb):
+        return kind is not None and issubclass(kind, OSError)
+
+
+def set_password(data_dir, password: str) -> Path:
+    """Set the clinic password kept in ``data_dir`` (for ``forceplate set-password``); returns the file."""
+    return PasswordFile(Path(data_dir) / AUTH_FILE).set(password)
+
+
+# ------------------------------------------------------------------------------------------------ the throttle
+
+class MonotonicClock:
+    """The real clock (``now_ns``), as the sources' ``clock=``; tests pass a FakeClock instead."""
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns()
+
+
+class LoginThrottle:
+    """After ``max_failures`` wrong tries from one address, refuse that address for ``lockout_s`` seconds.
+
+    In memory (a restart forgets it). Failures older than ``forget_s`` no longer count.
+    """
+
+    MAX_ADDRESSES = 10_000           # a bound on the memory a flood of addresses can take
+
+    def __init__(self, *, max_failures: int = 5, lockout_s: float = 30.0, forget_s: float = 900.0, clock=None):
+        self.max_failures = int(max_failures)
+        self.lockout_s = float(lockout_s)
+        self.forget_s = float(forget_s)
+        self.clock = clock or MonotonicClock()
+        self._lock = threading.Lock()
+        self._failures: dict[str, tuple[int, float]] = {}   # address -> (count, time of the last failure)
+        self._locked_until: dict[str, float] = {}
+
+    def _now(self) -> float:
+        return self.clock.now_ns() / 1e9
+
+    def wait_s(self, address: str) -> float:
+        """Seconds this address must wait before its next try (0: it may try now)."""
+        with self._lock:
+            until = self._locked_until.get(address)
+            if until is None:
+                return 0.0
+            left = until - self._now()
+            if left <= 0:
+                del self._locked_until[address]
+                return 0.0
+            return left
+
+    def failed(self, address: str) -> float:
+        """Count a wrong try; returns the seconds to wait now (0 unless this try reached the limit)."""
+        with self._lock:
+            now = self._now()
+            count, last = self._failures.get(address, (0, now))
+            if now - last > self.forget_s:
+                count = 0
+            count += 1
+            if count >= self.max_failures:
+                self._failures.pop(address, None)
+                self._locked_until[address] = now + self.lockout_s
+                return self.lockout_s
+            if len(self._failures) >= self.MAX_ADDRESSES:
+                self._forget_old(now)
+            self._failures[address] = (count, now)
+            return 0.0
+
+    def succeeded(self, address: str) -> None:
+        with self._lock:
+            self._failures.pop(address, None)
+
+    def _forget_old(self, now: float) -> None:
+        for address, (_, last) in list(self._failures.items()):
+            if now - last > self.forget_s:
+                del self._failures[address]
+        if len(self._failures) >= self.MAX_ADDRESSES:     # still full: the oldest go
+            for address, _ in sorted(self._failures.items(), key=lambda item: item[1][1])[:len(self._failures) // 2]:
+                del self._failures[address]
+        for address, until in list(self._locked_until.items()):
+            if until <= now:
+                del self._locked_until[address]
+
+
+# ------------------------------------------------------------------------------------------ the app's auth state
+
+class Auth:
+    """Per-app: the password file, the throttle, the setup code (None once a password is set), wall clock."""
+
+    def __init__(self, instance_path, *, max_failures: int, lockout_s: float, clock=None, wall_clock=time.time):
+        self.password_file = PasswordFile(Path(instance_path) / AUTH_FILE)
+        self.throttle = LoginThrottle(max_failures=max_failures, lockout_s=lockout_s, clock=clock)
+        self.wall_clock = wall_clock
+        self.setup_lock = threading.Lock()
+        self.setup_code = None if self.password_file.is_set() else new_setup_code()
+        self._ended_lock = threading.Lock()
+        self._ended: dict[str, float] = {}    # session id -> when it would have expired (wall clock)
+
+    def end_session(self, session_id, lifetime_s: float) -> None:
+        """Refuse this session's cookie from now on, though its signature is still good (signed out).
+
+        In memory: a restart forgets it, so a copied cookie would work again until its 12 hours are up.
+        """
+        if not isinstance(session_id, str):
+            return
+        now = self.wall_clock()
+        with self._ended_lock:
+            self._ended = {sid: until for sid, until in self._ended.items() if until > now}
+            self._ended[session_id] = now + lifetime_s
+
+    def session_ended(self, session_id) -> bool:
+        with self._ended_lock:
+            return session_id in self._ended
+
+    def pending_setup_code(self) -> str | None:
+        """The code /setup wants while no password is set (a new one, logged, if the file went away)."""
+        if self.password_file.is_set():
+            return None
+        with self.setup_lock:
+            if self.setup_code is None:
+                self.setup_code = new_setup_code()
+                log.warning("No password is set: open /setup and enter the code %s", self.setup_code)
+            return self.setup_code
+
+
+def new_setup_code() -> str:
+    return f"{secrets.randbelow(10 ** SETUP_CODE_DIGITS):0{SETUP_CODE_DIGITS}d}"
+
+
+def init_app(app, *, clock=None) -> Auth:
+    """Wire sign-in into ``app``: the Auth state, the guard before every request, csrf_token() and the pages."""
+    auth = Auth(app.instance_path, max_failures=int(app.config["LOGIN_MAX_FAILURES"]),
+                lockout_s=float(app.config["LOGIN_LOCKOUT_S"]), clock=clock)
+    app.extensions["forceplate.auth"] = auth
+    app.before_request(_guard)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["signed_in_user"] = signed_in_user
+    app.register_blueprint(bp)
+    return auth
+
+
+def _auth() -> Auth:
+    return current_app.extensions["forceplate.auth"]
+
+
+def _equal(a, b) -> bool:
+    """Constant-time comparison of two strings (any characters)."""
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+# ------------------------------------------------------------------------------------------- sessions and CSRF
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use); forms put it in a hidden ``csrf_token`` field."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_valid() -> bool:
+    sent = request.form.get(CSRF_FIELD) if request.form else None
+    sent = sent or request.headers.get(CSRF_HEADER)
+    return _equal(sent, session.get("csrf"))
+
+
+def signed_in_user() -> str | None:
+    """Who is signed in (``"clinic"``), or None: no session, an old password's session, or too old a one."""
+    user = session.get("user")
+    if not user:
+        return None
+    auth = _auth()
+    login_at = session.get("login_at")
+    lifetime_s = current_app.permanent_session_lifetime.total_seconds()
+    if (not _equal(session.get("gen"), auth.password_file.generation()) or auth.session_ended(session.get("sid"))
+            or not isinstance(login_at, (int, float)) or not 0 <= auth.wall_clock() - login_at < lifetime_s):
+        session.clear()
+        return None
+    return user
+
+
+def _start_session(auth: Auth) -> None:
+    session.clear()                                  # a fresh session: nothing from before signing in survives
+    session.permanent = True
+    session["user"] = CLINIC_USER
+    session["gen"] = auth.password_file.generation()
+    session["login_at"] = auth.wall_clock()
+    session["sid"] = secrets.token_hex(16)
+    session["csrf"] = secrets.token_urlsafe(32)
+
+
+def local_path(target) -> str | None:
+    """``target`` when it is a path on this site (so redirecting there is safe), else None."""
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(JSON_PATH_PREFIXES) or request.method not in ("GET", "HEAD")
+
+
+def _json_refusal(message: str, status: int):
+    response = jsonify({"error": message, "status": status})
+    response.status_code = status
+    return response
+
+
+def _guard():
+    """Before every request: signed in (or a public page), and a valid CSRF token on anything that changes."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    auth = _auth()
+    if not auth.password_file.is_set():
+        auth.pending_setup_code()
+        if _wants_json():
+            return _json_refusal("no password is set yet: open /setup to set one", 401)
+        return redirect(url_for("auth.setup"))
+    if signed_in_user() is None:
+        if _wants_json():
+            return _json_refusal("sign in first", 401)
+        here = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
+        return redirect(url_for("auth.login", next=here))
+    if request.method in UNSAFE_METHODS and request.routing_exception is None and not csrf_valid():
+        abort(400, description="the form or request had no valid CSRF token: reload the page and try again")
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------- the pages
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _too_many_tries(wait_s: float) -> str:
+    seconds = max(1, math.ceil(wait_s))
+    return f"Too many tries: wait {seconds} second{'s' if seconds != 1 else ''}, then try again."
+
+
+def _page(template: str, status: int = 200, *, retry_after_s: float | None = None, **context):
+    response = current_app.make_response((render_template(template, **context), status))
+    if retry_after_s:
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
+    return response
+
+
+@bp.get("/healthz")
+def healthz():
+    """For monitors: the server answers. No personal data."""
+    return jsonify({"ok": True})
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    auth = _auth()
+    if not auth.password_file.is_set():
+        return redirect(url_for("auth.setup"), code=303)
+    next_path = local_path(request.values.get("next")) or "/"
+    if request.method == "GET":
+        if signed_in_user() is not None:
+            return redirect(next_path)
+        return _page("login.html", next_path=next_path)
+
+    client = _client()
+    wait_s = auth.throttle.wait_s(client)
+    if wait_s:
+        return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path, error=_too_many_tries(wait_s))
+    if not csrf_valid():
+        return _page("login.html", 400, next_path=next_path,
+                     error="This page had expired. Please type the password again.")
+    if not auth.password_file.check(request.form.get("password", "")):
+        wait_s = auth.throttle.failed(client)
+        log.info("wrong password from %s", client)
+        if wait_s:
+            return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path,
+                         error="Wrong password. " + _too_many_tries(wait_s))
+        return _page("login.html", 401, next_path=next_path, error="Wrong password. Please try again.")
+    auth.throttle.succeeded(client)
+    _start_session(auth)
+    log.info("signed in from %s", client)
+    return redirect(next_path, code=303)
+
+
+@bp.post("/logout")
+def logout():
+    if signed_in_user() is not None:
+        if not csrf_valid():
+            abort(400, description="the sign-out form had no valid CSRF token: reload the page and try again")
+        _auth().end_session(session.get("sid"), current_app.permanent_session_lifetime.total_seconds())
+        log.info("signed out from %s", _client())
+    session.clear()
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    auth = _auth()
+    if auth.pending_setup_code() is None:            # a password is set: setup is closed
+        return redirect(url_for("auth.login"), code=303)
+    if request.method == "GET":
+        return _page("setup.html")
+
+    client = _client()
+    wait_s = auth.throttle.wait_s(client)
+    if wait_s:
+        return _page("setup.html", 429, retry_after_s=wait_s, error=_too_many_tries(wait_s))
+    if not csrf_valid():
+        return _page("setup.html", 400, error="This page had expired. Please fill it in again.")
+    code = "".join(request.form.get("code", "").split())          # "123 456" is fine too
+    password, again = request.form.get("password", ""), request.form.get("password2", "")
+    with auth.setup_lock:
+        if auth.setup_code is None or auth.password_file.is_set():
+            return redirect(url_for("auth.login"), code=303)
+        if not _equal(code, auth.setup_code):
+            wait_s = auth.throttle.failed(client)
+            log.info("wrong setup code from %s", client)
+            error = "Wrong setup code. It is the 6-digit number shown where forceplate was started."
+            if wait_s:
+                return _page("setup.html", 429, retry_after_s=wait_s, error=error + " " + _too_many_tries(wait_s))
+            return _page("setup.html", 401, error=error)
+        problem = password_problem(password, again)
+        if problem:
+            return _page("setup.html", 400, error=problem, code=code)
+        auth.password_file.set(password)
+        auth.setup_code = None
+    auth.throttle.succeeded(client)
+    log.info("the clinic password was set through /setup from %s", client)
+    _start_session(auth)
+    return redirect(url_for("live.page"), code=303)
