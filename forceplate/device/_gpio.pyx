@@ -680,7 +680,8 @@ cdef class Sampler:
         cdef uint32_t words[MAX_CH]
         cdef uint8_t extra[MAX_CH]
         cdef int n = self.channels, ch, p, rc
-        cdef int64_t start, wake, deadline, poll, now, t_ready, interval, t0, high_ns, bits
+        cdef int64_t start, wake, deadline, poll, now, t_ready, interval, t0, high_ns, bits, expected = 0
+        cdef int polls = 0
         cdef uint32_t need, low = 0, after = 0, bit, w
         cdef bint timed_out = False, long_pulse = False, powered_down = False, clean = True
         cdef uint8_t flag
@@ -688,7 +689,8 @@ cdef class Sampler:
         # 1. wait for data-ready
         start = L.now_ns(L.ctx)
         if self._last_ready_ns:
-            wake = self._last_ready_ns + self.period_est_ns - (self.period_ns >> 3)
+            expected = self._last_ready_ns + self.period_est_ns
+            wake = expected - (self.period_ns >> 3)
             if wake > start:
                 L.sleep_until_ns(L.ctx, wake)
         deadline = start + self.timeout_ns
@@ -700,6 +702,7 @@ cdef class Sampler:
                 self.error = <int>-bits
                 return -1
             low = (~(<uint32_t>bits)) & self._all
+            polls += 1
             if (need and (low & need) == need) or (not need and low):
                 break
             now = L.now_ns(L.ctx)
@@ -711,6 +714,10 @@ cdef class Sampler:
         if timed_out:
             self.timeouts += 1
             self._last_ready_ns = 0
+        elif polls == 1 and expected and expected <= t_ready:
+            # Already ready when we looked: we woke late and did not see when. Anchor the next wake-up
+            # on the expected instant, else each late wake-up would make the next one later still.
+            self._last_ready_ns = expected
         else:
             if self._last_ready_ns:
                 interval = t_ready - self._last_ready_ns

@@ -125,16 +125,20 @@ class Sampler:
         n = self.channels
         # 1. wait for data-ready
         start = lines.now_ns()
+        expected = 0
         if self._last_ready_ns:
-            wake = self._last_ready_ns + self.period_est_ns - (self.period_ns >> 3)
+            expected = self._last_ready_ns + self.period_est_ns
+            wake = expected - (self.period_ns >> 3)
             if wake > start:
                 lines.sleep_until_ns(wake)
         deadline = start + self.timeout_ns
         need = self._wait_mask
         poll = self.poll_ns if need else self.period_ns >> 3
         timed_out = False
+        polls = 0
         while True:
             low = ~lines.read_dout() & self._all
+            polls += 1
             if (need and (low & need) == need) or (not need and low):
                 break
             now = lines.now_ns()
@@ -146,6 +150,10 @@ class Sampler:
         if timed_out:
             self.timeouts += 1
             self._last_ready_ns = 0
+        elif polls == 1 and expected and expected <= t_ready:
+            # Already ready when we looked: we woke late and did not see when. Anchor the next wake-up
+            # on the expected instant, else each late wake-up would make the next one later still.
+            self._last_ready_ns = expected
         else:
             if self._last_ready_ns:
                 interval = t_ready - self._last_ready_ns
