@@ -227,7 +227,8 @@ def test_login_form_says_wrong_password_plainly_then_signs_in_and_out(page, live
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(live_url)
     expect(page.locator("#signed-in")).to_have_text("Signed in: clinic")
-    page.wait_for_function("() => window.forceplateLive.state.messages > 0", timeout=WAIT_MS)
+    page.wait_for_function("() => window.forceplateLive && window.forceplateLive.state.messages > 0",
+                           timeout=WAIT_MS)
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
@@ -245,7 +246,8 @@ def save_screenshot(path: Path, *, min_reps: int = 5, timeout_s: float = 60.0) -
             chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         sign_in(page, url)
-        page.wait_for_function(f"() => window.forceplateLive.state.events.length >= {min_reps}",
+        page.wait_for_function("() => window.forceplateLive && "
+                               f"window.forceplateLive.state.events.length >= {min_reps}",
                                timeout=timeout_s * 1000)
         page.wait_for_timeout(300)            # let the last frame render
         path.parent.mkdir(parents=True, exist_ok=True)
