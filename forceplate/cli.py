@@ -88,6 +88,151 @@ def serve(host, port, source_spec, data_dir):
         raise BadInput(str(exc)) from None
 
 
+DATA_DIR_HELP = "Folder holding the database (default $FORCEPLATE_DATA_DIR, else the platform data folder)."
+
+
+def _open_store(data_dir):
+    from .store import Store
+    try:
+        return Store(config.data_dir(data_dir))
+    except (ForcePlateError, OSError) as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _who() -> str:
+    """Who makes a change from the command line, for the people audit log."""
+    import getpass
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@cli.command()
+@click.option("--person", required=True, help="Whose session (created if new; case does not matter).")
+@click.option("--seconds", "max_s", type=float, default=None,
+              help="Stop after this many seconds of recording (on the source's own time scale).")
+@click.option("--source", "source_spec", default=None,
+              help="Load-cell source: hx711, sim:SCENARIO (e.g. sim:heel-drops) or replay:PATH.")
+@click.option("--data-dir", default=None, help=DATA_DIR_HELP)
+def record(person, max_s, source_spec, data_dir):
+    """Record one session: one JSON line per event as it happens, then a summary line.
+
+    Each event is committed to the database before its line is printed. Stops after --seconds, at the end
+    of a replay, or on SIGINT/SIGTERM (a clean end: the session is complete).
+
+    Example: forceplate record --person Ann --seconds 60 --source sim:heel-drops
+    """
+    import signal as signals
+    import warnings
+
+    from .device.sources import open_source
+    from .recorder import Recorder
+
+    if max_s is not None and not max_s > 0:
+        raise BadInput(f"--seconds {max_s:g} must be positive")
+    store = _open_store(data_dir)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            source = open_source(config.source_spec(source_spec))
+        for warning in caught:
+            click.echo(f"forceplate: warning: {warning.message}", err=True)
+        person_id = store.person_id_for(person, changed_by=_who())
+    except (ForcePlateError, ValueError) as exc:
+        store.close()
+        raise BadInput(str(exc)) from None
+
+    stop = []
+    def on_signal(signum, _frame):
+        stop.append(signum)
+    previous = {sig: signals.signal(sig, on_signal) for sig in (signals.SIGINT, signals.SIGTERM)}
+    status, failure = "complete", None
+    try:
+        with source:
+            recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name, max_s=max_s)
+            recorder.start()
+            try:
+                while not stop and not recorder.is_done:
+                    frames = source.read(4096, timeout_s=0.05)
+                    if frames.n_sets:
+                        for event in recorder.ingest(frames):
+                            _echo_json(event)
+                    elif source.is_finished:
+                        break
+            except ForcePlateError as exc:       # the plate failed mid-session: keep what was recorded
+                status, failure = "interrupted", exc
+            for sig in previous:                 # a second signal must not interrupt the ending
+                signals.signal(sig, signals.SIG_IGN)
+            events, summary = recorder.finish(status=status)
+            for event in events:
+                _echo_json(event)
+            _echo_json(summary)
+    finally:
+        for sig, handler in previous.items():
+            signals.signal(sig, handler)
+        store.close()
+    if failure is not None:
+        raise click.ClickException(f"recording stopped: {failure}")
+
+
+def _echo_json(obj) -> None:
+    click.echo(json.dumps(obj, allow_nan=False))      # click.echo flushes: each line leaves at once
+
+
+@cli.command()
+@click.option("--person", default=None, help="Only this person's sessions.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (CONTRACTS.md section 3).")
+@click.option("--data-dir", default=None, help=DATA_DIR_HELP)
+def sessions(person, as_json, data_dir):
+    """List recorded sessions, oldest first.
+
+    Example: forceplate sessions --person Ann --json
+    """
+    store = _open_store(data_dir)
+    try:
+        if person is not None and store.person_by_name(person) is None:
+            raise BadInput(f"no person named {person!r}")
+        rows = [{"id": s["id"], "person": s["person"], "started": s["started_at"], "ended": s["ended_at"],
+                 "status": s["status"], "events": s["events"], "thumps": s["thumps"]}
+                for s in store.sessions(person)]
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    if not rows:
+        click.echo("No sessions.")
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['person']:<20} {r['started'][:19]}  {r['status']:<11} "
+                   f"{r['events']:>4} events  {r['thumps']:>4} thumps")
+
+
+@cli.command()
+@click.argument("session_id")
+@click.option("--out", "out_dir", required=True, help="Folder to write the CSV and its JSON into (made if missing).")
+@click.option("--data-dir", default=None, help=DATA_DIR_HELP)
+def export(session_id, out_dir, data_dir):
+    """Write a session's recording as a CSV `forceplate analyze` reads, with its metadata as JSON beside it.
+
+    Prints the paths written, one per line. Example: forceplate export 12 --out exports/
+    """
+    from .store import export_session
+    try:
+        number = int(session_id)
+    except ValueError:
+        raise BadInput(f"session {session_id!r} is not a session number") from None
+    store = _open_store(data_dir)
+    try:
+        paths = export_session(store, number, out_dir)
+    except ForcePlateError as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        store.close()
+    for path in paths:
+        click.echo(str(path))
+
+
 @cli.command("set-password")
 @click.option("--data-dir", default=None, help="Folder holding the database (default $FORCEPLATE_DATA_DIR).")
 def set_password(data_dir):

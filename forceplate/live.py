@@ -20,7 +20,6 @@ import numpy as np
 
 from .device import hx711
 from .device.flags import NAMES as FLAG_NAMES
-from .signal.calibration import counts_to_newtons
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +77,14 @@ class LivePlate:
         rate with room for a faster real one).
     body_mass_kg : float, optional
         Fixes body weight instead of estimating it from quiet standing.
+    on_batch : callable, optional
+        Called in the sampler thread with ``(frames, events)`` after each batch is analysed (and with
+        ``(None, events)`` for the last events of a finished recording). It must only hand them on (e.g. put
+        them on a queue for a recorder thread), never block: no SQLite in the sampler thread.
     """
 
-    def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, history_s=60.0, body_mass_kg=None):
+    def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, history_s=60.0, body_mass_kg=None,
+                 on_batch=None):
         self.source = source
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)
@@ -101,8 +105,8 @@ class LivePlate:
         self._t0_ns: int | None = None
         self._finished = False
         self._error: str | None = None
-        self._analyzer = None
-        self._speed = 1.0
+        self._pipeline = None
+        self.on_batch = on_batch
 
     # -- the sampler ---------------------------------------------------------------------------------------
 
@@ -110,12 +114,11 @@ class LivePlate:
         """Start sampling in a daemon thread. Time zero is now, on the source's clock."""
         if self._thread is not None:
             raise RuntimeError("this LivePlate was already started")
-        from .signal.streaming import LiveAnalyzer
-        self._analyzer = LiveAnalyzer(self.source.rate_hz, adc=self.source.adc, thump_bw=self.thump_bw,
-                                      min_peak_bw=self.min_peak_bw, body_mass_kg=self.body_mass_kg)
-        self._analyzer_status = self._analyzer.status
-        self._t0_ns = int(self.source.ticks_ns())
-        self._speed = float(getattr(self.source, "speed", 1.0) or 1.0)
+        from .recorder import ForcePipeline       # the same path from counts to events as `forceplate record`
+        self._pipeline = ForcePipeline(self.source, thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw,
+                                       body_mass_kg=self.body_mass_kg)
+        self._analyzer_status = self._pipeline.status
+        self._t0_ns = self._pipeline.start()
         self._thread = threading.Thread(target=self._run, name="forceplate-sampler", daemon=True)
         self._thread.start()
         return self
@@ -152,7 +155,9 @@ class LivePlate:
                 if frames.n_sets:
                     self._ingest(frames)
                 elif self.source.is_finished:
-                    events = self._analyzer.flush()      # the end of the recording settles the last events
+                    events = self._pipeline.flush()      # the end of the recording settles the last events
+                    if self.on_batch is not None:
+                        self.on_batch(None, events)
                     with self._cond:
                         self._append_events(events)
                         self._finished = True
@@ -165,17 +170,16 @@ class LivePlate:
                 self._cond.notify_all()
 
     def _ingest(self, frames) -> None:
-        cells_n = counts_to_newtons(frames.raw_counts, frames.flags, self.source.offset_counts,
-                                    self.source.scale_n_per_count)
-        total_n = cells_n.sum(axis=1)                        # NaN when any cell's word was flagged
-        t_s = (np.asarray(frames.t_ns, dtype=np.int64) - self._t0_ns) * (self._speed / 1e9)
+        processed = self._pipeline.process(frames)
+        t_s, total_n, events = processed.t_s, processed.total_n, processed.events
+        if self.on_batch is not None:
+            self.on_batch(frames, events)
         flags = np.asarray(frames.flags)
         is_flagged = flags != 0
         flagged_per_channel = is_flagged.sum(axis=0) if is_flagged.any() else None
         flag_bits = np.bitwise_or.reduce(flags, axis=0) if flagged_per_channel is not None else None
-        events = self._analyzer.feed(t_s, total_n)
-        body_weight_n = self._analyzer.body_weight_n
-        analyzer_status = self._analyzer.status
+        body_weight_n = self._pipeline.body_weight_n
+        analyzer_status = self._pipeline.status
         with self._cond:
             self._write_ring(t_s, total_n)
             self._stats.sets += frames.n_sets

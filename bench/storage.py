@@ -1,0 +1,162 @@
+"""``storage``: bytes per stored sample set, and the server time of the history page's query.
+
+Raw traces: a simulated session (``sim:session``: standing, heel drops, jumps, sit-to-stand, stepping off;
+4 cells through the HX711 model at 80 SPS) played on a fake clock through the recorder's SessionWriter into a
+fresh store, in chunks of one second, exactly as ``forceplate record`` stores them. Bytes are the stored
+chunks (``length(data)``), against 16 bytes of counts per set raw (28 with the int64 timestamp and flags). The
+same at 1 kHz with an ideal ADC is reported beside it.
+
+History: 5 years of generated data for 4 people, 5 sessions a week, 60 reps each (312,000 events), written
+through the store's own methods; then ``Store.person_history`` (one person's sessions, newest first, each with
+its event counts and peaks: what the history page runs) is timed, cycling over the people, and its p95 and
+p50 in milliseconds reported. Wall time of the query in this process (the server's side), WAL database on
+disk, warm page cache.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DESCRIPTION = "bytes per stored raw sample set (simulated session); history query p95 on 5 years x 4 people"
+
+SESSIONS_PER_WEEK = 5
+REPS_PER_SESSION = 60
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--years", type=float, default=5.0, help="years of generated history (default 5)")
+    parser.add_argument("--people", type=int, default=4, help="people in the generated history (default 4)")
+    parser.add_argument("--queries", type=int, default=200, help="history queries timed (default 200)")
+    parser.add_argument("--raw-minutes", type=float, default=10.0,
+                        help="minutes of simulated session stored for bytes per set (default 10)")
+
+
+def raw_bytes_per_set(folder: Path, *, minutes: float, rate_hz: float, adc: str) -> dict:
+    from forceplate.device.mock import FakeClock
+    from forceplate.device.simulator import SimulatedSource
+    from forceplate.recorder import ForcePipeline, SessionWriter
+    from forceplate.store import Store
+
+    clock = FakeClock()
+    source = SimulatedSource("session", rate_hz=rate_hz, adc=adc, seed=7, clock=clock)
+    with Store(folder) as store:
+        person_id = store.person_id_for("Raw Bench", changed_by="bench")
+        pipeline = ForcePipeline(source)
+        pipeline.start()
+        writer = SessionWriter.start(store, person_id, source, pipeline)
+        step_s = min(60.0, 4000 / rate_hz)          # within the simulator's ring
+        cpu = time.process_time()
+        for _ in range(int(minutes * 60 / step_s)):
+            clock.advance(step_s)
+            writer.add_frames(source.read(100_000))
+        writer.finish()
+        cpu_s = time.process_time() - cpu
+        stored, sets = store.raw_bytes(writer.session_id)
+        codecs = dict(store.db.execute("SELECT codec, COUNT(*) FROM raw_chunks WHERE session_id = ? GROUP BY codec",
+                                       [writer.session_id]).fetchall())
+    return {"bytes_per_sample_set": stored / sets, "sets": sets, "stored_bytes": stored, "codecs": codecs,
+            "encode_cpu_ms_per_s_of_recording": 1e3 * cpu_s / (sets / rate_hz)}
+
+
+def generate_history(store, *, years: float, people: int, seed: int = 1) -> int:
+    """Sessions and events for ``people`` over ``years``, through the store's methods, in one transaction."""
+    from forceplate.store import utc_now  # noqa: F401  (the format every time column uses)
+    import datetime as dt
+
+    rng = np.random.default_rng(seed)
+    weeks = int(round(years * 52))
+    start = dt.datetime(2021, 1, 4, 9, 0, tzinfo=dt.timezone.utc)
+    sessions = 0
+    with store.db.atomic():
+        for p in range(people):
+            person_id = store.add_person(f"Person {p + 1}", changed_by="bench", birth_year=1950 + p)
+            for week in range(weeks):
+                for day in range(SESSIONS_PER_WEEK):
+                    started = start + dt.timedelta(weeks=week, days=day, hours=p)
+                    session_id = store.start_session(
+                        person_id, source="sim:session", rate_hz=80.0, adc="hx711",
+                        cells=["fz1_n", "fz2_n", "fz3_n", "fz4_n"], offset_counts=[0, 0, 0, 0],
+                        scale_n_per_count=[0.003] * 4, clock_origin_ns=0,
+                        started_at=started.isoformat(timespec="microseconds"))
+                    peaks = rng.uniform(1.5, 4.5, REPS_PER_SESSION)
+                    store.add_events(session_id, [
+                        {"kind": "impact", "t_peak_s": 10.0 + 4.0 * i, "peak_n": 700.0 * pk, "peak_bw": pk,
+                         "loading_rate_bw_s": 80.0, "thump": bool(pk >= 2.5), "onset_s": 9.95 + 4.0 * i,
+                         "landing": None, "intensity": "high"} for i, pk in enumerate(peaks)])
+                    store.end_session(session_id, status="complete", body_weight_n=700.0,
+                                      ended_at=(started + dt.timedelta(minutes=20)).isoformat(timespec="microseconds"))
+                    sessions += 1
+    return sessions
+
+
+def run_from_args(args) -> dict:
+    from forceplate.store import Store
+
+    years, people = float(args.years), int(args.people)
+    queries = 20 if args.quick else int(args.queries)
+    raw_minutes = 1.0 if args.quick else float(args.raw_minutes)
+    if args.quick:
+        years = min(years, 0.5)
+    with tempfile.TemporaryDirectory(prefix="forceplate-bench-") as tmp:
+        tmp = Path(tmp)
+        raw = raw_bytes_per_set(tmp / "raw80", minutes=raw_minutes, rate_hz=80.0, adc="hx711")
+        raw_1k = raw_bytes_per_set(tmp / "raw1k", minutes=min(raw_minutes, 2.0), rate_hz=1000.0, adc="ideal")
+
+        t0 = time.perf_counter()
+        with Store(tmp / "history") as store:
+            n_sessions = generate_history(store, years=years, people=people)
+        generate_s = time.perf_counter() - t0
+
+        with Store(tmp / "history") as store:          # a fresh connection, as a server worker would have
+            person_ids = [row[0] for row in store.db.execute("SELECT id FROM people ORDER BY id")]
+            n_events = store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            rows = len(store.person_history(person_ids[0]))            # warm-up, and a check
+            times_ms = []
+            for i in range(queries):
+                t = time.perf_counter()
+                store.person_history(person_ids[i % len(person_ids)])
+                times_ms.append(1e3 * (time.perf_counter() - t))
+            plan = [row[-1] for row in store.db.execute(
+                "EXPLAIN QUERY PLAN SELECT id, event_count, thump_count, peak_bw_max FROM sessions "
+                "WHERE person_id = ? ORDER BY started_at DESC",
+                [person_ids[0]])]
+        db_bytes = sum(f.stat().st_size for f in (tmp / "history").iterdir())
+    times_ms.sort()
+    return {
+        "bytes_per_sample_set": round(raw["bytes_per_sample_set"], 3),
+        "history_ms_p95": round(times_ms[min(len(times_ms) - 1, int(0.95 * len(times_ms)))], 3),
+        "years": years,
+        "people": people,
+        "history_ms_p50": round(statistics.median(times_ms), 3),
+        "history_rows_per_query": rows,
+        "history_queries": queries,
+        "sessions": n_sessions,
+        "events": n_events,
+        "history_db_mb": round(db_bytes / 1e6, 1),
+        "history_generate_s": round(generate_s, 1),
+        "history_query_plan": plan,
+        "raw_bytes_per_set_unencoded": 16,
+        "raw_sets": raw["sets"],
+        "raw_codecs": raw["codecs"],
+        "raw_source": "sim:session, 4 cells, 80 SPS, adc=hx711, seed 7",
+        "raw_encode_cpu_ms_per_s": round(raw["encode_cpu_ms_per_s_of_recording"], 3),
+        "bytes_per_sample_set_1khz_ideal": round(raw_1k["bytes_per_sample_set"], 3),
+        "quick": bool(args.quick),
+    }
+
+
+def format_table(result: dict) -> str:
+    return "\n".join([
+        f"raw trace, {result['raw_source']}: {result['bytes_per_sample_set']:.2f} bytes per set stored "
+        f"(16 raw), {result['raw_sets']} sets, codecs {result['raw_codecs']}",
+        f"  same at 1 kHz, adc=ideal: {result['bytes_per_sample_set_1khz_ideal']:.2f} bytes per set",
+        f"history: {result['years']:g} years x {result['people']} people = {result['sessions']} sessions, "
+        f"{result['events']} events ({result['history_db_mb']} MB)",
+        f"  person_history ({result['history_rows_per_query']} rows): p50 {result['history_ms_p50']:.2f} ms, "
+        f"p95 {result['history_ms_p95']:.2f} ms over {result['history_queries']} queries",
+        f"  plan: {'; '.join(result['history_query_plan'])}",
+    ])

@@ -1,0 +1,228 @@
+"""Recording sessions: the live pipeline (counts -> newtons -> LiveAnalyzer) and its writes to the store.
+
+:class:`ForcePipeline` is the one path from a source's Frames to total force and events, shared by the live
+page (:class:`forceplate.live.LivePlate`) and ``forceplate record``, so both see the same events.
+:class:`SessionWriter` puts one session into the store as it happens: each batch of events committed before
+anyone is told of it, the raw sample sets in chunks of about a second (committed at least once a second of
+the source's clock). :class:`Recorder` joins the two for a process that records one session (the CLI).
+
+Time is in seconds since the session's start on the source's own clock, put back on the source's time scale
+when it plays faster than real time (``speed``): ``t_s = (t_ns - clock_origin_ns) * speed / 1e9``. The store
+keeps ``clock_origin_ns`` and ``speed``, so an export gives the analysis exactly the times the live run had.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .device.frames import Frames
+from .signal.calibration import counts_to_newtons
+
+CHUNK_S = 1.0              # seconds of recording per raw chunk
+MAX_CHUNK_CLOCK_S = 1.0    # a chunk is committed at least this often on the source's clock, whatever the speed
+
+
+@dataclass(frozen=True)
+class Processed:
+    """One batch through the pipeline."""
+    t_s: np.ndarray          # (n,) s since start, on the source's time scale
+    total_n: np.ndarray      # (n,) total vertical force, N; NaN where any cell's word was flagged
+    events: list[dict]       # events that became final with this batch (contract dicts)
+
+
+class ForcePipeline:
+    """Counts to newtons to the LiveAnalyzer, for one source. Not thread-safe: one thread feeds it.
+
+    Parameters
+    ----------
+    source : LoadCellSource
+        Read by the caller; the pipeline uses its calibration, rate, adc, clock and ``speed``.
+    thump_bw, min_peak_bw, body_mass_kg
+        As for the LiveAnalyzer (and ``forceplate analyze``).
+    """
+
+    def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None):
+        from .signal.streaming import LiveAnalyzer
+        self.source = source
+        self.thump_bw = float(thump_bw)
+        self.min_peak_bw = float(min_peak_bw)
+        self.analyzer = LiveAnalyzer(source.rate_hz, adc=source.adc, thump_bw=thump_bw,
+                                     min_peak_bw=min_peak_bw, body_mass_kg=body_mass_kg)
+        self.speed = float(getattr(source, "speed", 1.0) or 1.0)
+        self.offset_counts = np.asarray(source.offset_counts, dtype=np.float64).copy()
+        self.scale_n_per_count = np.asarray(source.scale_n_per_count, dtype=np.float64).copy()
+        self.clock_origin_ns: int | None = None
+
+    def start(self) -> int:
+        """Time zero is now, on the source's clock; returns it (ns)."""
+        self.clock_origin_ns = int(self.source.ticks_ns())
+        return self.clock_origin_ns
+
+    def t_s(self, t_ns) -> np.ndarray:
+        """Seconds since start on the source's time scale, of clock timestamps (ns)."""
+        return (np.asarray(t_ns, dtype=np.int64) - self.clock_origin_ns) * (self.speed / 1e9)
+
+    def process(self, frames: Frames) -> Processed:
+        cells_n = counts_to_newtons(frames.raw_counts, frames.flags, self.offset_counts, self.scale_n_per_count)
+        total_n = cells_n.sum(axis=1)                        # NaN when any cell's word was flagged
+        t_s = self.t_s(frames.t_ns)
+        return Processed(t_s, total_n, self.analyzer.feed(t_s, total_n))
+
+    def flush(self) -> list[dict]:
+        """The stream has ended: the events still pending (as analysing the whole recording would give)."""
+        return self.analyzer.flush()
+
+    @property
+    def body_weight_n(self) -> float | None:
+        return self.analyzer.body_weight_n
+
+    @property
+    def status(self) -> str:
+        return self.analyzer.status
+
+
+def cell_names(source) -> list[str]:
+    """The force column of each load cell: a replay's own columns, else fz1_n, fz2_n, ..."""
+    columns = getattr(source, "columns", None)
+    if columns and len(columns) == source.channels:
+        return [str(c) for c in columns]
+    return [f"fz{i + 1}_n" for i in range(source.channels)]
+
+
+class SessionWriter:
+    """Writes one session to the store as it is recorded. Use from one thread (the store's).
+
+    Raw sets are buffered and committed as a chunk once the buffer holds ``CHUNK_S`` seconds of recording
+    or spans ``MAX_CHUNK_CLOCK_S`` of the source's clock; events are committed at once.
+    """
+
+    def __init__(self, store, session_id: int, *, rate_hz: float, speed: float = 1.0):
+        self.store = store
+        self.session_id = session_id
+        self.chunk_sets = max(1, int(round(CHUNK_S * float(rate_hz))))
+        self.max_chunk_clock_ns = int(MAX_CHUNK_CLOCK_S * 1e9)
+        self._pending: list[Frames] = []
+        self._pending_sets = 0
+        self.sets = 0
+        self.events = 0
+        self.thumps = 0
+
+    @classmethod
+    def start(cls, store, person_id: int, source, pipeline: ForcePipeline, *, source_spec: str | None = None):
+        """Open a session for ``person_id`` recording ``source`` through ``pipeline`` (already started)."""
+        session_id = store.start_session(
+            person_id, source=source_spec or source.name, rate_hz=source.rate_hz, adc=source.adc,
+            cells=cell_names(source), offset_counts=pipeline.offset_counts,
+            scale_n_per_count=pipeline.scale_n_per_count, clock_origin_ns=pipeline.clock_origin_ns,
+            speed=pipeline.speed, thump_bw=pipeline.thump_bw, min_peak_bw=pipeline.min_peak_bw)
+        return cls(store, session_id, rate_hz=source.rate_hz, speed=pipeline.speed)
+
+    def add_frames(self, frames: Frames) -> None:
+        if not frames.n_sets:
+            return
+        self._pending.append(frames)
+        self._pending_sets += frames.n_sets
+        self.sets += frames.n_sets
+        if self._pending_sets >= self.chunk_sets:
+            self.flush_frames(whole_chunks_only=True)    # full chunks now, the rest waits for more
+        if self._pending and int(frames.t_ns[-1]) - int(self._pending[0].t_ns[0]) >= self.max_chunk_clock_ns:
+            self.flush_frames()                          # at least once a second of the clock, whatever came
+
+    def flush_frames(self, *, whole_chunks_only: bool = False) -> None:
+        """Commit the buffered sets in chunks of ``chunk_sets`` (and the remainder, unless told not to)."""
+        if not self._pending:
+            return
+        t_ns = np.concatenate([f.t_ns for f in self._pending])
+        counts = np.concatenate([f.raw_counts for f in self._pending])
+        flags = np.concatenate([f.flags for f in self._pending])
+        n = t_ns.shape[0]
+        end = n - n % self.chunk_sets if whole_chunks_only else n
+        for i in range(0, end, self.chunk_sets):
+            part = slice(i, min(i + self.chunk_sets, end))
+            self.store.add_raw_chunk(self.session_id, Frames(t_ns[part], counts[part], flags[part]))
+        self._pending = [Frames(t_ns[end:], counts[end:], flags[end:])] if end < n else []
+        self._pending_sets = n - end
+
+    def add_events(self, events: list[dict]) -> list[dict]:
+        """Commit events; returns them as reported: each with ``session`` and ``seq``."""
+        if not events:
+            return []
+        seqs = self.store.add_events(self.session_id, events)
+        self.events += len(events)
+        self.thumps += sum(1 for e in events if e.get("thump"))
+        return [{**e, "session": self.session_id, "seq": seq} for e, seq in zip(events, seqs)]
+
+    def finish(self, *, status: str = "complete", body_weight_n: float | None = None) -> None:
+        """Commit what is buffered and close the session."""
+        self.flush_frames()
+        self.store.end_session(self.session_id, status=status, body_weight_n=body_weight_n)
+
+
+class Recorder:
+    """One session from one source into the store, in the calling thread: ``start``, ``ingest``, ``finish``.
+
+    Parameters
+    ----------
+    store : Store
+        This thread's store.
+    source : LoadCellSource
+        An open source; the recorder reads nothing itself (the caller reads and passes Frames).
+    person_id : int
+    max_s : float, optional
+        Sets after this many seconds of recording are left out (``record --seconds``).
+    """
+
+    def __init__(self, store, source, person_id: int, *, source_spec: str | None = None, thump_bw=2.5,
+                 min_peak_bw=1.3, body_mass_kg=None, max_s: float | None = None):
+        self.store = store
+        self.source = source
+        self.person_id = person_id
+        self.source_spec = source_spec
+        self.max_s = None if max_s is None else float(max_s)
+        self.pipeline = ForcePipeline(source, thump_bw=thump_bw, min_peak_bw=min_peak_bw,
+                                      body_mass_kg=body_mass_kg)
+        self.writer: SessionWriter | None = None
+        self.last_t_s = 0.0
+
+    @property
+    def session_id(self) -> int:
+        return self.writer.session_id
+
+    @property
+    def is_done(self) -> bool:
+        """True once ``max_s`` seconds have been recorded."""
+        return self.max_s is not None and self.last_t_s >= self.max_s
+
+    def start(self) -> int:
+        """Open the session (time zero is now on the source's clock); its id."""
+        self.pipeline.start()
+        self.writer = SessionWriter.start(self.store, self.person_id, self.source, self.pipeline,
+                                          source_spec=self.source_spec)
+        return self.writer.session_id
+
+    def ingest(self, frames: Frames) -> list[dict]:
+        """Store and analyse a batch; returns the new events, already committed, as reported."""
+        if self.max_s is not None and frames.n_sets:
+            keep = self.pipeline.t_s(frames.t_ns) <= self.max_s
+            if not keep.all():
+                frames = Frames(frames.t_ns[keep], frames.raw_counts[keep], frames.flags[keep])
+                self.last_t_s = self.max_s
+        if not frames.n_sets:
+            return []
+        processed = self.pipeline.process(frames)
+        self.last_t_s = max(self.last_t_s, float(processed.t_s[-1]))
+        reported = self.writer.add_events(processed.events)    # committed before anyone hears of them
+        self.writer.add_frames(frames)
+        return reported
+
+    def finish(self, *, status: str = "complete") -> tuple[list[dict], dict]:
+        """End the session: the last events (committed) and a summary of the session."""
+        reported = self.writer.add_events(self.pipeline.flush())
+        body_weight_n = self.pipeline.body_weight_n
+        self.writer.finish(status=status, body_weight_n=body_weight_n)
+        summary = {"kind": "summary", "session": self.session_id, "person": self.store.person(self.person_id)["name"],
+                   "status": status, "duration_s": round(self.last_t_s, 3), "sets": self.writer.sets,
+                   "events": self.writer.events, "thumps": self.writer.thumps,
+                   "body_weight_n": None if body_weight_n is None else round(float(body_weight_n), 1)}
+        return reported, summary

@@ -1,0 +1,657 @@
+"""The store: every SQL statement forceplate runs, over one SQLite file (sqlite-utils), and nothing else.
+
+One :class:`Store` per thread (a connection is never shared). Opening it applies pending migrations
+(:mod:`forceplate.migrations`), switches on WAL (the web UI reads while a recorder writes) with
+``synchronous=FULL`` (a commit survives power loss, not only a crash), and marks the sessions whose recorder
+died as ``interrupted``. Values reach SQL only as parameters.
+
+A recording session holds an exclusive ``flock`` on ``session-<id>.lock`` beside the database from the
+moment its row is committed until it ends. The kernel drops the lock when the process dies (``kill -9``,
+power loss), so any later Store that can take the lock of a ``recording`` session knows its recorder is gone;
+a recorder still running (another process, or another thread of this one) keeps its lock and its status.
+
+Raw traces are stored losslessly in chunks of about one second (:func:`encode_chunk`): per cell, the first
+count and then the differences between successive counts; per chunk, the first timestamp, the first step and
+then the differences between successive steps (zero on a steady clock); the flags. Each integer is zigzag-
+and varint-coded, the cells one after another, then the whole compressed by zlib or lzma, whichever is smaller.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import fcntl
+import json
+import lzma
+import math
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from sqlite_utils import Database
+
+from .device.frames import Frames
+from .exc import ForcePlateError
+from .migrations import MIGRATION_NAMES, migrations
+
+DB_FILENAME = "forceplate.db"
+STATUSES = ("recording", "complete", "interrupted")
+EVENT_COLUMNS = ("kind", "t_peak_s", "peak_n", "peak_bw", "loading_rate_bw_s", "thump", "takeoff_s",
+                 "landing_s", "flight_s", "height_flight_m", "height_impulse_m")
+PERSON_FIELDS = ("birth_year", "t_score", "has_vertebral_fracture", "has_balance_problems", "approved_by",
+                 "approved_at")
+BUSY_TIMEOUT_MS = 10_000       # another connection's write waits this long before "database is locked"
+
+
+class StoreError(ForcePlateError):
+    """The database cannot do what was asked (unknown session, a full disk); the message says which."""
+
+
+class UnknownSession(StoreError, LookupError):
+    """No session has that id."""
+
+
+def utc_now() -> str:
+    """The time now, ISO 8601 UTC, microseconds: the one format of every time column."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+# ----------------------------------------------------------------------------------------- raw chunks
+
+_HEADER = struct.Struct("<BIq")         # channels, n_sets, first t_ns
+_SECTIONS = struct.Struct("<IB")        # bytes of varint numbers, width of the residual byte planes
+_ORDERS = (0, 1, 2)                     # predictors: the chunk's first count, the previous count, a line
+
+
+def _zigzag(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.int64)
+    return ((v << 1) ^ (v >> 63)).astype(np.uint64)
+
+
+def _unzigzag(u: np.ndarray) -> np.ndarray:
+    u = np.asarray(u, dtype=np.uint64)
+    return ((u >> np.uint64(1)).astype(np.int64)) ^ -((u & np.uint64(1)).astype(np.int64))
+
+
+def _varint_encode(u: np.ndarray) -> bytes:
+    """LEB128: 7 bits a byte, low first, the high bit set on every byte but a number's last."""
+    u = np.asarray(u, dtype=np.uint64)
+    if u.size == 0:
+        return b""
+    nbytes = np.ones(u.shape, dtype=np.int64)
+    rest = u >> np.uint64(7)
+    while rest.any():
+        nbytes += rest > 0
+        rest >>= np.uint64(7)
+    owner = np.repeat(np.arange(u.size), nbytes)
+    pos = np.arange(owner.size) - np.repeat(np.cumsum(nbytes) - nbytes, nbytes)
+    out = ((u[owner] >> (np.uint64(7) * pos.astype(np.uint64))) & np.uint64(0x7F)).astype(np.uint8)
+    out[pos < nbytes[owner] - 1] |= 0x80
+    return out.tobytes()
+
+
+def _varint_decode(data: bytes, count: int) -> np.ndarray:
+    b = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(b < 0x80)
+    if ends.size != count or (count and ends[-1] != b.size - 1):
+        raise StoreError(f"corrupt raw chunk: {ends.size} numbers where {count} were expected")
+    if count == 0:
+        return np.zeros(0, dtype=np.uint64)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    if lengths.max() > 10:
+        raise StoreError("corrupt raw chunk: a number longer than 64 bits")
+    pos = np.arange(b.size) - np.repeat(starts, lengths)
+    parts = (b & 0x7F).astype(np.uint64) << (np.uint64(7) * pos.astype(np.uint64))
+    return np.bitwise_or.reduceat(parts, starts)
+
+
+def _residuals(x: np.ndarray, order: int) -> np.ndarray:
+    """Counts 1..n-1 of one cell minus their prediction (x: int64, n >= 1)."""
+    if order == 0:
+        return x[1:] - x[0]
+    steps = np.diff(x)
+    return steps if order == 1 else np.concatenate((steps[:1], np.diff(steps)))
+
+
+def _undo_residuals(first: int, r: np.ndarray, order: int) -> np.ndarray:
+    if order == 0:
+        rest = first + r
+    elif order == 1:
+        rest = first + np.cumsum(r)
+    else:
+        rest = first + np.cumsum(np.cumsum(r))
+    return np.concatenate(([first], rest))
+
+
+def encode_chunk(t_ns, raw_counts, flags) -> tuple[str, bytes]:
+    """Encode sample sets losslessly and compactly; returns ``(codec, data)`` for :func:`decode_chunk`.
+
+    Layout before compression: the first step between timestamps and then the changes of step, and each
+    cell's first count (zigzag varints); one predictor per cell (0: the chunk's first count, 1: the previous
+    count, 2: the line through the two previous counts; whichever leaves the smallest residuals); the
+    residuals as little-endian byte planes (all low bytes, then all next bytes: the high planes are nearly
+    all zeros and compress away); the flags. Then zlib or lzma, whichever is smaller.
+
+    Parameters
+    ----------
+    t_ns : array_like, shape (n,), int64
+        The source clock's time of each set (ns), increasing.
+    raw_counts : array_like, shape (n, ch), int32
+        Signed ADC counts.
+    flags : array_like, shape (n, ch), uint8
+        Word flags (forceplate.device.flags).
+    """
+    t_ns = np.asarray(t_ns, dtype=np.int64)
+    counts = np.asarray(raw_counts, dtype=np.int64)
+    flags = np.asarray(flags, dtype=np.uint8)
+    n = t_ns.shape[0]
+    if n == 0 or counts.ndim != 2 or counts.shape[0] != n or flags.shape != counts.shape:
+        raise ValueError(f"a chunk needs n >= 1 sets: t_ns (n,), counts and flags (n, ch); got "
+                         f"{t_ns.shape}, {counts.shape}, {flags.shape}")
+    channels = counts.shape[1]
+    steps_ns = np.diff(t_ns)
+    numbers = _varint_encode(_zigzag(np.concatenate((np.diff(steps_ns, prepend=0), counts[0]))))
+    orders, residuals = [], []
+    for ch in range(channels):
+        candidates = [_residuals(counts[:, ch], order) for order in _ORDERS]
+        best = min(range(len(_ORDERS)), key=lambda i: int(np.abs(candidates[i]).sum()))
+        orders.append(_ORDERS[best])
+        residuals.append(_zigzag(candidates[best]))
+    zz = np.concatenate(residuals)
+    top = int(zz.max()) if zz.size else 0
+    width = 2 if top < 1 << 16 else 4 if top < 1 << 32 else 8
+    planes = zz.astype(f"<u{width}").view(np.uint8).reshape(-1, width).T.tobytes()
+    body = (_SECTIONS.pack(len(numbers), width) + numbers + bytes(orders) + planes + flags.T.tobytes())
+    header = _HEADER.pack(channels, n, int(t_ns[0]))
+    packed_zlib = zlib.compress(body, 9)
+    packed_lzma = lzma.compress(body, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+    if len(packed_lzma) < len(packed_zlib):
+        return "fp1+lzma", header + packed_lzma
+    return "fp1+zlib", header + packed_zlib
+
+
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 1 << 20}]   # 1 MiB: chunks are small
+
+
+def decode_chunk(codec: str, data: bytes) -> Frames:
+    """The exact sets :func:`encode_chunk` was given: Frames(t_ns int64, raw_counts int32, flags uint8)."""
+    if codec == "fp1+zlib":
+        body = zlib.decompress(data[_HEADER.size:])
+    elif codec == "fp1+lzma":
+        body = lzma.decompress(data[_HEADER.size:], format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+    else:
+        raise StoreError(f"unknown raw chunk format {codec!r}")
+    channels, n, first_t_ns = _HEADER.unpack_from(data)
+    numbers_len, width = _SECTIONS.unpack_from(body)
+    at = _SECTIONS.size
+    numbers = _unzigzag(_varint_decode(body[at:at + numbers_len], (n - 1) + channels))
+    at += numbers_len
+    orders = body[at:at + channels]
+    at += channels
+    plane_len = width * (n - 1) * channels
+    zz = np.frombuffer(body[at:at + plane_len], dtype=np.uint8).reshape(width, -1).T.copy().view(f"<u{width}")
+    residuals = _unzigzag(zz.ravel().astype(np.uint64)).reshape(channels, n - 1)
+    flags = np.frombuffer(body[at + plane_len:], dtype=np.uint8)
+    if flags.size != n * channels:
+        raise StoreError("corrupt raw chunk: the flags are cut short")
+    t_ns = first_t_ns + np.concatenate(([0], np.cumsum(np.cumsum(numbers[:n - 1]))))
+    counts = np.stack([_undo_residuals(int(numbers[n - 1 + ch]), residuals[ch], orders[ch])
+                       for ch in range(channels)], axis=1)
+    return Frames(t_ns.astype(np.int64), np.ascontiguousarray(counts, dtype=np.int32),
+                  np.ascontiguousarray(flags.reshape(channels, n).T))
+
+
+# ------------------------------------------------------------------------------------------ the store
+
+class Store:
+    """forceplate's database: people, sessions, events, raw traces, settings. One per thread.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The SQLite file, or a folder (the database is then ``forceplate.db`` inside it, the folder made if
+        missing).
+    mark_interrupted : bool
+        Mark sessions whose recorder has died as ``interrupted`` on opening (the default).
+    """
+
+    def __init__(self, path, *, mark_interrupted: bool = True):
+        path = Path(path)
+        if path.is_dir() or not path.suffix:
+            path.mkdir(parents=True, exist_ok=True)
+            path = path / DB_FILENAME
+        self.path = path
+        try:
+            self.db = Database(path)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous = FULL")     # WAL's NORMAL may lose the last commits on power loss
+            self.db.execute("PRAGMA foreign_keys = ON")
+            migrations.apply(self.db)
+        except Exception as exc:
+            if _is_sqlite_error(exc):
+                raise StoreError(f"{path}: cannot open the database: {exc}") from None
+            raise
+        self._locks: dict[int, int] = {}          # session id -> fd of its held lock file
+        if mark_interrupted:
+            self.mark_interrupted()
+
+    def close(self) -> None:
+        for session_id in list(self._locks):
+            self._release(session_id)
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- health ------------------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """How many migrations are applied (the newest version is ``len(MIGRATION_NAMES)``)."""
+        return len(migrations.applied(self.db))
+
+    def integrity_check(self) -> str:
+        """``"ok"``, or SQLite's description of what is damaged."""
+        return "\n".join(row[0] for row in self.db.execute("PRAGMA integrity_check").fetchall())
+
+    # -- people --------------------------------------------------------------------------------------------
+
+    def add_person(self, name: str, *, changed_by: str, **fields) -> int:
+        """Add a person (``birth_year``, ``t_score``, ``has_vertebral_fracture``, ... as keywords); their id."""
+        name = _clean_name(name)
+        unknown = set(fields) - set(PERSON_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown person fields: {', '.join(sorted(unknown))}")
+        now = utc_now()
+        with self.db.atomic():
+            cursor = self.db.execute(
+                f"INSERT INTO people (name, created_at{''.join(', ' + k for k in fields)}) "
+                f"VALUES (?, ?{', ?' * len(fields)})", [name, now, *fields.values()])
+            person_id = cursor.lastrowid
+            self._audit(person_id, changed_by, "create", {"name": [None, name]} | {k: [None, v] for k, v in fields.items()}, now)
+        return person_id
+
+    def person(self, person_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM people WHERE id = ?", [person_id]))
+        return rows[0] if rows else None
+
+    def person_by_name(self, name: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM people WHERE name = ?", [_clean_name(name)]))
+        return rows[0] if rows else None
+
+    def person_id_for(self, name: str, *, changed_by: str) -> int:
+        """The id of the person of that name (case does not matter), added if new."""
+        found = self.person_by_name(name)
+        if found is not None:
+            return found["id"]
+        try:
+            return self.add_person(name, changed_by=changed_by)
+        except Exception as exc:     # another process added them a moment ago
+            if "UNIQUE" in str(exc):
+                return self.person_by_name(name)["id"]
+            raise
+
+    def update_person(self, person_id: int, *, changed_by: str, **fields) -> None:
+        """Change some of a person's fields (``name`` too); the audit log keeps the old and new values."""
+        unknown = set(fields) - set(PERSON_FIELDS) - {"name"}
+        if unknown:
+            raise ValueError(f"unknown person fields: {', '.join(sorted(unknown))}")
+        if "name" in fields:
+            fields["name"] = _clean_name(fields["name"])
+        with self.db.atomic():
+            before = self.person(person_id)
+            if before is None:
+                raise StoreError(f"no person has id {person_id}")
+            changes = {k: [before[k], v] for k, v in fields.items() if before[k] != v}
+            if not changes:
+                return
+            self.db.execute(f"UPDATE people SET {', '.join(k + ' = ?' for k in changes)} WHERE id = ?",
+                            [v for _, v in changes.values()] + [person_id])
+            self._audit(person_id, changed_by, "update", changes)
+
+    def add_body_mass(self, person_id: int, mass_kg: float, *, changed_by: str, method: str = "entered",
+                      measured_at: str | None = None) -> None:
+        measured_at = measured_at or utc_now()
+        with self.db.atomic():
+            self.db.execute("INSERT INTO body_mass (person_id, measured_at, mass_kg, method) VALUES (?, ?, ?, ?)",
+                            [person_id, measured_at, float(mass_kg), method])
+            self._audit(person_id, changed_by, "body_mass",
+                        {"mass_kg": [None, float(mass_kg)], "measured_at": [None, measured_at]})
+
+    def body_mass_history(self, person_id: int) -> list[dict]:
+        return list(self.db.query("SELECT measured_at, mass_kg, method FROM body_mass WHERE person_id = ? "
+                                  "ORDER BY measured_at", [person_id]))
+
+    def add_fracture(self, person_id: int, occurred_on: str, *, changed_by: str, site: str = "",
+                     is_vertebral: bool = False) -> None:
+        with self.db.atomic():
+            self.db.execute("INSERT INTO fractures (person_id, occurred_on, site, is_vertebral) VALUES (?, ?, ?, ?)",
+                            [person_id, occurred_on, site, int(bool(is_vertebral))])
+            self._audit(person_id, changed_by, "fracture",
+                        {"occurred_on": [None, occurred_on], "site": [None, site],
+                         "is_vertebral": [None, bool(is_vertebral)]})
+
+    def fractures(self, person_id: int) -> list[dict]:
+        return list(self.db.query("SELECT occurred_on, site, is_vertebral FROM fractures WHERE person_id = ? "
+                                  "ORDER BY occurred_on", [person_id]))
+
+    def audit_log(self, person_id: int) -> list[dict]:
+        rows = self.db.query("SELECT changed_at, changed_by, action, changes FROM people_audit "
+                             "WHERE person_id = ? ORDER BY id", [person_id])
+        return [row | {"changes": json.loads(row["changes"])} for row in rows]
+
+    def _audit(self, person_id, changed_by, action, changes, when=None) -> None:
+        if not str(changed_by or "").strip():
+            raise ValueError("a change to a person must say who made it (changed_by)")
+        self.db.execute("INSERT INTO people_audit (person_id, changed_at, changed_by, action, changes) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [person_id, when or utc_now(), str(changed_by), action, json.dumps(changes)])
+
+    # -- settings ------------------------------------------------------------------------------------------
+
+    def set_setting(self, key: str, value) -> None:
+        self.db.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) "
+                        "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                        [key, json.dumps(value), utc_now()])
+
+    def setting(self, key: str, default=None):
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # -- sessions ------------------------------------------------------------------------------------------
+
+    def start_session(self, person_id: int, *, source: str, rate_hz: float, adc: str, cells, offset_counts,
+                      scale_n_per_count, clock_origin_ns: int, speed: float = 1.0, thump_bw: float = 2.5,
+                      min_peak_bw: float = 1.3, started_at: str | None = None) -> int:
+        """Open a session (status ``recording``) and hold its lock until :meth:`end_session`; its id."""
+        cells = [str(c) for c in cells]
+        calibration = {"offset_counts": [float(x) for x in np.asarray(offset_counts, dtype=float)],
+                       "scale_n_per_count": [float(x) for x in np.asarray(scale_n_per_count, dtype=float)]}
+        if not len(cells) == len(calibration["offset_counts"]) == len(calibration["scale_n_per_count"]):
+            raise ValueError("cells, offset_counts and scale_n_per_count need one entry per load cell")
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO sessions (person_id, started_at, status, source, rate_hz, adc, channels, cells, "
+                "speed, clock_origin_ns, calibration, thump_bw, min_peak_bw) "
+                "VALUES (?, ?, 'recording', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [person_id, started_at or utc_now(), str(source), float(rate_hz), adc, len(cells),
+                 json.dumps(cells), float(speed), int(clock_origin_ns), json.dumps(calibration),
+                 float(thump_bw), float(min_peak_bw)])
+            session_id = cursor.lastrowid
+            # locked before the row is visible: nobody can see it "recording" without its recorder's lock
+            if not self._try_lock(session_id):
+                raise StoreError(f"session {session_id}'s lock file is held by another process")
+        return session_id
+
+    def add_events(self, session_id: int, events) -> list[int]:
+        """Commit events (contract dicts, in time order) to a session; their sequence numbers."""
+        events = list(events)
+        if not events:
+            return []
+        now = utc_now()
+        with self.db.atomic():
+            (next_seq,) = self.db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE session_id = ?",
+                                          [session_id]).fetchone()
+            rows = []
+            for i, event in enumerate(events):
+                when = event.get("takeoff_s") if event["kind"] == "jump" else event.get("t_peak_s")
+                fixed = [_event_value(event.get(k)) for k in EVENT_COLUMNS]
+                extra = {k: v for k, v in event.items() if k not in EVENT_COLUMNS and k not in ("session", "seq")}
+                rows.append([session_id, next_seq + i, *fixed, float(when), json.dumps(extra, allow_nan=False), now])
+            self.db.conn.executemany(
+                f"INSERT INTO events (session_id, seq, {', '.join(EVENT_COLUMNS)}, t_s, extra, recorded_at) "
+                f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 5))})", rows)
+            peaks = [float(e["peak_bw"]) for e in events if _finite_number(e.get("peak_bw"))]
+            self.db.execute(
+                "UPDATE sessions SET event_count = event_count + ?, thump_count = thump_count + ?, "
+                "peak_bw_max = CASE WHEN ? IS NULL THEN peak_bw_max ELSE MAX(COALESCE(peak_bw_max, ?), ?) END, "
+                "peak_bw_sum = peak_bw_sum + ?, peak_bw_count = peak_bw_count + ? WHERE id = ?",
+                [len(events), sum(1 for e in events if e.get("thump") is True),
+                 max(peaks, default=None), max(peaks, default=None), max(peaks, default=None),
+                 sum(peaks), len(peaks), session_id])
+        return list(range(next_seq, next_seq + len(events)))
+
+    def add_raw_chunk(self, session_id: int, frames: Frames) -> int:
+        """Commit sample sets as the session's next raw chunk; its sequence number."""
+        codec, data = encode_chunk(frames.t_ns, frames.raw_counts, frames.flags)
+        with self.db.atomic():
+            (seq,) = self.db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM raw_chunks WHERE session_id = ?",
+                                     [session_id]).fetchone()
+            self.db.execute("INSERT INTO raw_chunks (session_id, seq, first_t_ns, last_t_ns, n_sets, codec, data) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [session_id, seq, int(frames.t_ns[0]), int(frames.t_ns[-1]), int(frames.n_sets),
+                             codec, data])
+        return seq
+
+    def end_session(self, session_id: int, *, status: str = "complete", body_weight_n: float | None = None,
+                    ended_at: str | None = None) -> None:
+        """Close a session (``complete`` or ``interrupted``) and release its lock."""
+        if status not in ("complete", "interrupted"):
+            raise ValueError(f"a session ends complete or interrupted, not {status!r}")
+        bw = None if body_weight_n is None or not math.isfinite(body_weight_n) else float(body_weight_n)
+        self.db.execute("UPDATE sessions SET status = ?, ended_at = ?, body_weight_n = COALESCE(?, body_weight_n) "
+                        "WHERE id = ?", [status, ended_at or utc_now(), bw, session_id])
+        self._release(session_id)
+
+    def set_body_weight(self, session_id: int, body_weight_n: float | None) -> None:
+        if body_weight_n is not None and math.isfinite(body_weight_n):
+            self.db.execute("UPDATE sessions SET body_weight_n = ? WHERE id = ?", [float(body_weight_n), session_id])
+
+    def mark_interrupted(self) -> list[int]:
+        """Mark ``interrupted`` every ``recording`` session whose recorder is gone; their ids.
+
+        Its end is the clock time of the last raw data it stored (else its start).
+        """
+        marked = []
+        for row in list(self.db.query("SELECT id, started_at, clock_origin_ns FROM sessions "
+                                      "WHERE status = 'recording'")):
+            if row["id"] in self._locks or not self._try_lock(row["id"]):
+                continue                     # its recorder is alive (here, or in another process)
+            last = self.db.execute("SELECT MAX(last_t_ns) FROM raw_chunks WHERE session_id = ?",
+                                   [row["id"]]).fetchone()[0]
+            ended_at = row["started_at"]
+            if last is not None:
+                started = _dt.datetime.fromisoformat(row["started_at"])
+                ended_at = (started + _dt.timedelta(microseconds=(last - row["clock_origin_ns"]) / 1e3)).isoformat(
+                    timespec="microseconds")
+            self.db.execute("UPDATE sessions SET status = 'interrupted', ended_at = ? "
+                            "WHERE id = ? AND status = 'recording'", [ended_at, row["id"]])
+            self._release(row["id"])
+            marked.append(row["id"])
+        return marked
+
+    def session(self, session_id: int) -> dict:
+        """A session's row with its person's name and its event counts; raises UnknownSession."""
+        rows = list(self.db.query(_SESSIONS_SQL.format(where="s.id = ?"), [session_id]))
+        if not rows:
+            raise UnknownSession(f"no session {session_id}")
+        return _session_dict(rows[0])
+
+    def sessions(self, person: str | None = None) -> list[dict]:
+        """Every session (one person's, by name), oldest first, with ``events`` and ``thumps`` counts."""
+        if person is None:
+            rows = self.db.query(_SESSIONS_SQL.format(where="1"))
+        else:
+            rows = self.db.query(_SESSIONS_SQL.format(where="p.name = ?"), [_clean_name(person)])
+        return [_session_dict(row) for row in rows]
+
+    def person_history(self, person_id: int) -> list[dict]:
+        """What the history page shows: one person's sessions, newest first, each with its event summary
+        (events, thumps, largest and mean peak in body weights), kept on the session's row by add_events."""
+        return list(self.db.query("""
+            SELECT id, started_at, ended_at, status, body_weight_n, event_count AS events, thump_count AS thumps,
+                   peak_bw_max, peak_bw_sum / NULLIF(peak_bw_count, 0) AS peak_bw_mean
+            FROM sessions
+            WHERE person_id = ?
+            ORDER BY started_at DESC""", [person_id]))
+
+    def events(self, session_id: int) -> list[dict]:
+        """A session's events as they were reported (contract fields, then the extra ones), with ``seq``."""
+        out = []
+        for row in self.db.query(f"SELECT seq, {', '.join(EVENT_COLUMNS)}, extra FROM events "
+                                 "WHERE session_id = ? ORDER BY seq", [session_id]):
+            event = {k: row[k] for k in EVENT_COLUMNS if row[k] is not None or k in _CONTRACT_FIELDS[row["kind"]]}
+            if event.get("thump") is not None:
+                event["thump"] = bool(event["thump"])
+            out.append(event | json.loads(row["extra"]) | {"seq": row["seq"]})
+        return out
+
+    def raw_frames(self, session_id: int) -> Frames:
+        """Every stored sample set of a session, decoded, in order (empty Frames when none)."""
+        parts = [decode_chunk(codec, data) for codec, data in self.db.execute(
+            "SELECT codec, data FROM raw_chunks WHERE session_id = ? ORDER BY seq", [session_id])]
+        if not parts:
+            return Frames.empty(self.session(session_id)["channels"])
+        return Frames(np.concatenate([p.t_ns for p in parts]), np.concatenate([p.raw_counts for p in parts]),
+                      np.concatenate([p.flags for p in parts]))
+
+    def raw_bytes(self, session_id: int) -> tuple[int, int]:
+        """(bytes stored, sample sets stored) of a session's raw trace."""
+        total, sets = self.db.execute("SELECT COALESCE(SUM(length(data)), 0), COALESCE(SUM(n_sets), 0) "
+                                      "FROM raw_chunks WHERE session_id = ?", [session_id]).fetchone()
+        return int(total), int(sets)
+
+    # -- locks ---------------------------------------------------------------------------------------------
+
+    def _lock_path(self, session_id: int) -> Path:
+        return self.path.parent / f"session-{int(session_id)}.lock"
+
+    def _try_lock(self, session_id: int) -> bool:
+        fd = os.open(self._lock_path(session_id), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                return False
+            raise
+        self._locks[session_id] = fd
+        return True
+
+    def _release(self, session_id: int) -> None:
+        fd = self._locks.pop(session_id, None)
+        if fd is None:
+            return
+        try:
+            os.unlink(self._lock_path(session_id))      # unlinked while held: nobody can lock a stale file
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+_CONTRACT_FIELDS = {
+    "impact": {"kind", "t_peak_s", "peak_n", "peak_bw", "loading_rate_bw_s", "thump"},
+    "jump": {"kind", "takeoff_s", "landing_s", "flight_s", "height_flight_m", "height_impulse_m", "t_peak_s",
+             "peak_n", "peak_bw", "loading_rate_bw_s", "thump"},
+}
+
+_SESSIONS_SQL = """
+    SELECT s.*, p.name AS person, s.event_count AS events, s.thump_count AS thumps
+    FROM sessions s JOIN people p ON p.id = s.person_id
+    WHERE {where}
+    ORDER BY s.started_at, s.id"""
+
+
+def _session_dict(row: dict) -> dict:
+    out = dict(row)
+    out["cells"] = json.loads(out["cells"])
+    out["calibration"] = json.loads(out["calibration"])
+    return out
+
+
+def _event_value(value):
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _clean_name(name) -> str:
+    name = " ".join(str(name or "").split())
+    if not name:
+        raise ValueError("a person needs a name")
+    return name
+
+
+def _is_sqlite_error(exc: Exception) -> bool:
+    import sqlite3
+    return isinstance(exc, sqlite3.Error)
+
+
+# ------------------------------------------------------------------------------------------- export
+
+def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
+    """Write a session's raw trace as a CONTRACTS.md section 2 CSV, and its metadata as JSON beside it.
+
+    The CSV has ``t_s`` (seconds since the session's start, on the source's time scale, exactly the times
+    the live analysis had) and one ``*_n`` column per load cell: the stored counts through the session's
+    calibration. A set with a flagged word has no force to give, so it is left out (the live analysis had
+    NaN there); the JSON says how many. Files are written whole or not at all (a temporary file renamed).
+
+    Returns the paths written (CSV, JSON). Raises UnknownSession, or StoreError for a folder that cannot be
+    written (its message names the path and the reason, e.g. a full disk).
+    """
+    from .signal.calibration import counts_to_newtons
+
+    session = store.session(session_id)
+    frames = store.raw_frames(session_id)
+    calibration = session["calibration"]
+    cells_n = counts_to_newtons(frames.raw_counts, frames.flags, calibration["offset_counts"],
+                                calibration["scale_n_per_count"])
+    t_s = (frames.t_ns - session["clock_origin_ns"]) * (session["speed"] / 1e9)
+    valid = np.isfinite(cells_n).all(axis=1)
+    increasing = t_s > np.maximum.accumulate(np.concatenate(([-np.inf], t_s[:-1])))
+    keep = valid & increasing
+    table = np.column_stack([t_s[keep], cells_n[keep]]).tolist()
+    header = ",".join(["t_s", *session["cells"]])
+    csv_text = header + "\n" + "".join(",".join(map(repr, row)) + "\n" for row in table)
+
+    out_dir = Path(out_dir)
+    csv_path = out_dir / f"session-{session_id}.csv"
+    json_path = out_dir / f"session-{session_id}.json"
+    meta = {
+        "session": session_id, "person": session["person"], "started": session["started_at"],
+        "ended": session["ended_at"], "status": session["status"], "source": session["source"],
+        "rate_hz": session["rate_hz"], "adc": session["adc"], "cells": session["cells"],
+        "speed": session["speed"], "clock_origin_ns": session["clock_origin_ns"],
+        "calibration": calibration, "body_weight_n": session["body_weight_n"],
+        "thump_bw": session["thump_bw"], "min_peak_bw": session["min_peak_bw"],
+        "csv": csv_path.name, "sets": int(frames.n_sets), "sets_exported": int(keep.sum()),
+        "sets_left_out_flagged": int((~valid).sum()),
+        "analyze": (f"forceplate analyze {csv_path.name} --adc {session['adc']} --thump-bw {session['thump_bw']:g} "
+                    f"--min-peak-bw {session['min_peak_bw']:g}"),
+        "events": store.events(session_id),
+    }
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_whole(csv_path, csv_text)
+        _write_whole(json_path, json.dumps(meta, indent=1, allow_nan=False) + "\n")
+    except OSError as exc:
+        raise StoreError(f"cannot write the export to {out_dir}: {exc.strerror or exc}") from None
+    return csv_path, json_path
+
+
+def _write_whole(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,129 @@
+"""`forceplate record`, `sessions` and `export` as a script uses them (CONTRACTS.md section 3), in real processes."""
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from forceplate.store import Store
+
+REPLAY_DJ = "replay:{data}/gidiel_vj_single_dj.csv?speed=8"
+SIM_HEEL_DROPS = "sim:heel-drops?speed=8&adc=ideal&rate_hz=1000"
+CONTRACT_FIELDS = {"impact": {"kind", "t_peak_s", "peak_n", "peak_bw", "loading_rate_bw_s", "thump"},
+                   "jump": {"kind", "takeoff_s", "landing_s", "flight_s", "height_flight_m", "height_impulse_m",
+                            "t_peak_s", "peak_n", "peak_bw", "loading_rate_bw_s", "thump"}}
+
+
+def forceplate(*args, data_dir, timeout=120, **kw):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORCEPLATE_")}
+    return subprocess.run([sys.executable, "-m", "forceplate", *args, "--data-dir", str(data_dir)],
+                          capture_output=True, text=True, timeout=timeout, env=env, **kw)
+
+
+def lines(stdout):
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_record_prints_each_event_with_its_session_then_a_summary(tmp_path, shared_data):
+    run = forceplate("record", "--person", "Ann", "--source", REPLAY_DJ.format(data=shared_data), data_dir=tmp_path)
+    assert run.returncode == 0, run.stderr
+    *events, summary = lines(run.stdout)
+    assert [e["kind"] for e in events] == ["impact", "jump"]       # the drop onto the plate, then the jump
+    for event in events:
+        assert CONTRACT_FIELDS[event["kind"]] <= set(event)
+        assert event["session"] == 1
+    assert summary | {"kind": "summary", "session": 1, "status": "complete", "events": 2} == summary
+    assert summary["sets"] == 5000                                   # every sample of the 5 s file
+
+
+def test_sessions_lists_id_person_times_status_and_counts(tmp_path, shared_data):
+    forceplate("record", "--person", "Ann", "--source", REPLAY_DJ.format(data=shared_data), data_dir=tmp_path)
+    forceplate("record", "--person", "Bob", "--seconds", "2", "--source", SIM_HEEL_DROPS, data_dir=tmp_path)
+    everyone = json.loads(forceplate("sessions", "--json", data_dir=tmp_path).stdout)
+    assert [(s["id"], s["person"], s["status"]) for s in everyone] == [(1, "Ann", "complete"), (2, "Bob", "complete")]
+    assert set(everyone[0]) == {"id", "person", "started", "ended", "status", "events", "thumps"}
+    assert everyone[0]["events"] == 2 and everyone[0]["thumps"] == 2
+    assert everyone[0]["ended"] >= everyone[0]["started"]
+    anns = json.loads(forceplate("sessions", "--person", "ann", "--json", data_dir=tmp_path).stdout)
+    assert [s["id"] for s in anns] == [1]
+
+
+def _analyze(path):
+    run = subprocess.run([sys.executable, "-m", "forceplate", "analyze", str(path), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+@pytest.mark.parametrize("spec, seconds", [(REPLAY_DJ, None), (SIM_HEEL_DROPS, "30")])
+def test_analyze_on_an_export_reproduces_the_sessions_events(tmp_path, shared_data, spec, seconds):
+    args = ["record", "--person", "Ann", "--source", spec.format(data=shared_data)]
+    run = forceplate(*args, *(["--seconds", seconds] if seconds else []), data_dir=tmp_path)
+    assert run.returncode == 0, run.stderr
+    live = [e for e in lines(run.stdout) if e["kind"] != "summary"]
+    assert len(live) >= 2
+    exported = forceplate("export", "1", "--out", str(tmp_path / "out"), data_dir=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    csv_path, json_path = exported.stdout.split()
+    assert csv_path.endswith("session-1.csv") and json_path.endswith("session-1.json")
+    with open(json_path, encoding="utf-8") as fh:
+        meta = json.load(fh)
+    assert meta["session"] == 1 and meta["person"] == "Ann" and meta["status"] == "complete"
+    assert [e["seq"] for e in meta["events"]] == list(range(len(live)))
+    offline = _analyze(csv_path)["events"]
+    assert [e["kind"] for e in offline] == [e["kind"] for e in live]
+    for a, b in zip(live, offline):
+        # The same samples at the same times: event times agree to the sample; peaks in body weights
+        # differ only by live's body weight (the quietest second so far) against offline's (the whole file).
+        for key in ("t_peak_s", "takeoff_s", "landing_s"):
+            if a.get(key) is not None:
+                assert b[key] == pytest.approx(a[key], abs=0.0011), key
+        if a["peak_n"] is not None:
+            assert b["peak_n"] == pytest.approx(a["peak_n"], rel=1e-3)
+            assert b["peak_bw"] == pytest.approx(a["peak_bw"], rel=0.02)
+        assert b["thump"] == a["thump"]
+
+
+def _one_line_error(run):
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    return run.stderr
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path):
+    assert "no session 7" in _one_line_error(forceplate("export", "7", "--out", str(tmp_path / "o"), data_dir=tmp_path))
+    assert "not a session number" in _one_line_error(forceplate("export", "x", "--out", "o", data_dir=tmp_path))
+    assert "no person" in _one_line_error(forceplate("sessions", "--person", "Nobody", "--json", data_dir=tmp_path))
+    _one_line_error(forceplate("record", "--person", "Ann", "--source", "sim:nonsense", data_dir=tmp_path))
+    _one_line_error(forceplate("record", "--person", "Ann", "--source", "replay:/no/such.csv", data_dir=tmp_path))
+    _one_line_error(forceplate("record", "--person", "Ann", "--seconds", "-1", "--source", "sim", data_dir=tmp_path))
+    _one_line_error(forceplate("record", "--person", " ", "--source", "sim", data_dir=tmp_path))
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    _one_line_error(forceplate("sessions", "--json", data_dir=not_a_folder / "db"))
+
+
+def test_an_export_to_a_folder_it_cannot_write_or_a_full_disk_exits_2_and_leaves_nothing_half_written(tmp_path):
+    forceplate("record", "--person", "Ann", "--seconds", "3", "--source", SIM_HEEL_DROPS, data_dir=tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the folder should be")
+    assert "cannot write the export" in _one_line_error(
+        forceplate("export", "1", "--out", str(blocker / "out"), data_dir=tmp_path))
+
+    out = tmp_path / "full"
+    out.mkdir()
+
+    def small_disk():                # writes past 64 kB fail (EFBIG) as a full disk's fail (ENOSPC)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000))
+
+    run = forceplate("export", "1", "--out", str(out), data_dir=tmp_path, preexec_fn=small_disk)
+    assert "cannot write the export" in _one_line_error(run)
+    assert list(out.iterdir()) == []
+    with Store(tmp_path) as store:
+        assert store.integrity_check() == "ok"

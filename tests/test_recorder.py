@@ -1,0 +1,95 @@
+"""The recorder on a simulated plate with a fake clock: what it reports is already stored, raw sets exactly."""
+import numpy as np
+import pytest
+
+from forceplate.device.mock import FakeClock
+from forceplate.device.simulator import SimulatedSource
+from forceplate.recorder import ForcePipeline, Recorder, cell_names
+from forceplate.store import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path) as s:
+        yield s
+
+
+def record(store, source, clock, seconds, *, step_s=0.25, **kw):
+    person_id = store.person_id_for("Ann", changed_by="test")
+    recorder = Recorder(store, source, person_id, **kw)
+    recorder.start()
+    reported, read = [], []
+    with Store(store.path) as reader:                          # another connection, as the web UI would be
+        for _ in range(int(seconds / step_s)):
+            clock.advance(step_s)
+            frames = source.read(100_000)
+            read.append(frames)
+            new = recorder.ingest(frames)
+            stored = reader.events(recorder.session_id)
+            for event in new:                                  # committed before it was returned
+                assert event["seq"] in {e["seq"] for e in stored}
+            reported += new
+    last, summary = recorder.finish()
+    return recorder, reported + last, summary, read
+
+
+def test_every_reported_event_and_every_raw_set_is_in_the_store(store):
+    clock = FakeClock()
+    source = SimulatedSource("heel-drops", rate_hz=80.0, adc="hx711", seed=1, clock=clock)
+    recorder, reported, summary, read = record(store, source, clock, 40.0)
+    session = store.session(recorder.session_id)
+    assert session["status"] == "complete" and session["ended_at"] is not None
+    assert [e["seq"] for e in store.events(recorder.session_id)] == [e["seq"] for e in reported]
+    assert len(reported) >= 5                                   # heel drops are impacts
+    assert all(e["session"] == recorder.session_id for e in reported)
+    raw = store.raw_frames(recorder.session_id)
+    np.testing.assert_array_equal(raw.t_ns, np.concatenate([f.t_ns for f in read]))
+    np.testing.assert_array_equal(raw.raw_counts, np.concatenate([f.raw_counts for f in read]))
+    np.testing.assert_array_equal(raw.flags, np.concatenate([f.flags for f in read]))
+    assert summary["events"] == len(reported) and summary["sets"] == raw.n_sets
+    assert summary["thumps"] == sum(1 for e in reported if e["thump"])
+
+
+def test_raw_chunks_hold_about_one_second_and_are_committed_within_a_second(store):
+    clock = FakeClock()
+    source = SimulatedSource("standing", rate_hz=80.0, adc="hx711", clock=clock)
+    recorder, *_ = record(store, source, clock, 10.0, step_s=0.4)
+    sizes = [row[0] for row in store.db.execute("SELECT n_sets FROM raw_chunks WHERE session_id = ? ORDER BY seq",
+                                                [recorder.session_id])]
+    assert all(size == 80 for size in sizes[:-1])               # 80 SPS: one second each
+    assert sum(sizes) == 800
+
+
+def test_the_session_keeps_what_an_export_needs_to_give_the_live_times(store):
+    clock = FakeClock()
+    source = SimulatedSource("jumps", rate_hz=1000.0, adc="ideal", speed=4.0, clock=clock)
+    recorder, *_ = record(store, source, clock, 2.0)
+    session = store.session(recorder.session_id)
+    assert session["speed"] == 4.0
+    assert session["cells"] == cell_names(source) == ["fz1_n", "fz2_n", "fz3_n", "fz4_n"]
+    assert session["calibration"]["scale_n_per_count"] == list(source.scale_n_per_count)
+    raw = store.raw_frames(recorder.session_id)
+    t_s = (raw.t_ns - session["clock_origin_ns"]) * session["speed"] / 1e9
+    np.testing.assert_allclose(t_s, source.scenario_time_s(raw.t_ns) - source.scenario_time_s(
+        session["clock_origin_ns"]), atol=1e-9)
+    np.testing.assert_allclose(np.diff(t_s), 1 / 1000.0, atol=1e-6)     # the source's own seconds
+
+
+def test_seconds_limit_leaves_out_the_sets_after_it(store):
+    clock = FakeClock()
+    source = SimulatedSource("standing", rate_hz=80.0, adc="hx711", clock=clock)
+    recorder, _, summary, _ = record(store, source, clock, 5.0, max_s=2.0)
+    assert recorder.is_done
+    assert store.raw_frames(recorder.session_id).n_sets == 160          # sets 1..160 at k / 80 s
+    assert summary["duration_s"] == 2.0
+
+
+def test_the_pipeline_puts_flagged_words_out_as_nan_on_the_sources_time_scale():
+    clock = FakeClock()
+    source = SimulatedSource("standing", rate_hz=80.0, speed=2.0, faults="not_ready@1s:ch1", clock=clock)
+    pipeline = ForcePipeline(source)
+    pipeline.start()
+    clock.advance(1.0)
+    processed = pipeline.process(source.read(1000))
+    assert processed.t_s[-1] == pytest.approx(2.0)                     # 1 s of clock at speed 2
+    assert np.isnan(processed.total_n).any()

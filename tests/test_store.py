@@ -1,0 +1,237 @@
+"""The store on real SQLite files under tmp_path: migrations, durability settings, people, sessions, raw traces."""
+import json
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlite_utils import Database
+
+from forceplate.device.mock import FakeClock
+from forceplate.device.simulator import SimulatedSource
+from forceplate.migrations import MIGRATION_NAMES, migrations
+from forceplate.store import Store, StoreError, UnknownSession, decode_chunk, encode_chunk
+
+CAL = {"offset_counts": [10.0, -20.0, 30.0, -40.0], "scale_n_per_count": [0.003, 0.0031, 0.0029, 0.003]}
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path) as s:
+        yield s
+
+
+def start(store, person="Ann", **kw):
+    person_id = store.person_id_for(person, changed_by="test")
+    args = dict(source="sim:heel-drops", rate_hz=80.0, adc="hx711", cells=["fz1_n", "fz2_n", "fz3_n", "fz4_n"],
+                offset_counts=CAL["offset_counts"], scale_n_per_count=CAL["scale_n_per_count"], clock_origin_ns=0)
+    return store.start_session(person_id, **(args | kw))
+
+
+IMPACT = {"kind": "impact", "t_peak_s": 1.5, "peak_n": 2100.0, "peak_bw": 3.0, "loading_rate_bw_s": 80.0,
+          "thump": True, "onset_s": 1.45, "landing": None, "intensity": "high"}
+JUMP = {"kind": "jump", "takeoff_s": 3.0, "landing_s": None, "flight_s": None, "height_flight_m": None,
+        "height_impulse_m": 0.2, "t_peak_s": None, "peak_n": None, "peak_bw": None, "loading_rate_bw_s": None,
+        "thump": None, "height_method": "ends in flight"}
+
+
+# -- schema and migrations ------------------------------------------------------------------------------
+
+def test_a_new_store_is_at_the_newest_schema_in_wal_with_full_sync_and_foreign_keys(store):
+    assert store.schema_version() == len(MIGRATION_NAMES) == 4
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2          # FULL: survives power loss
+    assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.integrity_check() == "ok"
+
+
+@pytest.mark.parametrize("version", range(len(MIGRATION_NAMES)))
+def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_path, version):
+    path = tmp_path / "forceplate.db"
+    db = Database(path)
+    stop = MIGRATION_NAMES[version]
+    migrations.apply(db, stop_before=stop)             # the database as version `version` left it
+    assert len(migrations.applied(db)) == version
+    if version >= 1:
+        db.execute("INSERT INTO people (name, created_at) VALUES ('Old Person', '2025-01-01T00:00:00+00:00')")
+    if version >= 2:
+        db.execute("INSERT INTO sessions (person_id, started_at, status, source, rate_hz, adc, channels, cells, "
+                   "clock_origin_ns, calibration, thump_bw, min_peak_bw) VALUES (1, '2025-01-02T00:00:00+00:00', "
+                   "'complete', 'sim', 80, 'hx711', 1, '[\"fz_n\"]', 0, '{}', 2.5, 1.3)")
+        db.execute("INSERT INTO events (session_id, seq, kind, t_s, thump, peak_bw, extra, recorded_at) "
+                   "VALUES (1, 0, 'impact', 1.0, 1, 3.0, '{}', '2025-01-02T00:00:01+00:00')")
+    db.close()
+    with Store(tmp_path) as s:
+        assert s.schema_version() == len(MIGRATION_NAMES)
+        indexes = {row[0] for row in s.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"sessions_person_started", "events_session_summary"} <= indexes
+        if version >= 1:
+            assert s.person_by_name("old person")["name"] == "Old Person"
+        if version >= 2:
+            (only,) = s.sessions()
+            assert (only["events"], only["thumps"]) == (1, 1)
+        assert s.integrity_check() == "ok"
+    with Store(tmp_path) as again:                      # re-running is a no-op
+        assert again.schema_version() == len(MIGRATION_NAMES)
+
+
+def test_columns_refuse_what_the_schema_forbids(store):
+    session_id = start(store)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db.execute("UPDATE sessions SET status = 'paused' WHERE id = ?", [session_id])
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db.execute("INSERT INTO sessions (person_id, started_at, status) VALUES (1, 'x', 'recording')")
+    with pytest.raises(sqlite3.IntegrityError):                     # no such person: foreign key
+        store.start_session(99, source="sim", rate_hz=80.0, adc="hx711", cells=["fz_n"], offset_counts=[0],
+                            scale_n_per_count=[1], clock_origin_ns=0)
+
+
+def test_a_folder_that_cannot_hold_a_database_is_a_store_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises((StoreError, OSError)):
+        Store(blocker / "sub")
+
+
+# -- people ---------------------------------------------------------------------------------------------
+
+def test_people_have_unique_names_whatever_the_case_and_every_change_is_audited(store):
+    ann = store.add_person("Ann  Smith", changed_by="physio:kim", birth_year=1950, t_score=-2.7)
+    assert store.person_id_for("ann smith", changed_by="x") == ann
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_person("ANN SMITH", changed_by="physio:kim")
+    store.update_person(ann, changed_by="physio:kim", has_vertebral_fracture=1, approved_by="Dr Lee")
+    store.update_person(ann, changed_by="physio:kim", approved_by="Dr Lee")       # no change: no entry
+    store.add_body_mass(ann, 61.5, changed_by="physio:kim", measured_at="2026-01-10")
+    store.add_body_mass(ann, 60.9, changed_by="physio:kim", measured_at="2026-03-10")
+    store.add_fracture(ann, "2019-04", changed_by="physio:kim", site="wrist")
+    log = store.audit_log(ann)
+    assert [e["action"] for e in log] == ["create", "update", "body_mass", "body_mass", "fracture"]
+    assert log[1]["changes"] == {"has_vertebral_fracture": [None, 1], "approved_by": [None, "Dr Lee"]}
+    assert all(e["changed_by"] == "physio:kim" for e in log)
+    assert [m["mass_kg"] for m in store.body_mass_history(ann)] == [61.5, 60.9]
+    assert store.fractures(ann) == [{"occurred_on": "2019-04", "site": "wrist", "is_vertebral": 0}]
+    with pytest.raises(ValueError):
+        store.update_person(ann, changed_by="", t_score=-3.0)        # nobody: refused
+    with pytest.raises(ValueError):
+        store.add_person("   ", changed_by="x")
+
+
+def test_settings_keep_json_values(store):
+    store.set_setting("thump_bw", 2.5)
+    store.set_setting("thump_bw", {"default": 3.0})
+    assert store.setting("thump_bw") == {"default": 3.0}
+    assert store.setting("missing", 7) == 7
+
+
+# -- sessions and events --------------------------------------------------------------------------------
+
+def test_events_come_back_as_they_were_reported_with_sequence_numbers(store):
+    session_id = start(store)
+    assert store.add_events(session_id, [IMPACT]) == [0]
+    assert store.add_events(session_id, [JUMP, IMPACT]) == [1, 2]
+    back = store.events(session_id)
+    assert back[0] == IMPACT | {"seq": 0}
+    assert back[1] == JUMP | {"seq": 1}
+    assert store.session(session_id)["events"] == 3
+    assert store.session(session_id)["thumps"] == 2
+
+
+def test_ending_a_session_records_status_end_and_body_weight(store):
+    session_id = start(store)
+    assert store.session(session_id)["status"] == "recording"
+    assert store.session(session_id)["ended_at"] is None
+    store.end_session(session_id, status="complete", body_weight_n=700.0)
+    row = store.session(session_id)
+    assert (row["status"], row["body_weight_n"]) == ("complete", 700.0)
+    assert row["ended_at"] >= row["started_at"]
+    assert not (store.path.parent / f"session-{session_id}.lock").exists()
+    with pytest.raises(UnknownSession):
+        store.session(session_id + 1)
+
+
+def test_a_session_whose_recorder_is_alive_stays_recording_and_one_whose_recorder_died_is_interrupted(tmp_path):
+    recorder = Store(tmp_path)
+    session_id = start(recorder)
+    recorder.add_raw_chunk(session_id, _frames(n=80, start_ns=0))
+    with Store(tmp_path) as other:                       # another thread's store: the lock is held
+        assert other.session(session_id)["status"] == "recording"
+    for fd in recorder._locks.values():                   # the recorder dies: the kernel drops its lock
+        os.close(fd)
+    recorder._locks.clear()
+    recorder.db.close()
+    with Store(tmp_path) as after:
+        row = after.session(session_id)
+        assert row["status"] == "interrupted"
+        assert row["ended_at"] is not None and row["ended_at"] >= row["started_at"]
+        assert after.raw_frames(session_id).n_sets == 80  # reviewable
+
+
+def test_history_lists_one_persons_sessions_newest_first_with_their_event_summary(store):
+    first = start(store, started_at="2026-01-01T10:00:00+00:00")
+    second = start(store, started_at="2026-01-03T10:00:00+00:00")
+    start(store, person="Bob")
+    store.add_events(first, [IMPACT, IMPACT | {"peak_bw": 2.0, "thump": False}])
+    history = store.person_history(store.person_by_name("Ann")["id"])
+    assert [h["id"] for h in history] == [second, first]
+    assert (history[1]["events"], history[1]["thumps"], history[1]["peak_bw_max"]) == (2, 1, 3.0)
+    assert history[1]["peak_bw_mean"] == pytest.approx(2.5)
+    assert (history[0]["events"], history[0]["thumps"]) == (0, 0)
+
+
+# -- raw traces -----------------------------------------------------------------------------------------
+
+def _frames(n, start_ns, channels=4, seed=0):
+    from forceplate.device.frames import Frames
+    rng = np.random.default_rng(seed)
+    t_ns = start_ns + np.cumsum(rng.integers(12_000_000, 13_000_000, n))
+    counts = rng.integers(-2**31, 2**31, (n, channels)).astype(np.int32)
+    return Frames(t_ns.astype(np.int64), counts, rng.integers(0, 32, (n, channels)).astype(np.uint8))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), n=st.integers(1, 300), channels=st.integers(1, 4))
+def test_a_chunk_decodes_to_exactly_the_counts_flags_and_times_it_was_given(data, n, channels):
+    i32 = st.integers(-2**31, 2**31 - 1)
+    counts = np.array(data.draw(st.lists(st.lists(i32, min_size=channels, max_size=channels), min_size=n,
+                                         max_size=n)), dtype=np.int32).reshape(n, channels)
+    steps = data.draw(st.lists(st.integers(1, 2**40), min_size=n - 1, max_size=n - 1))
+    first = data.draw(st.integers(-2**62, 2**62))
+    t_ns = np.array([first] + list(first + np.cumsum(steps, dtype=np.int64)), dtype=np.int64)
+    flags = np.array(data.draw(st.lists(st.integers(0, 255), min_size=n * channels, max_size=n * channels)),
+                     dtype=np.uint8).reshape(n, channels)
+    back = decode_chunk(*encode_chunk(t_ns, counts, flags))
+    np.testing.assert_array_equal(back.t_ns, t_ns)
+    np.testing.assert_array_equal(back.raw_counts, counts)
+    np.testing.assert_array_equal(back.flags, flags)
+    assert back.raw_counts.dtype == np.int32 and back.t_ns.dtype == np.int64 and back.flags.dtype == np.uint8
+
+
+def test_chunks_stored_in_a_session_come_back_in_order(store):
+    session_id = start(store)
+    parts = [_frames(80, start_ns=i * 10**9, seed=i) for i in range(3)]
+    for part in parts:
+        store.add_raw_chunk(session_id, part)
+    back = store.raw_frames(session_id)
+    np.testing.assert_array_equal(back.t_ns, np.concatenate([p.t_ns for p in parts]))
+    np.testing.assert_array_equal(back.raw_counts, np.concatenate([p.raw_counts for p in parts]))
+    assert store.raw_frames(start(store)).n_sets == 0
+
+
+def test_a_simulated_80_sps_session_takes_well_under_half_of_its_16_raw_bytes_per_set(store):
+    """4 int32 counts per set are 16 bytes raw (plus 8 of timestamp and 4 of flags). The simulator's sensor
+    noise (1 N RMS per corner at 0.002-0.004 N/count, filtered by the HX711 model) leaves about 7.5 bits of
+    noise per count that no lossless code can remove: about 4 bytes per set is the floor."""
+    clock = FakeClock()
+    source = SimulatedSource("session", rate_hz=80.0, adc="hx711", seed=3, clock=clock)
+    session_id = start(store)
+    clock.advance(100.0)
+    frames = source.read(100_000)
+    for i in range(0, frames.n_sets, 80):
+        store.add_raw_chunk(session_id, type(frames)(*(a[i:i + 80] for a in frames)))
+    stored_bytes, sets = store.raw_bytes(session_id)
+    assert sets == frames.n_sets == 8000
+    assert stored_bytes / sets < 6.0
+    np.testing.assert_array_equal(store.raw_frames(session_id).raw_counts, frames.raw_counts)
