@@ -52,7 +52,9 @@ def cli():
 @click.option("--min-peak-bw", type=float, default=1.3, show_default=True,
               help="Smaller peaks (in body weights) are not impacts.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (CONTRACTS.md section 1).")
-def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, as_json):
+@click.option("--data-dir", default=None,
+              help="Accepted as by every command (CONTRACTS.md section 3); analyze reads only the file.")
+def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, as_json, data_dir):
     """Find impacts and jumps in a recorded force trace (CSV; - reads standard input).
 
     Example: forceplate analyze session.csv --json

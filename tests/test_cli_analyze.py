@@ -83,3 +83,12 @@ def test_shared_contract_check_holds():
     r = subprocess.run([str(CHECK_CONTRACT)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "all hold" in r.stdout
+
+
+def test_analyze_accepts_data_dir_like_every_command(shared_data, tmp_path):
+    # CONTRACTS.md section 3: every command takes --data-dir; analyze needs no database and creates none.
+    r = subprocess.run([str(FORCEPLATE), "analyze", str(shared_data / "gidiel_vj_single_cmj.csv"), "--json",
+                        "--data-dir", str(tmp_path / "data")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["contract"] == 1
+    assert not (tmp_path / "data").exists()
