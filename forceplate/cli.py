@@ -271,6 +271,95 @@ def set_password(data_dir):
     click.echo(f"Password saved in {path}. Browsers signed in before must sign in again.")
 
 
+@cli.command()
+@click.option("--source", "source_spec", default=None,
+              help="Load-cell source: hx711, or sim:SCENARIO to rehearse (a simulated helper moves the mass).")
+@click.option("--mass-kg", "mass_kg", type=float, default=None,
+              help="The known mass in kg, weighed beforehand (asked for when not given; 20 with --yes).")
+@click.option("--yes", "assume_yes", is_flag=True,
+              help="Do not wait for Enter after each instruction (scripts, a rehearsal on sim:...).")
+@click.option("--data-dir", default=None, help=DATA_DIR_HELP)
+def calibrate(source_spec, mass_kg, assume_yes, data_dir):
+    """Calibrate the plate step by step: tare the empty plate, then a known mass at the centre and each corner.
+
+    Saves per-cell offsets and scales with the date; the sampler and the live page use them. On a simulated
+    plate (sim:...) it is a rehearsal, saved apart from the plate's own calibration.
+
+    Example: forceplate calibrate --mass-kg 20
+    """
+    import warnings
+
+    from .calibration_store import save_calibration
+    from .device.sources import open_source
+    from .guided_calibration import DEFAULT_MASS_KG, run_calibration
+
+    if mass_kg is None:
+        mass_kg = DEFAULT_MASS_KG if assume_yes else _ask_mass_kg()
+    if not (mass_kg > 0 and mass_kg < 500):
+        raise BadInput(f"--mass-kg {mass_kg:g}: give the known mass in kg (more than 0, less than 500)")
+    store = _open_store(data_dir)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            source = open_source(config.source_spec(source_spec))
+        for warning in caught:
+            click.echo(f"forceplate: warning: {warning.message}", err=True)
+    except (ForcePlateError, ValueError) as exc:
+        store.close()
+        raise BadInput(str(exc)) from None
+    from .calibration_terminal import TerminalGuide
+    try:
+        with source:
+            guide = TerminalGuide(source, mass_kg, assume_yes=assume_yes)   # a simulated plate gets a helper
+            outcome = run_calibration(guide.source, mass_kg, instruct=guide.instruct, confirm=guide.confirm,
+                                      progress=guide.progress)
+            save_calibration(store, outcome.calibration, rehearsal=guide.is_rehearsal)
+    except (ForcePlateError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        store.close()
+    guide.report(outcome, store.path)
+
+
+def _ask_mass_kg() -> float:
+    if not sys.stdin.isatty():
+        raise BadInput("give the known mass with --mass-kg KG (standard input is not a terminal)")
+    return click.prompt("Known mass in kg (weigh it first)", type=float, err=True)
+
+
+@cli.command("export-usb")
+@click.option("--out", "mount_point", required=True,
+              help="The USB stick's mount point; exports go into its forceplate-exports folder.")
+@click.option("--data-dir", default=None, help=DATA_DIR_HELP)
+def export_usb(mount_point, data_dir):
+    """Copy every session not yet on this USB stick to it (CSV + JSON per session), then say what was written.
+
+    Files land whole or not at all; a full or pulled stick stops the export with one line, and the next run
+    continues where it stopped. Exit 0: done; 1: the stick filled up or went away; 2: bad input.
+
+    Example: forceplate export-usb --out /media/usb
+    """
+    from .usb import UsbExportError, export_to_stick
+    store = _open_store(data_dir)
+    try:
+        result = export_to_stick(store, mount_point, progress=lambda path: click.echo(str(path)))
+    except UsbExportError as exc:
+        raise StickFailed(str(exc)) from None
+    except (ForcePlateError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(result.summary(), err=True)
+
+
+class StickFailed(click.ClickException):
+    """The stick filled up or went away mid-export: one line on stderr, exit status 1."""
+    exit_code = 1
+
+    def show(self, file=None):
+        click.echo(f"forceplate: {self.format_message()}", err=True)
+
+
 def main(argv=None):
     try:
         cli.main(args=argv, prog_name="forceplate", standalone_mode=True)
