@@ -413,6 +413,59 @@ def profile_ours(fn, passes: int = 20, top: int = 8) -> dict:
     return out
 
 
+# ---------------------------------------------------------------- the live path
+
+LIVE_CASES = ((80.0, "hx711", 1), (1000.0, "ideal", 10))   # rate, ADC, samples per feed() (one sampler read)
+
+
+def simulated_session(rate_hz: float, adc: str, *, seed: int = 0, loops: int = 2):
+    """Total force and times of `loops` loops of the simulator's ``session`` scenario, read without sleeping."""
+    from forceplate.device.mock import FakeClock
+    from forceplate.device.simulator import SimulatedSource
+    from forceplate.signal.calibration import counts_to_newtons
+
+    clock = FakeClock()
+    sim = SimulatedSource("session", rate_hz=rate_hz, adc=adc, seed=seed, clock=clock)
+    parts = []
+    for _ in range(int(np.ceil(sim.loop_s * loops))):       # a second at a time: the ring holds a few seconds
+        clock.advance(1.0)
+        parts.append(sim.read(100_000))
+    t_ns = np.concatenate([p.t_ns for p in parts])
+    force = counts_to_newtons(np.concatenate([p.raw_counts for p in parts]),
+                              np.concatenate([p.flags for p in parts]), sim.offset_counts, sim.scale_n_per_count)
+    return (t_ns - t_ns[0]) / 1e9, force.sum(axis=1)
+
+
+def measure_live(*, quick: bool = False, rounds: int = 3) -> dict:
+    """CPU of :class:`~forceplate.signal.streaming.LiveAnalyzer` per second of stream, as a percentage of one core.
+
+    The simulated ``session`` (heel drops, jumps, sit-to-stands; two loops, about 90 s) is fed as the sampler
+    would: one set per read at 80 SPS (HX711), 10 sets at 1000 SPS (ideal ADC). The analyser re-runs
+    analyze_force on its trailing window about 10 times per second of stream; the median of `rounds` runs.
+    """
+    from forceplate.signal.streaming import LiveAnalyzer
+
+    out = {}
+    for rate_hz, adc, chunk in LIVE_CASES:
+        t_s, force_n = simulated_session(rate_hz, adc, loops=1 if quick else 2)
+        pcts, events = [], 0
+        for _ in range(1 if quick else rounds):
+            live = LiveAnalyzer(rate_hz, adc=adc)
+            start = time.process_time()
+            events = 0
+            for i in range(0, t_s.shape[0], chunk):
+                events += len(live.feed(t_s[i:i + chunk], force_n[i:i + chunk]))
+            events += len(live.flush())
+            pcts.append(100.0 * (time.process_time() - start) / float(t_s[-1] - t_s[0]))
+        key = f"{rate_hz:.0f}sps"
+        out[f"live_cpu_pct_{key}"] = statistics.median(pcts)
+        out[f"live_rounds_cpu_pct_{key}"] = pcts
+        out[f"live_signal_s_{key}"] = round(float(t_s[-1] - t_s[0]), 3)
+        out[f"live_events_{key}"] = events
+        out[f"live_adc_{key}"] = adc
+    return out
+
+
 def _version(package: str) -> str | None:
     try:
         return importlib.metadata.version(package)
@@ -522,6 +575,7 @@ def run(*, quick: bool = False, data_dir: Path | None = None, min_cpu_s: float |
         result[f"failed_{name}"] = {row["cut"]: s for row, s in zip(cut_rows, statuses) if s != "ok"}
         result[f"version_{name}"] = _version(name)
     result["cuts"] = cut_rows
+    result.update(measure_live(quick=quick))
     if not quick:
         with _quiet_peers():
             result.update(profile_ours(passes["ours"]))
@@ -550,6 +604,11 @@ def format_table(result: dict) -> str:
     for name in ("jumpmetrics", "plateforce"):
         for cut, status in result.get(f"failed_{name}", {}).items():
             lines.append(f"  {name} {cut}: {status}")
+    for key in ("80sps", "1000sps"):
+        if f"live_cpu_pct_{key}" in result:
+            lines.append(f"live ({result[f'live_adc_{key}']}, {key}): {result[f'live_cpu_pct_{key}']:.2f} % of a core "
+                         f"per second of stream ({result[f'live_events_{key}']} events in "
+                         f"{result[f'live_signal_s_{key}']:.0f} s)")
     if "stages_ours" in result:
         lines.append("where our time goes (share of analyze_force, cProfile):")
         for stage, pct in result["stages_ours"].items():

@@ -1,6 +1,8 @@
 """Small helpers the detectors share: runs of a mask, threshold crossings, sample times. Private."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 STANDARD_GRAVITY_M_S2 = 9.80665
@@ -50,9 +52,17 @@ def time_at(t_s: np.ndarray, index: float) -> float:
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) indices of every run of True in a boolean array."""
-    padded = np.concatenate(([False], mask, [False])).astype(np.int8)
-    edges = np.diff(padded)
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    mask = np.asarray(mask, dtype=bool)
+    n = mask.shape[0]
+    if n == 0:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty
+    edges = np.flatnonzero(mask[1:] != mask[:-1]) + 1       # each index where a run starts or ends
+    if mask[0]:
+        edges = np.concatenate((np.zeros(1, dtype=edges.dtype), edges))
+    if mask[-1]:
+        edges = np.concatenate((edges, np.full(1, n, dtype=edges.dtype)))
+    return edges[::2], edges[1::2]
 
 
 def crossing(force_n: np.ndarray, i: int, level: float) -> float:
@@ -64,28 +74,69 @@ def crossing(force_n: np.ndarray, i: int, level: float) -> float:
     return i + float(min(1.0, max(0.0, frac)))
 
 
-def rolling_mean_sd(force_n: np.ndarray, window: int, valid: np.ndarray | None = None):
-    """Mean and SD (N) of every window of ``window`` samples (index = window start), and whether it is valid.
+@dataclass(frozen=True)
+class Rolling:
+    """Mean and SD (N) of every window of `window` samples of one trace (index = window start).
+
+    Computed once per analysis (:func:`rolling_stats`) and handed to the detectors that weigh on quiet
+    windows (body weight, a jump's impulse baseline), which would otherwise each compute the same sums.
+    """
+
+    window: int
+    mean_n: np.ndarray
+    sd_n: np.ndarray
+
+    def fits(self, n: int, window: int) -> bool:
+        """Whether these can be the statistics of `window`-sample windows of an `n`-sample trace."""
+        return self.window == window and self.mean_n.shape[0] == (n - window + 1 if 2 <= window <= n else 0)
+
+
+def rolling_stats(force_n: np.ndarray, window: int) -> Rolling:
+    """Mean and SD (N) of every window of ``window`` samples (index = window start).
 
     Cumulative sums of the force minus its median (so the squares do not lose precision on long traces).
     """
     n = force_n.shape[0]
     if window < 2 or n < window:
         empty = np.empty(0)
-        return empty, empty, np.empty(0, dtype=bool)
+        return Rolling(window, empty, empty)
     ref = float(np.median(force_n))
     x = force_n - ref
-    c1 = np.concatenate(([0.0], np.cumsum(x)))
-    c2 = np.concatenate(([0.0], np.cumsum(x * x)))
-    s1 = c1[window:] - c1[:-window]
-    s2 = c2[window:] - c2[:-window]
-    mean = s1 / window
-    var = np.maximum(s2 / window - mean * mean, 0.0) * window / (window - 1)
-    ok = np.ones(mean.shape[0], dtype=bool)
-    if valid is not None:
-        bad = np.concatenate(([0], np.cumsum(~np.asarray(valid, dtype=bool))))
-        ok = (bad[window:] - bad[:-window]) == 0
-    return mean + ref, np.sqrt(var), ok
+    c1 = np.empty(n + 1)
+    c1[0] = 0.0
+    np.cumsum(x, out=c1[1:])
+    c2 = np.empty(n + 1)
+    c2[0] = 0.0
+    np.cumsum(np.multiply(x, x, out=x), out=c2[1:])
+    mean = c1[window:] - c1[:-window]
+    mean /= window
+    var = c2[window:] - c2[:-window]
+    var /= window
+    var -= mean * mean
+    np.maximum(var, 0.0, out=var)
+    var *= window
+    var /= window - 1
+    mean += ref
+    return Rolling(window, mean, np.sqrt(var, out=var))
+
+
+def window_ok(valid, window: int, count: int) -> np.ndarray:
+    """Which of the `count` windows of `window` samples hold only valid samples (all of them without `valid`)."""
+    if valid is None:
+        return np.ones(count, dtype=bool)
+    bad = np.concatenate(([0], np.cumsum(~np.asarray(valid, dtype=bool))))
+    return (bad[window:] - bad[:-window]) == 0
+
+
+def rolling_mean_sd(force_n: np.ndarray, window: int, valid: np.ndarray | None = None):
+    """Mean and SD (N) of every window of ``window`` samples (index = window start), and whether it is valid.
+
+    Cumulative sums of the force minus its median (so the squares do not lose precision on long traces).
+    """
+    stats = rolling_stats(force_n, window)
+    if stats.mean_n.size == 0:
+        return stats.mean_n, stats.sd_n, np.empty(0, dtype=bool)
+    return stats.mean_n, stats.sd_n, window_ok(valid, window, stats.mean_n.size)
 
 
 def integrate(values: np.ndarray, start: int, end_index: float) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import STANDARD_GRAVITY_M_S2, as_force, check_rate, rolling_mean_sd, sample_times
+from ._common import STANDARD_GRAVITY_M_S2, Rolling, as_force, check_rate, rolling_stats, sample_times, window_ok
 
 MIN_BODY_MASS_KG = 20.0
 MAX_BODY_MASS_KG = 300.0
@@ -62,7 +62,8 @@ def quiet_mask(mean_n: np.ndarray, sd_n: np.ndarray, *, max_sd_fraction: float =
 def estimate_body_weight(force_n, rate_hz, *, t_s=None, valid=None, window_s: float = 1.0,
                          max_sd_fraction: float = 0.01, max_sd_n: float = 5.0,
                          min_weight_n: float = MIN_BODY_MASS_KG * STANDARD_GRAVITY_M_S2,
-                         max_weight_n: float = MAX_BODY_MASS_KG * STANDARD_GRAVITY_M_S2) -> BodyWeight:
+                         max_weight_n: float = MAX_BODY_MASS_KG * STANDARD_GRAVITY_M_S2,
+                         rolling: Rolling | None = None) -> BodyWeight:
     """Weigh the person from the quietest window of standing.
 
     Among all windows of `window_s` whose mean is a plausible standing weight, the one with the smallest
@@ -84,6 +85,9 @@ def estimate_body_weight(force_n, rate_hz, *, t_s=None, valid=None, window_s: fl
         Quiet means SD <= max(max_sd_fraction x mean, max_sd_n (N)).
     min_weight_n, max_weight_n : float
         A plausible standing weight (N): by default 20-300 kg x 9.80665 m/s^2.
+    rolling : Rolling, optional
+        The rolling mean and SD of `force_n` (from ``_common.rolling_stats``), when the caller already has
+        them for windows of `window_s`: not computed again. Ignored when they are for another window length.
 
     Returns
     -------
@@ -94,10 +98,14 @@ def estimate_body_weight(force_n, rate_hz, *, t_s=None, valid=None, window_s: fl
     rate_hz = check_rate(rate_hz)
     t_s = sample_times(force_n.shape[0], rate_hz, t_s)
     window = max(2, int(round(window_s * rate_hz)))
-    mean, sd, ok = rolling_mean_sd(force_n, window, valid)
+    if rolling is None or not rolling.fits(force_n.shape[0], window):
+        rolling = rolling_stats(force_n, window)
+    mean, sd = rolling.mean_n, rolling.sd_n
     if mean.size == 0:
         return BodyWeight(None, None, None, None, f"recording shorter than {window_s:g} s: no weighing")
-    standing = ok & (mean >= min_weight_n) & (mean <= max_weight_n)
+    standing = (mean >= min_weight_n) & (mean <= max_weight_n)
+    if valid is not None:
+        standing &= window_ok(valid, window, mean.size)
     if not standing.any():
         return BodyWeight(None, None, None, None, "nobody stood on the plate: step on and stand still")
     k = int(np.flatnonzero(standing)[np.argmin(sd[standing])])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import STANDARD_GRAVITY_M_S2, check_adc, check_rate
+from ._common import STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate, rolling_stats
 from .bodyweight import BodyWeight, estimate_body_weight
 from .impacts import Impact, detect_impacts
 from .jumps import Jump, detect_jumps, find_flights
@@ -191,20 +191,26 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
     offset = OffsetCorrection(0.0, None)
     if n >= 2:                       # a plate zeroed with someone on it reads -W in flight: add W back
         total_n, offset = correct_loaded_zero(total_n, rate_hz)
+    # The 1 s rolling mean and SD serve the weighing and each jump's quiet second: computed once, when needed.
+    rolling = None
+    any_valid = invalid < n
 
     if body_weight_n is not None:
         weight = BodyWeight(float(body_weight_n), None, None, None,
                             f"given: {body_weight_n / STANDARD_GRAVITY_M_S2:.2f} kg x 9.80665 m/s^2")
-    elif n and valid.any():
-        weight = weigh_standing(total_n, rate_hz, t_s=t_s, valid=valid)
+    elif n and any_valid:
+        rolling = rolling_stats(total_n, _quiet_window(rate_hz))
+        weight = weigh_standing(total_n, rate_hz, t_s=t_s, valid=valid if invalid else None, rolling=rolling)
     else:
         weight = BodyWeight(None, None, None, None, "no valid samples")
 
     jumps, impacts, sit_to_stands = (), (), ()
-    if valid.any() and n >= 2:
+    if any_valid and n >= 2:
         flights = find_flights(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n, adc=adc)
+        if rolling is None and any(flight.is_jump for flight in flights):
+            rolling = rolling_stats(total_n, _quiet_window(rate_hz))
         jumps = tuple(detect_jumps(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n, adc=adc,
-                                   flights=flights))
+                                   flights=flights, rolling=rolling))
         if weight.weight_n is not None:
             impacts = tuple(detect_impacts(total_n, rate_hz, body_weight_n=weight.weight_n, t_s=t_s, adc=adc,
                                            flights=flights, min_peak_bw=min_peak_bw))
@@ -215,18 +221,29 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
                     sit_to_stands=sit_to_stands, offset=offset)
 
 
-def weigh_standing(force_n, rate_hz, *, t_s=None, valid=None, seated_max_fraction: float = 0.75) -> BodyWeight:
+def _quiet_window(rate_hz: float) -> int:
+    """Samples in the 1 s window of the weighing and of a jump's quiet second (their `window_s` defaults)."""
+    return max(2, int(round(1.0 * rate_hz)))
+
+
+def weigh_standing(force_n, rate_hz, *, t_s=None, valid=None, seated_max_fraction: float = 0.75,
+                   rolling: Rolling | None = None) -> BodyWeight:
     """Body weight from the quietest second of *standing*, not of sitting.
 
     :func:`~forceplate.signal.bodyweight.estimate_body_weight` takes the quietest plausible second, which in
     sit-to-stand exercise (chair off the plate) can be a second of sitting: the feet alone, a quarter of the
     weight, and stiller than standing. A quiet level at most `seated_max_fraction` of another quiet level in
     the same recording cannot be the person standing (standing still reads the whole weight, F = m g), so the
-    weighing is repeated above it until no heavier quiet level remains.
+    weighing is repeated above it until no heavier quiet level remains. `rolling`: the trace's 1 s rolling
+    mean and SD when the caller has them (see :func:`~forceplate.signal.bodyweight.estimate_body_weight`).
     """
-    weight = estimate_body_weight(force_n, rate_hz, t_s=t_s, valid=valid)
+    force_n = as_force(force_n)
+    rate_hz = check_rate(rate_hz)
+    if rolling is None:          # every weighing of the loop uses the same windows: their sums once
+        rolling = rolling_stats(force_n, _quiet_window(rate_hz))
+    weight = estimate_body_weight(force_n, rate_hz, t_s=t_s, valid=valid, rolling=rolling)
     while weight.weight_n is not None:
-        heavier = estimate_body_weight(force_n, rate_hz, t_s=t_s, valid=valid,
+        heavier = estimate_body_weight(force_n, rate_hz, t_s=t_s, valid=valid, rolling=rolling,
                                        min_weight_n=weight.weight_n / seated_max_fraction)
         if heavier.weight_n is None:
             break

@@ -153,7 +153,13 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
 def _onset(force_n, i_peak, body_weight_n, lo):
     """Index of the first sample of the run above 1 BW that holds the peak (searching back to ``lo``),
     or None when the force never was at or below 1 BW there."""
-    at_or_below = np.flatnonzero(force_n[lo:i_peak + 1] <= body_weight_n)
-    if at_or_below.size == 0:
-        return None
-    return lo + int(at_or_below[-1]) + 1
+    hi = i_peak + 1
+    span = 256                       # the onset is usually near the peak: look back in growing blocks
+    while True:
+        start = max(lo, hi - span)
+        at_or_below = np.flatnonzero(force_n[start:hi] <= body_weight_n)
+        if at_or_below.size:
+            return start + int(at_or_below[-1]) + 1
+        if start <= lo:
+            return None
+        hi, span = start, span * 4

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import (HX711_FILTER_PERIODS, STANDARD_GRAVITY_M_S2, as_force, check_adc, check_rate, crossing,
-                      integrate, rolling_mean_sd, runs, sample_times, time_at)
+from ._common import (HX711_FILTER_PERIODS, STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate,
+                      crossing, integrate, rolling_stats, runs, sample_times, time_at)
 from .bodyweight import quiet_mask
 
 EMPTY = "empty plate"
@@ -178,7 +178,8 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
 
 def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "ideal", flights=None,
                  landing_window_s: float = 0.3, quiet_window_s: float = 1.0, max_integration_s: float = 3.0,
-                 max_sd_fraction: float = 0.01, max_sd_n: float = 5.0, **flight_options) -> list[Jump]:
+                 max_sd_fraction: float = 0.01, max_sd_n: float = 5.0, rolling: Rolling | None = None,
+                 **flight_options) -> list[Jump]:
     """Find the jumps in a vertical force trace: take-off, landing, heights and the landing peak.
 
     Jump height from flight time: h = g t^2 / 8 (g = 9.80665 m/s^2), t from take-off to landing, each the
@@ -205,6 +206,9 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
         under-reads short impacts, and the loading rate is None (80 SPS cannot resolve the rise).
     flights : list of Flight, optional
         From :func:`find_flights` (computed with `flight_options` when not given).
+    rolling : Rolling, optional
+        The rolling mean and SD of `force_n` over `quiet_window_s` (``_common.rolling_stats``) when the caller
+        already has them; computed here otherwise (only when there is a jump).
 
     Returns
     -------
@@ -221,8 +225,9 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     landing_window = max(1, int(round(landing_window_s * rate_hz)))
     quiet_window = max(2, int(round(quiet_window_s * rate_hz)))
     max_integration = int(round(max_integration_s * rate_hz))
-    mean, sd, ok = rolling_mean_sd(force_n, quiet_window)
-    quiet = ok & quiet_mask(mean, sd, max_sd_fraction=max_sd_fraction, max_sd_n=max_sd_n) if mean.size else ok
+    if any(flight.is_jump for flight in flights) and (rolling is None or not rolling.fits(n, quiet_window)):
+        rolling = rolling_stats(force_n, quiet_window)
+    quiet_limits = {"max_sd_fraction": max_sd_fraction, "max_sd_n": max_sd_n}
     is_hx711 = adc == "hx711"
 
     jumps = []
@@ -230,8 +235,8 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
         if not flight.is_jump:
             continue
         contact_start = flights[k - 1].end if k else 0
-        velocity, impulse_method = _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, quiet,
-                                                     mean, sd, quiet_window, max_integration, is_hx711)
+        velocity, impulse_method = _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, rolling,
+                                                     quiet_limits, quiet_window, max_integration, is_hx711)
         height_impulse_m = (velocity ** 2 / (2 * STANDARD_GRAVITY_M_S2)
                             if velocity is not None and velocity > 0 else None)
         if velocity is not None and velocity <= 0:
@@ -276,23 +281,26 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     return jumps
 
 
-def _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, quiet, mean, sd, quiet_window,
+def _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, rolling, quiet_limits, quiet_window,
                       max_integration, is_hx711):
     """Take-off velocity (m/s) by impulse-momentum from the quietest window before take-off, and how."""
     # windows wholly inside this contact, ending at most max_integration samples before take-off
     first = max(contact_start, flight.start - max_integration - quiet_window)
     last = flight.start - quiet_window           # window [k, k + quiet_window) ends before the flight
-    if last < first or quiet.size == 0:
+    if last < first or rolling.mean_n.size == 0:
         return None, "no quiet standing before the jump: no impulse height"
-    candidates = np.flatnonzero(quiet[first:last + 1])
+    candidates = np.flatnonzero(quiet_mask(rolling.mean_n[first:last + 1], rolling.sd_n[first:last + 1],
+                                           **quiet_limits))
     if candidates.size == 0:
         return None, "no quiet standing before the jump: no impulse height"
     # The quietest, not the latest: a window ending just as the countermovement begins passes the SD test
     # while holding part of the dip, which biases the weight and skips part of the impulse.
-    k = first + int(candidates[np.argmin(sd[first:last + 1][candidates])])
-    weight_n = float(mean[k])
+    k = first + int(candidates[np.argmin(rolling.sd_n[first:last + 1][candidates])])
+    weight_n = float(rolling.mean_n[k])
     end_index = crossing(force_n, flight.start - 1, flight.threshold_n)
-    impulse = integrate(force_n - weight_n, k + quiet_window - 1, end_index) / rate_hz     # N s
+    start = k + quiet_window - 1                 # only the integrated samples, less the weight
+    stop = min(force_n.shape[0], int(np.floor(end_index)) + 2)
+    impulse = integrate(force_n[start:stop] - weight_n, 0, end_index - start) / rate_hz     # N s
     velocity = STANDARD_GRAVITY_M_S2 * impulse / weight_n
     method = (f"impulse-momentum from the quiet second at {t_s[k]:.3f}-{t_s[k + quiet_window - 1]:.3f} s "
               f"(weight {weight_n:.1f} N) to take-off, h = v^2 / 2g")

@@ -49,7 +49,10 @@ def correct_loaded_zero(force_n, rate_hz, *, min_plateau_s: float = 0.15, min_of
     rate_hz = check_rate(rate_hz)
     min_len = max(2, int(round(min_plateau_s * rate_hz)))
     with np.errstate(invalid="ignore"):
-        starts, ends = runs(force_n < -min_offset_n)
+        below = force_n < -min_offset_n
+    if not below.any():              # the usual case: nothing far below zero, no plateau to look for
+        return force_n, OffsetCorrection(0.0, None)
+    starts, ends = runs(below)
     plateaus = [(a, b) for a, b in zip(starts.tolist(), ends.tolist()) if b - a >= min_len]
     if not plateaus:
         return force_n, OffsetCorrection(0.0, None)

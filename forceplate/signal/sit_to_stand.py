@@ -180,10 +180,12 @@ def detect_sit_to_stand(force_n, rate_hz, *, body_weight_n: float, t_s=None, sea
     smoothed = _moving_average(force_n, smooth)
     seated = (smoothed >= empty_plate_n) & (smoothed <= seated_max_bw * bw)
     starts, ends = runs(seated)
-    stretches = [(s, e) for s, e in zip(starts.tolist(), ends.tolist())
-                 if e - s >= min_seated
-                 and not (s > 0 and smoothed[s - 1] < empty_plate_n)         # stepped on one foot at a time
+    long_enough = ends - starts >= min_seated
+    stretches = [(s, e) for s, e in zip(starts[long_enough].tolist(), ends[long_enough].tolist())
+                 if not (s > 0 and smoothed[s - 1] < empty_plate_n)          # stepped on one foot at a time
                  and not (e < n and smoothed[e] < empty_plate_n)]            # stepped off, or a flight
+    if not stretches:                # no seat: no visit (jumps, heel drops, standing)
+        return []
     stand_lo, stand_hi = (1 - standing_band_bw) * bw, (1 + standing_band_bw) * bw
     in_band = (force_n >= stand_lo) & (force_n <= stand_hi)
     band_starts, band_ends = runs(in_band)
@@ -285,9 +287,25 @@ def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
     """Centred moving average over `width` samples, shrinking at the ends (no padding values invented)."""
     if width <= 1:
         return values.copy()
-    c = np.concatenate(([0.0], np.cumsum(values)))
     n = values.shape[0]
+    c = np.empty(n + 1)
+    c[0] = 0.0
+    np.cumsum(values, out=c[1:])
     half = width // 2
-    lo = np.clip(np.arange(n) - half, 0, n)
-    hi = np.clip(np.arange(n) - half + width, 0, n)
+    # sample i averages [i - half, i - half + width) clipped to the trace: whole windows in the middle
+    first, stop = half, n - width + half + 1         # the samples whose window lies wholly inside
+    if stop <= first:
+        return _window_means(c, np.arange(n), half, width, n)
+    out = np.empty(n)
+    np.subtract(c[width:], c[:n + 1 - width], out=out[first:stop])
+    out[first:stop] /= width
+    out[:first] = _window_means(c, np.arange(first), half, width, n)
+    out[stop:] = _window_means(c, np.arange(stop, n), half, width, n)
+    return out
+
+
+def _window_means(c: np.ndarray, i: np.ndarray, half: int, width: int, n: int) -> np.ndarray:
+    """Means of the windows [i - half, i - half + width) clipped to [0, n), from cumulative sums `c`."""
+    lo = np.clip(i - half, 0, n)
+    hi = np.clip(i - half + width, 0, n)
     return (c[hi] - c[lo]) / (hi - lo)
