@@ -6,8 +6,7 @@ whole. Never edit a migration that has shipped: add the next one. The schema ver
 
 Tables are created here with explicit keys, NOT NULLs and CHECKs (STRICT tables: a string never lands in a
 number column), never by an insert. Times are ISO 8601 UTC text (``2026-03-01T09:30:00.123456+00:00``).
-Room for later: plans and programmes get their own tables and a nullable ``sessions.plan_id`` in a new
-migration; nothing here needs to change for them.
+Plans live in their own table (0005); a session keeps the threshold it was judged by (``thump_bw``).
 """
 from __future__ import annotations
 
@@ -149,6 +148,41 @@ def add_session_summaries(db) -> None:
             peak_bw_max = (SELECT MAX(peak_bw) FROM events e WHERE e.session_id = sessions.id),
             peak_bw_sum = (SELECT COALESCE(SUM(peak_bw), 0) FROM events e WHERE e.session_id = sessions.id),
             peak_bw_count = (SELECT COUNT(peak_bw) FROM events e WHERE e.session_id = sessions.id)""")
+
+
+@migrations(name="0005_plans_pain_summaries")
+def add_plans_pain_and_session_doses(db) -> None:
+    """Each person's plan (level and clinician-set target peaks), the answer to "did anything hurt?" on each
+    session, whether it was trained in the clinician-approved mode, and each session's median peak and
+    Osteogenic Index kept on its row when it ends (the history page reads rows, never every event)."""
+    import statistics
+
+    from .programme import osteogenic_index
+
+    db.execute("""
+        CREATE TABLE plans (
+            person_id INTEGER PRIMARY KEY REFERENCES people(id),
+            level TEXT NOT NULL CHECK (level IN ('beginner', 'intermediate', 'advanced')),
+            target_beginner_bw REAL NOT NULL CHECK (target_beginner_bw BETWEEN 1.3 AND 8),
+            target_intermediate_bw REAL NOT NULL CHECK (target_intermediate_bw BETWEEN 1.3 AND 8),
+            target_advanced_bw REAL NOT NULL CHECK (target_advanced_bw BETWEEN 1.3 AND 8),
+            daily_impact_cap INTEGER NOT NULL CHECK (daily_impact_cap BETWEEN 1 AND 500),
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL
+        ) STRICT""")
+    for column in ("pain INTEGER CHECK (pain IN (0, 1))",            # NULL: not asked or not answered
+                   "pain_answered_at TEXT",
+                   "restricted INTEGER CHECK (restricted IN (0, 1))",  # trained in clinician-approved mode
+                   "peak_bw_median REAL",
+                   "osteogenic_index REAL"):
+        db.execute(f"ALTER TABLE sessions ADD COLUMN {column}")
+    ended = [row[0] for row in db.execute("SELECT id FROM sessions WHERE status != 'recording'").fetchall()]
+    for session_id in ended:
+        peaks = [row[0] for row in db.execute(
+            "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL", [session_id]).fetchall()]
+        if peaks:
+            db.execute("UPDATE sessions SET peak_bw_median = ?, osteogenic_index = ? WHERE id = ?",
+                       [statistics.median(peaks), osteogenic_index(peaks), session_id])
 
 SCHEMA_VERSION = len(migrations._migrations)
 MIGRATION_NAMES = tuple(m.name for m in migrations._migrations)

@@ -17,6 +17,7 @@ and varint-coded, the cells one after another, then the whole compressed by zlib
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import fcntl
@@ -24,6 +25,7 @@ import json
 import lzma
 import math
 import os
+import statistics
 import struct
 import zlib
 from pathlib import Path
@@ -238,6 +240,24 @@ class Store:
         if mark_interrupted:
             self.mark_interrupted()
 
+    @contextlib.contextmanager
+    def _atomic(self):
+        """One transaction that takes the write lock first (BEGIN IMMEDIATE), so it waits its turn behind
+        another writer (busy_timeout) instead of failing "database is locked" when a read inside it would
+        have to become a write; nested, a savepoint."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.conn.execute("ROLLBACK")
+            raise
+        self.db.conn.execute("COMMIT")
+
     def close(self) -> None:
         for session_id in list(self._locks):
             self._release(session_id)
@@ -268,7 +288,7 @@ class Store:
         if unknown:
             raise ValueError(f"unknown person fields: {', '.join(sorted(unknown))}")
         now = utc_now()
-        with self.db.atomic():
+        with self._atomic():
             cursor = self.db.execute(
                 f"INSERT INTO people (name, created_at{''.join(', ' + k for k in fields)}) "
                 f"VALUES (?, ?{', ?' * len(fields)})", [name, now, *fields.values()])
@@ -303,7 +323,7 @@ class Store:
             raise ValueError(f"unknown person fields: {', '.join(sorted(unknown))}")
         if "name" in fields:
             fields["name"] = _clean_name(fields["name"])
-        with self.db.atomic():
+        with self._atomic():
             before = self.person(person_id)
             if before is None:
                 raise StoreError(f"no person has id {person_id}")
@@ -317,11 +337,73 @@ class Store:
     def add_body_mass(self, person_id: int, mass_kg: float, *, changed_by: str, method: str = "entered",
                       measured_at: str | None = None) -> None:
         measured_at = measured_at or utc_now()
-        with self.db.atomic():
+        with self._atomic():
             self.db.execute("INSERT INTO body_mass (person_id, measured_at, mass_kg, method) VALUES (?, ?, ?, ?)",
                             [person_id, measured_at, float(mass_kg), method])
             self._audit(person_id, changed_by, "body_mass",
                         {"mass_kg": [None, float(mass_kg)], "measured_at": [None, measured_at]})
+
+    def people(self) -> list[dict]:
+        """Everyone, by name, with their latest body mass and the start of their newest session."""
+        return list(self.db.query("""
+            SELECT p.*,
+                   (SELECT mass_kg FROM body_mass b WHERE b.person_id = p.id
+                    ORDER BY measured_at DESC, id DESC LIMIT 1) AS mass_kg,
+                   (SELECT MAX(started_at) FROM sessions s WHERE s.person_id = p.id) AS last_session_at
+            FROM people p ORDER BY p.name COLLATE NOCASE"""))
+
+    def latest_body_mass(self, person_id: int) -> float | None:
+        row = self.db.execute("SELECT mass_kg FROM body_mass WHERE person_id = ? ORDER BY measured_at DESC, id DESC "
+                              "LIMIT 1", [person_id]).fetchone()
+        return None if row is None else float(row[0])
+
+    def plan(self, person_id: int) -> dict:
+        """A person's plan: ``level``, ``targets_bw`` per level, ``daily_impact_cap`` (the programme's
+        defaults until someone sets one; ``updated_at`` is then None)."""
+        from .programme import DAILY_IMPACT_CAP, LEVELS
+        row = self.db.execute("SELECT level, target_beginner_bw, target_intermediate_bw, target_advanced_bw, "
+                              "daily_impact_cap, updated_at, updated_by FROM plans WHERE person_id = ?",
+                              [person_id]).fetchone()
+        if row is None:
+            return {"level": "beginner", "targets_bw": {name: lv.target_bw for name, lv in LEVELS.items()},
+                    "daily_impact_cap": DAILY_IMPACT_CAP, "updated_at": None, "updated_by": None}
+        return {"level": row[0], "targets_bw": {"beginner": row[1], "intermediate": row[2], "advanced": row[3]},
+                "daily_impact_cap": row[4], "updated_at": row[5], "updated_by": row[6]}
+
+    def set_plan(self, person_id: int, *, changed_by: str, level: str | None = None, targets_bw: dict | None = None,
+                 daily_impact_cap: int | None = None) -> None:
+        """Change a person's plan (what is not given stays); the audit log keeps the old and new values."""
+        with self._atomic():
+            if self.person(person_id) is None:
+                raise StoreError(f"no person has id {person_id}")
+            before = self.plan(person_id)
+            after = {"level": level or before["level"],
+                     "targets_bw": before["targets_bw"] | dict(targets_bw or {}),
+                     "daily_impact_cap": before["daily_impact_cap"] if daily_impact_cap is None else int(daily_impact_cap)}
+            changes = {}
+            if after["level"] != before["level"]:
+                changes["level"] = [before["level"], after["level"]]
+            for name in ("beginner", "intermediate", "advanced"):
+                after["targets_bw"][name] = float(after["targets_bw"][name])
+                if after["targets_bw"][name] != before["targets_bw"][name]:
+                    changes[f"target_{name}_bw"] = [before["targets_bw"][name], after["targets_bw"][name]]
+            if after["daily_impact_cap"] != before["daily_impact_cap"]:
+                changes["daily_impact_cap"] = [before["daily_impact_cap"], after["daily_impact_cap"]]
+            if not changes and before["updated_at"] is not None:
+                return
+            now = utc_now()
+            t = after["targets_bw"]
+            self.db.execute(
+                "INSERT INTO plans (person_id, level, target_beginner_bw, target_intermediate_bw, target_advanced_bw, "
+                "daily_impact_cap, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(person_id) DO "
+                "UPDATE SET level = excluded.level, target_beginner_bw = excluded.target_beginner_bw, "
+                "target_intermediate_bw = excluded.target_intermediate_bw, "
+                "target_advanced_bw = excluded.target_advanced_bw, daily_impact_cap = excluded.daily_impact_cap, "
+                "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                [person_id, after["level"], t["beginner"], t["intermediate"], t["advanced"],
+                 after["daily_impact_cap"], now, str(changed_by)])
+            if changes:
+                self._audit(person_id, changed_by, "plan", changes, now)
 
     def body_mass_history(self, person_id: int) -> list[dict]:
         return list(self.db.query("SELECT measured_at, mass_kg, method FROM body_mass WHERE person_id = ? "
@@ -329,7 +411,7 @@ class Store:
 
     def add_fracture(self, person_id: int, occurred_on: str, *, changed_by: str, site: str = "",
                      is_vertebral: bool = False) -> None:
-        with self.db.atomic():
+        with self._atomic():
             self.db.execute("INSERT INTO fractures (person_id, occurred_on, site, is_vertebral) VALUES (?, ?, ?, ?)",
                             [person_id, occurred_on, site, int(bool(is_vertebral))])
             self._audit(person_id, changed_by, "fracture",
@@ -374,7 +456,7 @@ class Store:
                        "scale_n_per_count": [float(x) for x in np.asarray(scale_n_per_count, dtype=float)]}
         if not len(cells) == len(calibration["offset_counts"]) == len(calibration["scale_n_per_count"]):
             raise ValueError("cells, offset_counts and scale_n_per_count need one entry per load cell")
-        with self.db.atomic():
+        with self._atomic():
             cursor = self.db.execute(
                 "INSERT INTO sessions (person_id, started_at, status, source, rate_hz, adc, channels, cells, "
                 "speed, clock_origin_ns, calibration, thump_bw, min_peak_bw) "
@@ -394,7 +476,7 @@ class Store:
         if not events:
             return []
         now = utc_now()
-        with self.db.atomic():
+        with self._atomic():
             (next_seq,) = self.db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE session_id = ?",
                                           [session_id]).fetchone()
             rows = []
@@ -419,7 +501,7 @@ class Store:
     def add_raw_chunk(self, session_id: int, frames: Frames) -> int:
         """Commit sample sets as the session's next raw chunk; its sequence number."""
         codec, data = encode_chunk(frames.t_ns, frames.raw_counts, frames.flags)
-        with self.db.atomic():
+        with self._atomic():
             (seq,) = self.db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM raw_chunks WHERE session_id = ?",
                                      [session_id]).fetchone()
             self.db.execute("INSERT INTO raw_chunks (session_id, seq, first_t_ns, last_t_ns, n_sets, codec, data) "
@@ -434,9 +516,20 @@ class Store:
         if status not in ("complete", "interrupted"):
             raise ValueError(f"a session ends complete or interrupted, not {status!r}")
         bw = None if body_weight_n is None or not math.isfinite(body_weight_n) else float(body_weight_n)
-        self.db.execute("UPDATE sessions SET status = ?, ended_at = ?, body_weight_n = COALESCE(?, body_weight_n) "
-                        "WHERE id = ?", [status, ended_at or utc_now(), bw, session_id])
+        with self._atomic():
+            self.db.execute("UPDATE sessions SET status = ?, ended_at = ?, body_weight_n = COALESCE(?, body_weight_n) "
+                            "WHERE id = ?", [status, ended_at or utc_now(), bw, session_id])
+            self._summarise(session_id)
         self._release(session_id)
+
+    def _summarise(self, session_id: int) -> None:
+        """Keep the session's median peak (BW) and Osteogenic Index on its row (it has ended)."""
+        from .programme import osteogenic_index
+        peaks = [row[0] for row in self.db.execute(
+            "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL", [session_id])]
+        median = statistics.median(peaks) if peaks else None
+        self.db.execute("UPDATE sessions SET peak_bw_median = ?, osteogenic_index = ? WHERE id = ?",
+                        [median, osteogenic_index(peaks) if peaks else None, session_id])
 
     def set_body_weight(self, session_id: int, body_weight_n: float | None) -> None:
         if body_weight_n is not None and math.isfinite(body_weight_n):
@@ -459,8 +552,10 @@ class Store:
                 started = _dt.datetime.fromisoformat(row["started_at"])
                 ended_at = (started + _dt.timedelta(microseconds=(last - row["clock_origin_ns"]) / 1e3)).isoformat(
                     timespec="microseconds")
-            self.db.execute("UPDATE sessions SET status = 'interrupted', ended_at = ? "
-                            "WHERE id = ? AND status = 'recording'", [ended_at, row["id"]])
+            with self._atomic():
+                self.db.execute("UPDATE sessions SET status = 'interrupted', ended_at = ? "
+                                "WHERE id = ? AND status = 'recording'", [ended_at, row["id"]])
+                self._summarise(row["id"])
             self._release(row["id"])
             marked.append(row["id"])
         return marked
@@ -485,10 +580,45 @@ class Store:
         (events, thumps, largest and mean peak in body weights), kept on the session's row by add_events."""
         return list(self.db.query("""
             SELECT id, started_at, ended_at, status, body_weight_n, event_count AS events, thump_count AS thumps,
-                   peak_bw_max, peak_bw_sum / NULLIF(peak_bw_count, 0) AS peak_bw_mean
+                   peak_bw_max, peak_bw_sum / NULLIF(peak_bw_count, 0) AS peak_bw_mean, peak_bw_median,
+                   osteogenic_index, pain, restricted, thump_bw
             FROM sessions
             WHERE person_id = ?
             ORDER BY started_at DESC""", [person_id]))
+
+    def set_pain(self, session_id: int, pain: bool, *, changed_by: str) -> None:
+        """Keep the answer to "did anything hurt?" with a session (the audit log keeps who said it)."""
+        with self._atomic():
+            row = self.db.execute("SELECT person_id, pain FROM sessions WHERE id = ?", [session_id]).fetchone()
+            if row is None:
+                raise UnknownSession(f"no session {session_id}")
+            person_id, before = row
+            self.db.execute("UPDATE sessions SET pain = ?, pain_answered_at = ? WHERE id = ?",
+                            [int(bool(pain)), utc_now(), session_id])
+            self._audit(person_id, changed_by, "pain",
+                        {"session": [None, session_id],
+                         "pain": [None if before is None else bool(before), bool(pain)]})
+
+    def set_session_restricted(self, session_id: int, restricted: bool) -> None:
+        """Note that a session was trained in the clinician-approved mode (no jumps, beginner targets)."""
+        self.db.execute("UPDATE sessions SET restricted = ? WHERE id = ?", [int(bool(restricted)), session_id])
+
+    def programme_sessions(self, person_id: int, since: str) -> list[dict]:
+        """What the programme rules need: the person's sessions with reps started at or after ``since`` (ISO
+        time), each with its impact peaks (BW) and pain answer, oldest first; and, before them, the newest
+        earlier session with reps (for "days since the last session"), its peaks left out."""
+        rows = list(self.db.query(
+            "SELECT id, started_at, pain FROM sessions WHERE person_id = ? AND started_at >= ? "
+            "AND event_count > 0 ORDER BY started_at", [person_id, since]))
+        for row in rows:
+            row["peaks_bw"] = [r[0] for r in self.db.execute(
+                "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL ORDER BY seq", [row["id"]])]
+        earlier = self.db.execute(
+            "SELECT id, started_at, pain FROM sessions WHERE person_id = ? AND started_at < ? AND event_count > 0 "
+            "ORDER BY started_at DESC LIMIT 1", [person_id, since]).fetchone()
+        if earlier is not None:
+            rows.insert(0, {"id": earlier[0], "started_at": earlier[1], "pain": earlier[2], "peaks_bw": []})
+        return rows
 
     def events(self, session_id: int) -> list[dict]:
         """A session's events as they were reported (contract fields, then the extra ones), with ``seq``."""
@@ -639,6 +769,21 @@ def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
     except OSError as exc:
         raise StoreError(f"cannot write the export to {out_dir}: {exc.strerror or exc}") from None
     return csv_path, json_path
+
+
+def session_force(store: Store, session_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """A session's stored trace as total vertical force: ``(t_s, force_n)``, seconds since its start on the
+    source's time scale (as the events' times) and newtons (NaN where a cell's word was flagged)."""
+    from .signal.calibration import counts_to_newtons
+
+    session = store.session(session_id)
+    frames = store.raw_frames(session_id)
+    calibration = session["calibration"]
+    if not frames.n_sets:
+        return np.zeros(0), np.zeros(0)
+    cells_n = counts_to_newtons(frames.raw_counts, frames.flags, calibration["offset_counts"],
+                                calibration["scale_n_per_count"])
+    return (frames.t_ns - session["clock_origin_ns"]) * (session["speed"] / 1e9), cells_n.sum(axis=1)
 
 
 def _write_whole(path: Path, text: str) -> None:

@@ -1,5 +1,6 @@
 """The store on real SQLite files under tmp_path: migrations, durability settings, people, sessions, raw traces."""
 import json
+import math
 import os
 import sqlite3
 
@@ -40,7 +41,7 @@ JUMP = {"kind": "jump", "takeoff_s": 3.0, "landing_s": None, "flight_s": None, "
 # -- schema and migrations ------------------------------------------------------------------------------
 
 def test_a_new_store_is_at_the_newest_schema_in_wal_with_full_sync_and_foreign_keys(store):
-    assert store.schema_version() == len(MIGRATION_NAMES) == 4
+    assert store.schema_version() == len(MIGRATION_NAMES) == 5
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2          # FULL: survives power loss
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -62,6 +63,9 @@ def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_pat
                    "'complete', 'sim', 80, 'hx711', 1, '[\"fz_n\"]', 0, '{}', 2.5, 1.3)")
         db.execute("INSERT INTO events (session_id, seq, kind, t_s, thump, peak_bw, extra, recorded_at) "
                    "VALUES (1, 0, 'impact', 1.0, 1, 3.0, '{}', '2025-01-02T00:00:01+00:00')")
+    if version >= 4:                                   # from 0004 on, the writer keeps the counts on the row
+        db.execute("UPDATE sessions SET event_count = 1, thump_count = 1, peak_bw_max = 3.0, peak_bw_sum = 3.0, "
+                   "peak_bw_count = 1 WHERE id = 1")
     db.close()
     with Store(tmp_path) as s:
         assert s.schema_version() == len(MIGRATION_NAMES)
@@ -72,6 +76,9 @@ def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_pat
         if version >= 2:
             (only,) = s.sessions()
             assert (only["events"], only["thumps"]) == (1, 1)
+            (row,) = s.person_history(1)                # 0005 kept the median and OI of the ended session
+            assert row["peak_bw_median"] == 3.0
+            assert row["osteogenic_index"] == pytest.approx(3.0 * math.log(2))
         assert s.integrity_check() == "ok"
     with Store(tmp_path) as again:                      # re-running is a no-op
         assert again.schema_version() == len(MIGRATION_NAMES)

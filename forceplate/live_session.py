@@ -1,0 +1,393 @@
+"""Recording sets from the live plate (``forceplate serve``): one set at a time, for one person.
+
+:class:`SetController` hangs on the LivePlate's ``on_batch`` hook. While a set records, the sampler thread
+only puts each batch on a queue (``SimpleQueue.put`` never blocks), and a writer thread that owns its own
+Store drains it: the set's own :class:`~forceplate.recorder.ForcePipeline` (the person's target peak as the
+thump threshold, their body mass) turns counts into events, each committed before anyone hears of it, and a
+:class:`~forceplate.recorder.SessionWriter` commits the raw sets about once a second. So the sampler never
+waits on SQLite, and what the live page shows of a set is what the history will show.
+
+A set ends ``complete`` when it is stopped (the page, the GPIO panel's button), when the person steps off
+(the plate empty for ``step_off_end_s`` seconds after someone stood on it), when the recording source ends,
+or when the server stops (:meth:`SetController.close`). A crash leaves it ``recording`` for the store to
+mark ``interrupted`` (its lock dies with the process). A failing disk puts the controller in ``fault``.
+
+Listeners (``add_listener``) hear, from the writer thread or the caller's: ``set_started``, ``rep``,
+``jump_not_allowed``, ``set_ended`` and ``fault`` dicts. They must return quickly and not raise.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+
+import numpy as np
+
+from .device.frames import Frames
+from .exc import ForcePlateError
+from .progress import standing_of
+from .recorder import ForcePipeline, SessionWriter
+from .signal.jumps import flight_threshold
+
+log = logging.getLogger(__name__)
+
+STEP_OFF_END_S = 5.0          # the plate empty this long (s, source time scale) after someone stood on it
+REPLY_TIMEOUT_S = 15.0        # a command the writer does not answer within this long is a fault
+JUMP_NOTE = "No jumps in clinician-approved mode"
+
+
+class SetError(ForcePlateError):
+    """A set cannot start or stop as asked (one is already recording, nobody chosen, unknown person)."""
+
+
+class SetController:
+    """Start and stop sets on a running LivePlate; thread-safe.
+
+    Parameters
+    ----------
+    plate : LivePlate
+        Its ``on_batch`` hook is taken (an existing hook is still called).
+    store_path : path
+        The database (file or folder); the writer thread opens its own Store on it.
+    source_spec : str, optional
+        How the source was named (kept with each session).
+    step_off_end_s : float
+        Seconds of empty plate, after someone stood on it, that end a set.
+    today : callable, optional
+        Today's date (tests pass a fixed one); the programme rules judge by it.
+    """
+
+    def __init__(self, plate, store_path, *, source_spec: str | None = None, step_off_end_s: float = STEP_OFF_END_S,
+                 today=dt.date.today):
+        self.plate = plate
+        self.store_path = store_path
+        self.source_spec = source_spec
+        self.step_off_end_s = float(step_off_end_s)
+        self.today = today
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._accepting = False             # read by the sampler thread without a lock (a bool is atomic)
+        self._command_lock = threading.Lock()   # one start/stop at a time
+        self._state_lock = threading.Lock()     # short: the snapshot the web pages read
+        self._listeners: list = []
+        self._current: dict | None = None
+        self._last: dict | None = None
+        self._events: list[dict] = []
+        self._fault: str | None = None
+        self.selected_person_id: int | None = None
+        self._closed = False
+        self._previous_hook = plate.on_batch
+        plate.on_batch = self._on_batch
+        self._store_opened = threading.Event()
+        self._thread = threading.Thread(target=self._writer_loop, name="forceplate-set-writer", daemon=True)
+        self._thread.start()
+        self._store_opened.wait(REPLY_TIMEOUT_S)     # migrations run once, before anyone else writes
+
+    # -- the API -------------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """``"recording"``, ``"fault"`` (the writer failed, or the sampler stopped with an error) or ``"ready"``."""
+        with self._state_lock:
+            if self._fault is not None:
+                return "fault"
+            if self._current is not None:
+                return "recording"
+        return "fault" if self.plate.error else "ready"
+
+    @property
+    def fault(self) -> str | None:
+        with self._state_lock:
+            return self._fault or self.plate.error
+
+    def add_listener(self, callback) -> None:
+        """Call ``callback(event_dict)`` on every set event (see the module docstring)."""
+        with self._state_lock:
+            self._listeners.append(callback)
+
+    def remove_listener(self, callback) -> None:
+        with self._state_lock:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+    def select(self, person_id: int | None) -> None:
+        """The person a ``toggle()`` starts a set for (the live page's choice)."""
+        self.selected_person_id = None if person_id is None else int(person_id)
+
+    def start(self, person_id: int) -> int:
+        """Start a set for ``person_id``; its session id. Raises SetError when one is recording."""
+        with self._command_lock:
+            if self._closed:
+                raise SetError("the server is stopping")
+            if self.state == "recording":
+                raise SetError("a set is already recording: stop it first")
+            if self.plate.error:
+                raise SetError(f"the plate has stopped: {self.plate.error}")
+            self.selected_person_id = int(person_id)
+            self._accepting = True               # from here on every batch reaches the writer
+            try:
+                info = self._ask("start", int(person_id))
+            except BaseException:
+                self._accepting = False
+                raise
+        self._notify({"kind": "set_started"} | info)
+        return info["session"]
+
+    def stop(self, pain: bool | None = None, *, reason: str = "stopped", changed_by: str = "plate") -> dict | None:
+        """End the recording set (``complete``); its summary, or None when none was recording.
+
+        ``pain``: the answer to "did anything hurt?" when it is already known (else asked afterwards), kept
+        in the audit log as said by ``changed_by``.
+        """
+        with self._command_lock:
+            if self.current() is None:
+                return None
+            return self._ask("stop", (pain, reason, changed_by))
+
+    def wait_idle(self, timeout_s: float = REPLY_TIMEOUT_S) -> None:
+        """Return once the writer has handled every batch queued before this call (tests, shutdown)."""
+        reply: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue.put(("sync", None, reply))
+        reply.get(timeout=timeout_s)
+
+    def toggle(self) -> int | dict | None:
+        """The panel's button: stop the recording set, or start one for the selected person."""
+        if self.current() is not None:
+            return self.stop(reason="stopped on the plate")
+        if self.selected_person_id is None:
+            raise SetError("choose a person on the live page first")
+        return self.start(self.selected_person_id)
+
+    def current(self) -> dict | None:
+        """The recording set (session, person, target, reps, thumps, ...), or None."""
+        with self._state_lock:
+            return None if self._current is None else dict(self._current)
+
+    def last(self) -> dict | None:
+        """The newest set that ended (its summary), or None."""
+        with self._state_lock:
+            return None if self._last is None else dict(self._last)
+
+    def events(self, session_id: int, start: int = 0) -> list[dict]:
+        """The events of the recording (or last) set from number ``start`` on, as committed."""
+        with self._state_lock:
+            owner = self._current or self._last
+            if owner is None or owner["session"] != session_id:
+                return []
+            return [dict(e) for e in self._events[start:]]
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """The server is stopping: end the recording set cleanly (``complete``) and stop the writer."""
+        with self._command_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self.stop(reason="the server stopped")
+        except ForcePlateError as exc:
+            log.warning("the set could not end cleanly: %s", exc)
+        self._queue.put(("close", None, None))
+        self._thread.join(timeout_s)
+        if self.plate.on_batch == self._on_batch:
+            self.plate.on_batch = self._previous_hook
+
+    # -- the sampler thread: hand on, never wait ----------------------------------------------------------
+
+    def _on_batch(self, frames, events) -> None:
+        if self._accepting:
+            self._queue.put(("frames", frames, None))
+        if self._previous_hook is not None:
+            self._previous_hook(frames, events)
+
+    # -- commands to the writer thread ---------------------------------------------------------------------
+
+    def _ask(self, command: str, argument):
+        reply: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue.put((command, argument, reply))
+        try:
+            ok, value = reply.get(timeout=REPLY_TIMEOUT_S)
+        except queue.Empty:
+            self._set_fault(f"the recorder did not answer within {REPLY_TIMEOUT_S:g} s")
+            raise SetError(f"the recorder did not answer within {REPLY_TIMEOUT_S:g} s") from None
+        if not ok:
+            raise value
+        return value
+
+    def _notify(self, event: dict) -> None:
+        with self._state_lock:
+            listeners = list(self._listeners)
+        for callback in listeners:
+            try:
+                callback(dict(event))
+            except Exception:          # noqa: BLE001 - a listener's bug must not stop a recording
+                log.exception("a set listener failed")
+
+    def _set_fault(self, message: str) -> None:
+        with self._state_lock:
+            self._fault = message
+        log.error("recording fault: %s", message)
+        self._notify({"kind": "fault", "message": message})
+
+    # -- the writer thread ---------------------------------------------------------------------------------
+
+    def _writer_loop(self) -> None:
+        from .store import Store
+        store = None
+        recording = None
+        try:
+            store = Store(self.store_path)
+        except Exception as exc:          # noqa: BLE001 - shown as the controller's fault
+            self._set_fault(f"cannot open the database: {exc}")
+        self._store_opened.set()
+        while True:
+            command, argument, reply = self._queue.get()
+            try:
+                if command == "frames":
+                    if recording is not None:
+                        ended = recording.ingest(argument)
+                        if ended:
+                            self._finish(store, recording, pain=None, reason=ended)
+                            recording = None
+                elif command == "start":
+                    if store is None:
+                        raise SetError(self.fault or "the database is not open")
+                    recording = _Recording(self, store, argument)
+                    reply.put((True, recording.info()))
+                elif command == "stop":
+                    pain, reason, changed_by = argument
+                    summary = None
+                    if recording is not None:
+                        summary = self._finish(store, recording, pain=pain, reason=reason, changed_by=changed_by)
+                        recording = None
+                    reply.put((True, summary))
+                elif command == "sync":
+                    reply.put((True, None))
+                elif command == "close":
+                    break
+            except Exception as exc:      # noqa: BLE001 - the set is kept (interrupted); the state says why
+                if reply is not None:
+                    reply.put((False, exc if isinstance(exc, ForcePlateError) else SetError(str(exc))))
+                if not isinstance(exc, SetError):
+                    log.exception("the set recorder failed")
+                    if recording is not None:
+                        try:
+                            recording.writer.finish(status="interrupted")
+                        except Exception:        # noqa: BLE001 - the store marks it on the next start
+                            pass
+                        recording = None
+                        self._accepting = False
+                        with self._state_lock:
+                            self._current = None
+                    self._set_fault(f"recording stopped: {exc}")
+        if store is not None:
+            store.close()
+
+    def _finish(self, store, recording: "_Recording", *, pain, reason: str, changed_by: str = "plate") -> dict:
+        self._accepting = False
+        summary = recording.finish(pain=pain, reason=reason, changed_by=changed_by)
+        with self._state_lock:
+            self._current = None
+            self._last = summary
+        self._notify({"kind": "set_ended"} | summary)
+        return summary
+
+
+class _Recording:
+    """One set in the writer thread: the person's pipeline, the session writer, step-off detection."""
+
+    def __init__(self, controller: SetController, store, person_id: int):
+        self.controller = controller
+        self.store = store
+        try:
+            standing = standing_of(store, person_id, controller.today())
+        except LookupError:
+            raise SetError("that person is not in the database (were they removed?)") from None
+        self.standing = standing
+        source = controller.plate.source
+        self.pipeline = ForcePipeline(source, thump_bw=standing.target_bw, min_peak_bw=controller.plate.min_peak_bw,
+                                      body_mass_kg=standing.body_mass_kg)
+        self.origin_ns = self.pipeline.start()
+        self.writer = SessionWriter.start(store, person_id, source, self.pipeline,
+                                          source_spec=controller.source_spec or source.name)
+        store.set_session_restricted(self.writer.session_id, standing.is_restricted)
+        self.had_person = False
+        self.last_loaded_s = 0.0
+        self.last_t_s = 0.0
+        self.started_at = store.session(self.writer.session_id)["started_at"]
+        # the plate's clock starts earlier: the live chart puts a set's events at t + plate_offset_s
+        plate_t0 = getattr(controller.plate, "_t0_ns", None)
+        self.plate_offset_s = 0.0 if plate_t0 is None else (self.origin_ns - plate_t0) * self.pipeline.speed / 1e9
+        with controller._state_lock:
+            controller._events = []
+            controller._current = self.info()
+
+    def info(self) -> dict:
+        s = self.standing
+        return {"session": self.writer.session_id, "person_id": s.person["id"], "person": s.person["name"],
+                "started_at": self.started_at, "target_bw": s.target_bw, "level": s.effective.level,
+                "body_mass_kg": s.body_mass_kg, "restricted": s.is_restricted,
+                "restriction_reasons": list(s.restriction_reasons), "impacts_left_today": s.impacts_left_today,
+                "plate_offset_s": self.plate_offset_s, "reps": self.writer.events, "thumps": self.writer.thumps,
+                "jumps_flagged": 0, "duration_s": round(self.last_t_s, 3)}
+
+    def ingest(self, frames) -> str | None:
+        """Store and analyse a batch; returns why the set ended (the person stepped off, the source ended)."""
+        if frames is None:                           # the source has finished
+            return "the recording ended"
+        keep = frames.t_ns >= self.origin_ns         # a batch read across the start: only the set's sets
+        if not keep.all():
+            frames = Frames(frames.t_ns[keep], frames.raw_counts[keep], frames.flags[keep])
+        if not frames.n_sets:
+            return None
+        processed = self.pipeline.process(frames)
+        self.report(processed.events)                # committed before the raw sets: events are what matter
+        self.writer.add_frames(frames)
+        self.last_t_s = float(processed.t_s[-1])
+        # someone is on the plate above the analyser's flight threshold; a flagged (NaN) sample is no proof of absence
+        loaded = np.flatnonzero(~(processed.total_n < flight_threshold(self.pipeline.body_weight_n)))
+        if loaded.size:
+            self.had_person, self.last_loaded_s = True, float(processed.t_s[loaded[-1]])
+        if self.had_person and self.last_t_s - self.last_loaded_s >= self.controller.step_off_end_s:
+            return "the person stepped off"
+        with self.controller._state_lock:
+            if self.controller._current is not None:
+                self.controller._current["duration_s"] = round(self.last_t_s, 3)
+        return None
+
+    def report(self, events: list[dict]) -> None:
+        if not events:
+            return
+        flagged = []
+        for event in events:
+            if event.get("kind") == "jump" and self.standing.is_restricted:
+                event["note"] = JUMP_NOTE            # kept with the event (its extra fields) and shown
+                flagged.append(event)
+        reported = self.writer.add_events(events)
+        c = self.controller
+        with c._state_lock:
+            for event in reported:
+                c._events.append(event | {"t_plate_s": _plus(event.get("t_peak_s"), self.plate_offset_s),
+                                          "takeoff_plate_s": _plus(event.get("takeoff_s"), self.plate_offset_s)})
+            if c._current is not None:
+                c._current.update(reps=self.writer.events, thumps=self.writer.thumps,
+                                  jumps_flagged=c._current["jumps_flagged"] + len(flagged))
+        for event in reported:
+            c._notify({"kind": "rep", "event": event, "session": self.writer.session_id})
+            if event.get("note") == JUMP_NOTE:
+                c._notify({"kind": "jump_not_allowed", "session": self.writer.session_id, "message": JUMP_NOTE})
+
+    def finish(self, *, pain, reason: str, changed_by: str) -> dict:
+        self.report(self.pipeline.flush())
+        self.writer.finish(status="complete", body_weight_n=self.pipeline.body_weight_n)
+        if pain is not None:
+            self.store.set_pain(self.writer.session_id, bool(pain), changed_by=changed_by)
+        row = self.store.session(self.writer.session_id)
+        return self.info() | {"status": row["status"], "ended_at": row["ended_at"], "reason": reason,
+                              "peak_bw_median": row["peak_bw_median"], "osteogenic_index": row["osteogenic_index"],
+                              "pain": None if pain is None else bool(pain),
+                              "body_weight_n": row["body_weight_n"]}
+
+
+def _plus(value, offset_s):
+    return None if value is None or not np.isfinite(value) else float(value) + offset_s
+

@@ -1,0 +1,272 @@
+"""SetController: sets recorded from the live plate by a writer thread, while the sampler keeps sampling.
+
+The mock plate's clock moves only when a test moves it; the tests wait on the controller's listeners and
+its writer (wait_idle), never on a sleep. Every store is a real SQLite file under tmp_path.
+"""
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from forceplate.device.mock import FakeClock, MockSource
+from forceplate.device.simulator import SimulatedSource
+from forceplate.live import Cursor, LivePlate
+from forceplate.live_session import JUMP_NOTE, SetController, SetError
+from forceplate.store import Store
+
+RATE_HZ = 80.0
+MASS_KG = 70.0
+G = 9.80665
+BW_N = MASS_KG * G
+WAIT_S = 10.0           # a safety net for a broken writer, never a timing assumption
+TODAY = dt.date(2026, 3, 2)
+
+
+class Heard:
+    """A listener that keeps what it hears and lets a test wait for a kind of event."""
+
+    def __init__(self):
+        self.events = []
+        self.cond = threading.Condition()
+
+    def __call__(self, event):
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def wait_for(self, kind, count=1):
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.kinds(kind)) >= count, WAIT_S), (kind, self.events)
+            return self.kinds(kind)
+
+    def kinds(self, kind):
+        return [e for e in self.events if e["kind"] == kind]
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def person(db):
+    with Store(db) as store:
+        person_id = store.add_person("Ann Example", changed_by="test", birth_year=1950)
+        store.add_body_mass(person_id, MASS_KG, changed_by="test")
+        store.set_plan(person_id, changed_by="test", targets_bw={"beginner": 2.2})
+    return person_id
+
+
+@pytest.fixture
+def source():
+    with MockSource(channels=4, rate_hz=RATE_HZ, adc="ideal") as plate:   # peaks as pushed
+        yield plate
+
+
+@pytest.fixture
+def plate(source):
+    live = LivePlate(source).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def controller(plate, db, person):
+    c = SetController(plate, db, source_spec="mock", today=lambda: TODAY)
+    yield c
+    c.close()
+
+
+def heel_drop(peak_bw, *, stand_s=2.0):
+    """Standing, then a 90 ms half-sine impact up to ``peak_bw`` body weights, then standing (N)."""
+    stand = np.full(int(stand_s * RATE_HZ), BW_N)
+    n = 7                                                     # the middle sample is the peak
+    pulse = BW_N + (peak_bw - 1.0) * BW_N * np.sin(np.pi * (np.arange(1, n + 1)) / (n + 1))
+    return np.concatenate([stand, pulse, stand])
+
+
+def play(source, plate, force_n, step_s=0.25):
+    """Push forces and let their time pass in steps, waiting until the plate has sampled them all."""
+    stamps = source.push_force(force_n)
+    cursor = plate.cursor(back_s=0)
+    target = plate.status()["stats"]["sets"] + len(stamps)
+    n_steps = int(np.ceil(len(force_n) / RATE_HZ / step_s)) + 1
+    for _ in range(n_steps):
+        source.advance(step_s)
+    for _ in range(200):
+        update = plate.wait_for_update(cursor, timeout_s=WAIT_S)
+        cursor = update.cursor
+        if update.stats["sets"] >= target:
+            return
+    raise AssertionError("the plate did not sample what was pushed")
+
+
+def test_a_set_stores_every_sample_and_rep_judged_by_the_persons_target(source, plate, controller, person, db):
+    heard = Heard()
+    controller.add_listener(heard)
+    play(source, plate, np.full(40, BW_N))                   # before the set: not recorded
+    session_id = controller.start(person)
+    assert controller.state == "recording"
+    info = controller.current()
+    assert info["person"] == "Ann Example" and info["target_bw"] == 2.2 and info["body_mass_kg"] == MASS_KG
+    trace = np.concatenate([heel_drop(2.4), heel_drop(1.9)])  # 2.4 BW: a thump for a 2.2 BW target only
+    play(source, plate, trace)
+    reps = heard.wait_for("rep", 2)
+    assert [r["event"]["thump"] for r in reps] == [True, False]
+    summary = controller.stop()
+    assert controller.state == "ready" and controller.current() is None
+    assert summary["status"] == "complete" and summary["reps"] == 2 and summary["thumps"] == 1
+    with Store(db) as store:
+        session = store.session(session_id)
+        assert session["status"] == "complete"
+        assert session["thump_bw"] == 2.2
+        assert store.raw_bytes(session_id)[1] == len(trace)     # every set after the start, none before
+        assert [e["peak_bw"] for e in store.events(session_id)] == pytest.approx([2.4, 1.9], abs=0.08)
+        assert session["body_weight_n"] == pytest.approx(BW_N)
+    assert heard.kinds("set_ended")[0]["reason"] == "stopped"
+
+
+def test_events_are_committed_while_the_set_records_and_the_sampler_never_waits(source, plate, controller,
+                                                                               person, db):
+    heard = Heard()
+    controller.add_listener(heard)
+    session_id = controller.start(person)
+    play(source, plate, heel_drop(3.0))
+    heard.wait_for("rep")
+    with Store(db, mark_interrupted=False) as reader:       # another connection sees it before the set ends
+        assert reader.session(session_id)["status"] == "recording"
+        assert len(reader.events(session_id)) == 1
+    # A slow writer (a held SQLite write lock) does not hold the sampler back: sampling goes on meanwhile.
+    blocker = Store(db, mark_interrupted=False)
+    blocker.db.execute("BEGIN IMMEDIATE")
+    try:
+        before = plate.status()["stats"]["sets"]
+        play(source, plate, np.full(400, BW_N))            # 5 s of standing, sampled while the writer waits
+        assert plate.status()["stats"]["sets"] == before + 400
+    finally:
+        blocker.db.execute("ROLLBACK")
+        blocker.close()
+    controller.wait_idle()
+    controller.stop()
+    with Store(db) as store:
+        assert store.raw_bytes(session_id)[1] == len(heel_drop(3.0)) + 400    # nothing lost
+
+
+def test_only_one_set_at_a_time(controller, person):
+    controller.start(person)
+    with pytest.raises(SetError, match="already recording"):
+        controller.start(person)
+
+
+def test_an_unknown_person_is_refused_without_a_fault(controller):
+    with pytest.raises(SetError, match="not in the database"):
+        controller.start(999)
+    assert controller.state == "ready"
+
+
+def test_stepping_off_ends_the_set_cleanly(source, plate, controller, person, db):
+    heard = Heard()
+    controller.add_listener(heard)
+    session_id = controller.start(person)
+    play(source, plate, np.concatenate([heel_drop(3.0), np.zeros(int(7 * RATE_HZ))]))   # off for 7 s
+    (ended,) = heard.wait_for("set_ended")
+    assert ended["reason"] == "the person stepped off" and ended["session"] == session_id
+    assert controller.state == "ready"
+    with Store(db) as store:
+        assert store.session(session_id)["status"] == "complete"
+
+
+def test_stepping_off_before_anyone_stood_on_does_not_end_the_set(source, plate, controller, person):
+    controller.start(person)
+    play(source, plate, np.zeros(int(8 * RATE_HZ)))           # the person has not stepped on yet
+    controller.wait_idle()
+    assert controller.state == "recording"
+
+
+def test_closing_the_controller_ends_the_set_complete(source, plate, db, person):
+    controller = SetController(plate, db, today=lambda: TODAY)
+    session_id = controller.start(person)
+    play(source, plate, heel_drop(3.0))
+    controller.close()
+    with Store(db) as store:
+        session = store.session(session_id)
+        assert session["status"] == "complete" and session["events"] == 1
+    with pytest.raises(SetError, match="stopping"):
+        controller.start(person)
+
+
+def test_the_pain_answer_given_at_stop_is_kept_and_audited(controller, person, db):
+    session_id = controller.start(person)
+    controller.stop(pain=True, changed_by="clinic")
+    with Store(db) as store:
+        assert store.person_history(person)[0]["pain"] == 1
+        assert store.audit_log(person)[-1]["action"] == "pain"
+        assert store.audit_log(person)[-1]["changed_by"] == "clinic"
+        assert store.audit_log(person)[-1]["changes"]["session"] == [None, session_id]
+
+
+def test_toggle_starts_for_the_selected_person_and_stops(controller, person):
+    with pytest.raises(SetError, match="choose a person"):
+        controller.toggle()
+    controller.select(person)
+    session_id = controller.toggle()
+    assert controller.current()["session"] == session_id
+    assert controller.toggle()["session"] == session_id
+    assert controller.state == "ready"
+
+
+def test_a_restricted_persons_jump_is_flagged(db):
+    with Store(db) as store:
+        person_id = store.add_person("Bea Example", changed_by="test", has_balance_problems=1)
+        store.set_plan(person_id, changed_by="test", level="advanced")
+    source = SimulatedSource("jumps", clock=FakeClock(), seed=3, body_mass_kg=65.0)
+    heard = Heard()
+    with source, LivePlate(source) as plate:
+        controller = SetController(plate, db, today=lambda: TODAY)
+        controller.add_listener(heard)
+        session_id = controller.start(person_id)
+        info = controller.current()
+        assert info["restricted"] and info["level"] == "beginner" and info["target_bw"] == 2.0
+        assert info["restriction_reasons"] == ["balance problems"]
+        (flag,) = heard.wait_for("jump_not_allowed")[:1]
+        assert flag["message"] == JUMP_NOTE
+        controller.close()
+    with Store(db) as store:
+        jumps = [e for e in store.events(session_id) if e["kind"] == "jump"]
+        assert jumps and all(e["note"] == JUMP_NOTE for e in jumps)
+        assert store.person_history(person_id)[0]["restricted"] == 1
+
+
+def test_a_crash_leaves_the_set_for_the_store_to_mark_interrupted(db, person, tmp_path):
+    script = f"""
+import os, sys
+from forceplate.device.mock import MockSource
+from forceplate.live import LivePlate
+from forceplate.live_session import SetController
+source = MockSource(channels=4, rate_hz=80.0)
+plate = LivePlate(source).start()
+controller = SetController(plate, {str(db)!r})
+print(controller.start({person}), flush=True)
+os._exit(9)            # killed mid-set: no clean-up runs
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            env=os.environ | {"PYTHONPATH": str(os.getcwd())})
+    assert result.returncode == 9, result.stderr
+    session_id = int(result.stdout.strip())
+    with Store(db) as store:
+        assert store.session(session_id)["status"] == "interrupted"
+
+
+def test_a_database_fault_shows_as_the_fault_state(plate, tmp_path):
+    not_a_folder = tmp_path / "file.db"
+    not_a_folder.write_text("this is not a database")
+    controller = SetController(plate, not_a_folder)
+    controller.wait_idle()
+    assert controller.state == "fault"
+    with pytest.raises(SetError, match="cannot open the database"):
+        controller.start(1)
+    controller.close()
