@@ -1,0 +1,261 @@
+"""`forceplate export-usb`: every session not yet on the stick, whole files only, and nothing lost when the stick
+fills up or is pulled. Full and pulled sticks are played by real processes: a small tmpfs mounted as the stick
+(RLIMIT_FSIZE when mounting is not permitted), EIO through the module's test-only hook, the folder removed or
+the stick unmounted between two sessions.
+"""
+import csv
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forceplate.device.frames import Frames
+from forceplate.store import Store
+from forceplate.usb import EXPORT_FOLDER, STICK_ID_FILE, UsbExportError, _folder_name, export_to_stick
+
+CELLS = ["fz1_n", "fz2_n", "fz3_n", "fz4_n"]
+SETS = 6000                    # 75 s at 80 SPS: a CSV of about 290 kB (the first session: a third of that)
+
+
+def add_session(store, person, *, seed, status="complete", sets=SETS):
+    rng = np.random.default_rng(seed)
+    person_id = store.person_id_for(person, changed_by="test")
+    session_id = store.start_session(person_id, source="sim:test", rate_hz=80.0, adc="hx711", cells=CELLS,
+                                     offset_counts=[1000.0] * 4, scale_n_per_count=[0.003] * 4, clock_origin_ns=0)
+    t_ns = np.arange(1, sets + 1, dtype=np.int64) * 12_500_000
+    counts = (1000 + rng.normal(50_000, 3_000, (sets, 4))).astype(np.int32)
+    store.add_raw_chunk(session_id, Frames(t_ns, counts, np.zeros((sets, 4), np.uint8)))
+    if status != "recording":
+        store.end_session(session_id, status=status)
+    return session_id
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    folder = tmp_path / "data"
+    with Store(folder) as store:
+        add_session(store, "Ann Example", seed=1, sets=SETS // 3)
+        add_session(store, "Bob", seed=2)
+        add_session(store, "Ann Example", seed=3)
+    return folder
+
+
+def export_usb(data_dir, out, *, env=None, preexec_fn=None):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FORCEPLATE_")} | (env or {})
+    return subprocess.run([sys.executable, "-m", "forceplate", "export-usb", "--out", str(out),
+                           "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=120,
+                          env=environment, preexec_fn=preexec_fn)
+
+
+def files_on(stick):
+    root = Path(stick) / EXPORT_FOLDER
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def assert_whole(stick):
+    """Every CSV on the stick has its JSON, and holds exactly the rows the JSON says; no temporary files."""
+    root = Path(stick) / EXPORT_FOLDER
+    assert not list(root.rglob("*.tmp")) and not list(root.rglob(".incoming")), "a partial file was left"
+    for meta_path in root.rglob("*.json"):
+        meta = json.loads(meta_path.read_text())
+        with open(meta_path.with_name(meta["csv"])) as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == ["t_s", *CELLS] and len(rows) - 1 == meta["sets_exported"] == meta["sets"]
+    assert sorted(p.stem for p in root.rglob("*.csv")) == sorted(p.stem for p in root.rglob("*.json"))
+
+
+def database_state(data_dir):
+    with Store(data_dir) as store:
+        return ([(s["id"], s["status"], s["ended_at"]) for s in store.sessions()],
+                [store.raw_bytes(s["id"]) for s in store.sessions()], store.integrity_check())
+
+
+def exported_setting(data_dir, stick):
+    stick_id = (Path(stick) / EXPORT_FOLDER / STICK_ID_FILE).read_text().strip()
+    with Store(data_dir) as store:
+        return store.setting(f"usb_exported:{stick_id}")
+
+
+# ---------------------------------------------------------------------------------------------- normal use
+
+def test_every_session_lands_by_person_and_date_and_analyze_reads_it(data_dir, tmp_path):
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    run = export_usb(data_dir, stick)
+    assert run.returncode == 0, run.stderr
+    with Store(data_dir) as store:
+        dates = {s["id"]: s["started_at"] for s in store.sessions()}
+    assert len(dates) == 3
+    names = files_on(stick)
+    assert STICK_ID_FILE in names and len(names) == 7
+    assert any(n.startswith("Ann Example/") and n.endswith("-session-3.csv") for n in names)
+    assert any(n.startswith("Bob/") and n.endswith("-session-2.json") for n in names)
+    assert run.stdout.count(".csv\n") == 3 and "Exported 3 sessions" in run.stderr
+    assert_whole(stick)
+    (meta_path,) = (stick / EXPORT_FOLDER / "Bob").glob("*.json")
+    meta = json.loads(meta_path.read_text())
+    assert meta["session"] == 2 and meta["analyze"].startswith(f"forceplate analyze {meta['csv']} ")
+    analyze = subprocess.run([sys.executable, "-m", "forceplate", "analyze", str(meta_path.with_name(meta["csv"])),
+                              "--json"], capture_output=True, text=True, timeout=120)
+    assert analyze.returncode == 0, analyze.stderr
+
+
+def test_only_new_sessions_go_to_a_stick_and_another_stick_gets_everything(data_dir, tmp_path):
+    stick, other = tmp_path / "stick", tmp_path / "other"
+    stick.mkdir()
+    other.mkdir()
+    assert export_usb(data_dir, stick).returncode == 0
+    again = export_usb(data_dir, stick)
+    assert again.returncode == 0 and again.stdout == ""
+    assert "Exported 0 sessions" in again.stderr and "3 already on this stick" in again.stderr
+    with Store(data_dir) as store:
+        add_session(store, "Bob", seed=4)
+        add_session(store, "Cy", seed=5, status="recording")        # still recording: next time
+        third = export_usb(data_dir, stick)
+        assert third.returncode == 0, third.stderr
+        assert third.stdout.count(".csv\n") == 1 and "-session-4.csv" in third.stdout
+        assert "1 still recording" in third.stderr
+        assert export_usb(data_dir, other).stdout.count(".csv\n") == 4
+    assert exported_setting(data_dir, stick) == exported_setting(data_dir, other) == [1, 2, 3, 4]
+
+
+def test_leftovers_of_an_interrupted_export_are_cleared(data_dir, tmp_path):
+    stick = tmp_path / "stick"
+    (stick / EXPORT_FOLDER / "Bob").mkdir(parents=True)
+    (stick / EXPORT_FOLDER / "Bob" / ".2026-01-01-session-2.csv.tmp").write_text("t_s,fz1_n\n0.0,")
+    assert export_usb(data_dir, stick).returncode == 0
+    assert_whole(stick)
+
+
+def test_no_stick_is_bad_input(data_dir, tmp_path):
+    run = export_usb(data_dir, tmp_path / "nowhere")
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [f"forceplate: {tmp_path / 'nowhere'} is not a folder: is the USB "
+                                               "stick mounted there?"]
+
+
+def test_folder_names_suit_every_stick_filesystem():
+    assert _folder_name("Ann Example") == "Ann Example"
+    assert _folder_name('A/B:C*D?"E<F>|G\\') == "A_B_C_D__E_F__G_"
+    assert _folder_name("Dr. ") == "Dr" and _folder_name("...", 7) == "person-7" and _folder_name("CON", 3) == "person-3"
+
+
+# ---------------------------------------------------------------------------------------------- a full stick
+
+@pytest.fixture
+def small_stick(tmp_path):
+    """A stick with room for the first (small) session only: a 300 kB tmpfs if this process may mount one,
+    else a plain folder and a per-process file size limit (RLIMIT_FSIZE, 200 kB) the export runs under."""
+    stick = tmp_path / "small-stick"
+    stick.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(stick)],
+                             capture_output=True).returncode == 0 if os.geteuid() == 0 else False
+
+    def preexec():                           # the file size limit: EFBIG instead of killing the process
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    try:
+        yield stick, (None if mounted else preexec), mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(stick)], check=True)
+
+
+def test_a_full_stick_stops_in_one_line_keeps_whole_files_and_resumes(data_dir, small_stick):
+    stick, preexec, mounted = small_stick
+    before = database_state(data_dir)
+    run = export_usb(data_dir, stick, preexec_fn=preexec)
+    assert run.returncode == 1, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(f"forceplate: the USB stick at {stick} is full") and "partial file was removed" in line
+    assert "1 of 3 sessions were exported, 2 will follow" in line and "Traceback" not in run.stderr
+    assert_whole(stick)
+    assert len(list((stick / EXPORT_FOLDER).rglob("*.csv"))) == 1
+    assert database_state(data_dir) == before
+    assert exported_setting(data_dir, stick) == [1]
+
+    if mounted:                              # room on the stick again: the next run continues
+        subprocess.run(["mount", "-o", "remount,size=4m", str(stick)], check=True)
+        rest = export_usb(data_dir, stick)
+    else:
+        rest = export_usb(data_dir, stick)
+    assert rest.returncode == 0, rest.stderr
+    assert rest.stdout.count(".csv\n") == 2 and "session-1." not in rest.stdout
+    assert_whole(stick)
+    assert exported_setting(data_dir, stick) == [1, 2, 3]
+
+
+def test_a_file_size_limit_is_a_full_stick_too(data_dir, tmp_path):
+    stick = tmp_path / "fat32"
+    stick.mkdir()
+
+    def preexec():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+    run = export_usb(data_dir, stick, preexec_fn=preexec)
+    assert run.returncode == 1 and "is full (File too large)" in run.stderr
+    assert_whole(stick)
+    assert not list((stick / EXPORT_FOLDER).rglob("*.csv"))
+
+
+# ---------------------------------------------------------------------------------------------- a pulled stick
+
+def test_a_stick_pulled_mid_session_stops_removes_the_partial_files_and_resumes(data_dir, tmp_path):
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    before = database_state(data_dir)
+    run = export_usb(data_dir, stick, env={"FORCEPLATE_USB_TEST_FAULT": "eio@2"})   # session 2's JSON, after its CSV
+    assert run.returncode == 1
+    (line,) = run.stderr.strip().splitlines()
+    assert f"the USB stick at {stick} went away while trying to write Bob/" in line and "Input/output error" in line
+    assert "1 of 3 sessions were exported" in line
+    assert_whole(stick)
+    assert database_state(data_dir) == before and exported_setting(data_dir, stick) == [1]
+    rest = export_usb(data_dir, stick)
+    assert rest.returncode == 0 and rest.stdout.count(".csv\n") == 2
+    assert exported_setting(data_dir, stick) == [1, 2, 3]
+    assert_whole(stick)
+
+
+def test_the_export_folder_vanishing_between_sessions_stops_without_recreating_it(data_dir, tmp_path):
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    import shutil
+
+    def pull(path):
+        if path.suffix == ".json":
+            shutil.rmtree(stick / EXPORT_FOLDER)
+
+    with Store(data_dir) as store:
+        with pytest.raises(UsbExportError, match=r"went away .* 1 of 3 sessions were exported"):
+            export_to_stick(store, stick, progress=pull)
+    assert not (stick / EXPORT_FOLDER).exists()         # not re-created on whatever is left at the mount point
+
+
+def test_an_unmounted_stick_is_noticed_and_the_card_below_is_not_written(data_dir, tmp_path):
+    stick = tmp_path / "x"
+    stick.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(stick)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here; the vanishing-folder test covers the same path")
+
+    def pull(path):
+        if path.suffix == ".json" and os.path.ismount(stick):
+            subprocess.run(["umount", "-l", str(stick)], check=True)
+
+    try:
+        with Store(data_dir) as store:
+            with pytest.raises(UsbExportError, match="went away"):
+                export_to_stick(store, stick, progress=pull)
+        assert list(stick.iterdir()) == []               # the folder under the mount point stays empty
+    finally:
+        if os.path.ismount(stick):
+            subprocess.run(["umount", str(stick)])
