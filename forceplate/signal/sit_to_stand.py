@@ -306,6 +306,6 @@ def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
 
 def _window_means(c: np.ndarray, i: np.ndarray, half: int, width: int, n: int) -> np.ndarray:
     """Means of the windows [i - half, i - half + width) clipped to [0, n), from cumulative sums `c`."""
-    lo = np.clip(i - half, 0, n)
-    hi = np.clip(i - half + width, 0, n)
+    lo = np.minimum(np.maximum(i - half, 0), n)
+    hi = np.minimum(np.maximum(i - half + width, 0), n)
     return (c[hi] - c[lo]) / (hi - lo)
