@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # sudo scripts/install-service.sh [--user NAME] [--uninstall] [--dest DIR]
 # Installs forceplate as a systemd service on Raspberry Pi OS: a system user (in the gpio group), the
-# unit (from systemd/forceplate.service.in, pointing at this checkout's .venv), enabled and started.
-# Run `make install` first so that .venv holds forceplate. --dest writes the unit there and stops (no
-# systemctl, no user): for checking the rendered unit.
+# unit (from systemd/forceplate.service.in, pointing at this checkout's .venv), enabled and started; and the
+# USB export: the template unit forceplate-usb-export@.service and the udev rule that starts it when a
+# stick is plugged in (docs/usb-export.md). Run `make install` first so that .venv holds forceplate.
+# --dest writes the units and the rule there and stops (no systemctl, no user): for checking them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,12 +22,17 @@ while [ $# -gt 0 ]; do
     esac
 done
 unit="$dest/forceplate.service"
+usb_unit="$dest/forceplate-usb-export@.service"
+rules_dest=/etc/udev/rules.d
+[ "$render_only" = 1 ] && rules_dest=$dest
+rule="$rules_dest/99-forceplate-usb.rules"
 
 if [ "$uninstall" = 1 ]; then
     systemctl disable --now forceplate.service 2>/dev/null || true
-    rm -f "$unit"
+    rm -f "$unit" "$usb_unit" "$rule"
     systemctl daemon-reload
-    echo "install-service: removed $unit (the data in /var/lib/forceplate is kept)"
+    udevadm control --reload 2>/dev/null || true
+    echo "install-service: removed $unit, $usb_unit and $rule (the data in /var/lib/forceplate is kept)"
     exit 0
 fi
 if [ "$render_only" = 0 ]; then
@@ -44,8 +50,13 @@ if [ "$render_only" = 0 ] && ! getent group gpio >/dev/null; then
 fi
 sed -e "s|@ROOT@|$root|g" -e "s|@USER@|$user|g" systemd/forceplate.service.in | $groups_filter > "$unit"
 echo "install-service: wrote $unit"
+sed -e "s|@ROOT@|$root|g" -e "s|@USER@|$user|g" "systemd/forceplate-usb-export@.service.in" > "$usb_unit"
+mkdir -p "$rules_dest"
+cp systemd/99-forceplate-usb.rules "$rule"
+echo "install-service: wrote $usb_unit and $rule (USB sticks get new sessions when plugged in)"
 if [ "$render_only" = 0 ]; then
     systemctl daemon-reload
+    udevadm control --reload 2>/dev/null || true
     systemctl enable --now forceplate.service
     echo "install-service: forceplate is running; see: systemctl status forceplate; journalctl -u forceplate"
 fi

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -228,7 +229,6 @@ def test_a_stick_pulled_mid_session_stops_removes_the_partial_files_and_resumes(
 def test_the_export_folder_vanishing_between_sessions_stops_without_recreating_it(data_dir, tmp_path):
     stick = tmp_path / "stick"
     stick.mkdir()
-    import shutil
 
     def pull(path):
         if path.suffix == ".json":
@@ -259,3 +259,43 @@ def test_an_unmounted_stick_is_noticed_and_the_card_below_is_not_written(data_di
     finally:
         if os.path.ismount(stick):
             subprocess.run(["umount", str(stick)])
+
+
+# ---------------------------------------------------------------------------------------------- systemd and udev
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def render_units(tmp_path):
+    r = subprocess.run([str(ROOT / "scripts" / "install-service.sh"), "--dest", str(tmp_path)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return (tmp_path / "forceplate-usb-export@.service").read_text(), (tmp_path / "99-forceplate-usb.rules").read_text()
+
+
+def test_the_udev_rule_starts_the_export_for_usb_partitions(tmp_path):
+    _, rules = render_units(tmp_path)
+    (rule,) = [line for line in rules.splitlines() if line and not line.startswith("#")]
+    for match in ('ACTION=="add"', 'SUBSYSTEM=="block"', 'ENV{ID_BUS}=="usb"', 'ENV{DEVTYPE}=="partition"',
+                  'TAG+="systemd"', 'ENV{SYSTEMD_WANTS}+="forceplate-usb-export@%k.service"'):
+        assert match in rule
+
+
+def test_the_export_unit_mounts_exports_as_the_user_then_syncs_and_unmounts(tmp_path):
+    unit, _ = render_units(tmp_path)
+    assert f"ExecStart={ROOT}/.venv/bin/forceplate export-usb --out /run/forceplate/usb-%i" in unit
+    assert "User=forceplate" in unit and "Environment=FORCEPLATE_DATA_DIR=/var/lib/forceplate" in unit
+    assert "mount -o uid=forceplate,gid=forceplate" in unit
+    stop = [line for line in unit.splitlines() if line.startswith("ExecStopPost=")]
+    assert ["sync" in stop[0], "umount" in stop[1], "rmdir" in stop[2]] == [True, True, True]
+    assert "@ROOT@" not in unit and "@USER@" not in unit
+
+
+def test_systemd_accepts_the_export_unit(tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.fail("systemd-analyze is missing: Debian's systemd package provides it")
+    unit, _ = render_units(tmp_path)
+    instance = tmp_path / "forceplate-usb-export@sda1.service"      # a template is checked through an instance
+    instance.write_text(unit)
+    r = subprocess.run(["systemd-analyze", "verify", str(instance)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
