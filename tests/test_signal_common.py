@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from forceplate.signal._common import Rolling, rolling_mean_sd, rolling_stats, runs, window_ok
+from forceplate.signal._common import Rolling, median, rolling_mean_sd, rolling_stats, runs, window_ok
 from forceplate.signal.bodyweight import estimate_body_weight
 from forceplate.signal.events import weigh_standing
 from forceplate.signal.jumps import detect_jumps
@@ -77,3 +77,14 @@ def _moving_average_by_definition(values, width):
 def test_moving_average_is_centred_and_shrinks_at_the_ends(n, width):
     values = np.random.default_rng(n * 100 + width).normal(300.0, 50.0, n)
     assert _moving_average(values, width) == pytest.approx(_moving_average_by_definition(values, width), abs=1e-9)
+
+
+def test_median_is_numpys_median():
+    rng = np.random.default_rng(2)
+    for n in [1, 2, 3, 4, 101, 1000]:
+        values = np.round(rng.normal(700.0, 50.0, n))        # ties too
+        copy = values.copy()
+        assert median(values) == float(np.median(values))
+        assert np.array_equal(values, copy)                  # the caller's array is not reordered
+    with_nan = np.array([1.0, np.nan, 3.0])
+    assert np.isnan(median(with_nan)) and np.isnan(np.median(with_nan))
