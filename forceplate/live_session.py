@@ -26,6 +26,7 @@ import numpy as np
 
 from .device.frames import Frames
 from .exc import ForcePlateError
+from .programme import LEVELS
 from .progress import standing_of
 from .recorder import ForcePipeline, SessionWriter
 from .signal.jumps import flight_threshold
@@ -327,7 +328,8 @@ class _Recording:
                 "started_at": self.started_at, "target_bw": s.target_bw, "level": s.effective.level,
                 "body_mass_kg": s.body_mass_kg, "restricted": s.is_restricted,
                 "restriction_reasons": list(s.restriction_reasons), "impacts_left_today": s.impacts_left_today,
-                "plate_offset_s": self.plate_offset_s, "reps": self.writer.events, "thumps": self.writer.thumps,
+                "reps_per_set": LEVELS[s.effective.level].reps_per_set[1], "plate_offset_s": self.plate_offset_s,
+                "reps": self.writer.events, "thumps": self.writer.thumps,
                 "jumps_flagged": 0, "duration_s": round(self.last_t_s, 3)}
 
     def ingest(self, frames) -> str | None:

@@ -17,7 +17,7 @@ import secrets
 import stat
 import threading
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..exc import ConfigError
@@ -105,15 +105,22 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
                           history_s=float(app.config["HISTORY_S"]))
     app.extensions["forceplate"] = plate
     app.extensions["forceplate.stopping"] = threading.Event()
+    app.config.setdefault("DATABASE", os.path.join(app.instance_path, "forceplate.db"))
+    os.makedirs(os.path.dirname(os.path.abspath(app.config["DATABASE"])), mode=0o700, exist_ok=True)
+    from ..live_session import SetController
+    app.extensions["forceplate.sets"] = SetController(plate, app.config["DATABASE"],
+                                                      source_spec=getattr(plate.source, "name", None))
+    app.teardown_appcontext(_close_store)
 
     app.after_request(_add_security_headers)
     app.register_error_handler(HTTPException, _json_error)
 
-    from . import api, auth, live
+    from . import api, auth, history, live, people, sessions
     auth.init_app(app)
+    people.init_app(app)
     app.extensions["forceplate.streams"] = live.StreamCount()
-    app.register_blueprint(live.bp)
-    app.register_blueprint(api.bp)
+    for module in (live, api, people, history, sessions):
+        app.register_blueprint(module.bp)
     return app
 
 
@@ -121,6 +128,25 @@ def stop_streams(app) -> None:
     """End every live stream promptly (the server is stopping)."""
     app.extensions["forceplate.stopping"].set()
     app.extensions["forceplate"].wake_waiters()
+
+
+def close_app(app) -> None:
+    """The server is stopping: end the recording set cleanly (complete) and the set writer."""
+    app.extensions["forceplate.sets"].close()
+
+
+def get_store():
+    """This request's Store (opened on first use, closed when the request ends)."""
+    from ..store import Store
+    if "store" not in g:
+        g.store = Store(current_app.config["DATABASE"], mark_interrupted=False)
+    return g.store
+
+
+def _close_store(_exc=None) -> None:
+    store = g.pop("store", None)
+    if store is not None:
+        store.close()
 
 
 def _load_secret_key(app) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from .stream import json_safe, stream_messages
 
@@ -35,8 +35,16 @@ def _plate():
 
 @bp.get("/")
 def page():
+    from . import get_store
     status = json_safe(_plate().status())
-    return render_template("live.html", status=status, config=current_app.config)
+    sets = current_app.extensions["forceplate.sets"]
+    chosen = request.args.get("person", type=int)
+    if chosen is not None and get_store().person(chosen) is not None:
+        sets.select(chosen)
+    current = sets.current()
+    selected = current["person_id"] if current else sets.selected_person_id
+    return render_template("live.html", status=status, config=current_app.config, people=get_store().people(),
+                           selected=selected, recording=current is not None)
 
 
 @bp.get("/live/stream")
@@ -52,7 +60,7 @@ def stream():
         _plate(), current_app.extensions["forceplate.stopping"], trace_s=float(config["TRACE_S"]),
         interval_s=float(config["STREAM_INTERVAL_S"]), heartbeat_s=float(config["STREAM_HEARTBEAT_S"]),
         max_s=float(config["STREAM_MAX_S"]), retry_ms=int(config["STREAM_RETRY_MS"]),
-        max_points_per_s=float(config["MAX_POINTS_PER_S"]))
+        max_points_per_s=float(config["MAX_POINTS_PER_S"]), sets=current_app.extensions["forceplate.sets"])
 
     def counted():
         try:

@@ -29,7 +29,7 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
     """
     from ..device import hx711
     from ..device.sources import open_source
-    from . import create_app, stop_streams
+    from . import close_app, create_app, stop_streams
 
     stderr = _stderr_handler()
     with contextlib.ExitStack() as stack:
@@ -76,7 +76,10 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
                 server.task_dispatcher.shutdown(timeout=2)
                 wasyncore.close_all(server._map)
             finally:
-                plate.stop()
+                try:
+                    close_app(app)           # a recording set ends complete, its last events committed
+                finally:
+                    plate.stop()
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
     log.info("stopped")

@@ -109,22 +109,50 @@ def sse(data: dict | None = None, *, event: str | None = None, comment: str | No
     return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
+class SetFeed:
+    """What one live-page connection has had of the sets (SetController): the set's summary in every
+    message, and each of its committed events once."""
+
+    def __init__(self, sets):
+        self.sets = sets
+        self.session = None
+        self.count = 0
+
+    def message(self) -> dict | None:
+        if self.sets is None:
+            return None
+        current, last = self.sets.current(), self.sets.last()
+        owner = current or last
+        events = []
+        if owner is not None:
+            if owner["session"] != self.session:
+                self.session, self.count = owner["session"], 0
+            events = self.sets.events(self.session, self.count)
+            self.count += len(events)
+        return json_safe({"state": self.sets.state, "fault": self.sets.fault, "current": current, "last": last,
+                          "events": events})
+
+
 def stream_messages(plate, stopping, *, trace_s=10.0, interval_s=1 / 15, heartbeat_s=5.0, max_s=180.0,
-                    retry_ms=2000, max_points_per_s=200.0, clock=time.monotonic):
+                    retry_ms=2000, max_points_per_s=200.0, clock=time.monotonic, sets=None):
     """Yield the SSE messages of one live-page connection.
 
     First a ``hello`` event with the plate's status and the last ``trace_s`` seconds and recent events (the
     client starts afresh on every hello), then a message at most every ``interval_s`` while there is news,
     a heartbeat comment after ``heartbeat_s`` of silence, and after ``max_s`` a ``bye`` event so the client
     reconnects (no stream lives forever). Ends within about ``interval_s`` of ``stopping`` being set
-    (the server calls plate.wake_waiters() too).
+    (the server calls plate.wake_waiters() too). With ``sets`` (a SetController) every message carries
+    ``set``: the recording or last set and its events not sent before on this connection.
     """
     cursor = plate.cursor(back_s=trace_s)
     rate_hz = float(plate.source.rate_hz)
     first = plate.update(cursor)
     cursor = first.cursor
+    feed = SetFeed(sets)
     hello = {"plate": json_safe(plate.status()), "trace_s": trace_s} | update_message(
         first, rate_hz, max_points_per_s=max_points_per_s)
+    if sets is not None:
+        hello["set"] = feed.message()
     yield sse(hello, event="hello", retry_ms=retry_ms)
     started = last_sent = clock()
     while not stopping.is_set():
@@ -144,7 +172,10 @@ def stream_messages(plate, stopping, *, trace_s=10.0, interval_s=1 / 15, heartbe
                 last_sent = clock()
             continue
         cursor = update.cursor
-        yield sse(update_message(update, rate_hz, max_points_per_s=max_points_per_s))
+        message = update_message(update, rate_hz, max_points_per_s=max_points_per_s)
+        if sets is not None:
+            message["set"] = feed.message()
+        yield sse(message)
         last_sent = clock()
         if not update.is_running:
             # Sampling has ended (a finished replay, or an error the status names): tell the client, then

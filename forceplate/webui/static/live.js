@@ -29,6 +29,12 @@
   var plot = null;
   var dirty = true;
 
+  // The set being shown (SetController's summary): its events replace the plate's, judged by its target.
+  var sets = { shown: null, info: null, events: [], plateEvents: [], recording: false, answered: {}, state: "ready" };
+  var JUMP_NOTE = "No jumps in clinician-approved mode";
+
+  function thumpBw() { return sets.info && sets.info.target_bw ? sets.info.target_bw : THUMP_BW; }
+
   function $(id) { return document.getElementById(id); }
 
   function fmtClock(t) {
@@ -43,7 +49,7 @@
   function fmtBw(x, thump) {
     if (x == null) { return "?"; }
     // One decimal, but never one that contradicts the verdict: a 2.46 BW soft rep must not read "2.5".
-    if (thump === false && Math.round(x * 10) / 10 >= THUMP_BW) { return (Math.floor(x * 10) / 10).toFixed(1); }
+    if (thump === false && Math.round(x * 10) / 10 >= thumpBw()) { return (Math.floor(x * 10) / 10).toFixed(1); }
     return x.toFixed(1);
   }
 
@@ -78,7 +84,7 @@
   function yRange() {
     var max = visibleMax();
     if (inBw()) {
-      var top = Math.max(THUMP_BW + 1, Math.ceil((max / state.bodyWeightN) * 1.15 + 0.3));
+      var top = Math.max(thumpBw() + 1, Math.ceil((max / state.bodyWeightN) * 1.15 + 0.3));
       return [0, top];
     }
     return [0, Math.max(1500, Math.ceil(max * 1.15 / 500) * 500)];
@@ -96,7 +102,7 @@
     var left = u.bbox.left, right = u.bbox.left + u.bbox.width;
     ctx.save();
     if (inBw()) {                     // the thump line: where a rep starts to count
-      var y = u.valToPos(THUMP_BW, "y", true);
+      var y = u.valToPos(thumpBw(), "y", true);
       ctx.strokeStyle = "#2fd46b";
       ctx.lineWidth = 2 * px;
       ctx.setLineDash([10 * px, 8 * px]);
@@ -106,7 +112,7 @@
       ctx.font = "bold " + Math.round(16 * px) + "px system-ui, sans-serif";
       ctx.textAlign = "right";
       ctx.textBaseline = "bottom";
-      ctx.fillText("thump " + THUMP_BW.toFixed(1) + " BW", right - 6 * px, y - 4 * px);
+      ctx.fillText((sets.info ? "target " : "thump ") + thumpBw().toFixed(1) + " BW", right - 6 * px, y - 4 * px);
     }
     var x0 = xRange()[0];
     state.events.forEach(function (ev) {
@@ -204,6 +210,7 @@
   }
 
   function verdict(ev) {
+    if (ev.note === JUMP_NOTE) { return { text: "NO JUMPS", cls: "soft" }; }
     if (ev.thump === true) { return { text: "THUMP", cls: "thump" }; }
     if (ev.thump === false) { return { text: "too soft", cls: "soft" }; }
     return { text: "not weighed yet", cls: "none" };
@@ -317,14 +324,20 @@
       state.latestT = msg.t[i];
     }
     if (state.latestT != null) { trim(); }
-    var bwChanged = msg.body_weight_n !== state.bodyWeightN;
-    state.bodyWeightN = msg.body_weight_n;
+    var setChanged = msg.set ? applySet(msg.set) : false;
+    // during (and after) a set, its person's entered body mass is the scale, as for the set's verdicts
+    var bw = sets.shown !== null && sets.info && sets.info.body_mass_kg ? sets.info.body_mass_kg * G_M_S2 : msg.body_weight_n;
+    var bwChanged = bw !== state.bodyWeightN;
+    state.bodyWeightN = bw;
     if (bwChanged) { showBodyWeight(); }
-    if (msg.events && msg.events.length) {
-      msg.events.forEach(function (ev) { state.events.push(ev); });
-      if (state.events.length > MAX_EVENTS_KEPT) { state.events.splice(0, state.events.length - MAX_EVENTS_KEPT); }
+    var newEvents = msg.events && msg.events.length;
+    if (newEvents) {
+      msg.events.forEach(function (ev) { sets.plateEvents.push(ev); });
+      if (sets.plateEvents.length > MAX_EVENTS_KEPT) { sets.plateEvents.splice(0, sets.plateEvents.length - MAX_EVENTS_KEPT); }
     }
-    if ((msg.events && msg.events.length) || bwChanged) { showLastRep(); showReps(); }
+    if (setChanged) { newEvents = true; }
+    state.events = sets.shown !== null ? sets.events : sets.plateEvents;
+    if (newEvents || bwChanged) { showLastRep(); showReps(); }
     if (msg.status !== state.status) { state.status = msg.status; $("plate-status").textContent = msg.status; }
     state.stats = msg.stats;
     showStats();
@@ -355,6 +368,7 @@
       var msg = JSON.parse(e.data);
       // Every connection starts afresh: the server sends the last seconds of trace and recent events.
       state.t = []; state.f = []; state.events = []; state.latestT = null; state.bodyWeightN = undefined;
+      sets.plateEvents = []; if (msg.set) { sets.shown = null; sets.events = []; }
       applyPlate(msg.plate);
       handle(msg);
       showLastRep(); showReps();
@@ -379,10 +393,139 @@
     }
   }, 2000);
 
+  /* ---- the set: start, stop, "did anything hurt?" ---- */
+
+  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content;
+
+  function post(url, data) {
+    var body = new URLSearchParams();
+    Object.keys(data || {}).forEach(function (k) { body.append(k, data[k]); });
+    return fetch(url, { method: "POST", body: body, cache: "no-store",
+                        headers: { "X-CSRF-Token": CSRF, "Accept": "application/json" } })
+      .then(function (r) {
+        if (r.status === 401) { window.location.assign(LOGIN_URL); }
+        return r.json().then(function (j) { if (!r.ok) { throw new Error(j.error || ("error " + r.status)); } return j; });
+      });
+  }
+
+  function showSetError(text) {
+    var el = $("set-error");
+    if (!el) { return; }
+    el.hidden = !text;
+    el.textContent = text ? text.charAt(0).toUpperCase() + text.slice(1).replace(/\.?$/, ".") : "";
+  }
+
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+
+  function showSetStatus() {
+    var status = $("set-status");
+    if (!status) { return; }
+    var info = sets.info, rec = sets.recording;
+    $("start-set").hidden = rec;
+    $("stop-form").hidden = !rec;
+    $("set-person").disabled = rec;
+    var mode = $("set-mode");
+    if (!info) {
+      status.textContent = sets.state === "fault" ? "Recording is not possible: " + (sets.fault || "a fault") :
+        "No set recording: choose a person and press Start set.";
+      mode.hidden = true;
+      return;
+    }
+    var reps = info.reps || 0, thumps = info.thumps || 0;
+    var parts = [(rec ? "Recording " : "Set ended: ") + info.person,
+                 reps + (info.reps_per_set ? " of " + info.reps_per_set : "") + " reps",
+                 plural(thumps, "thump", "thumps") + " (target " + info.target_bw.toFixed(1) + " BW)"];
+    if (info.impacts_left_today != null) {
+      parts.push(Math.max(0, info.impacts_left_today - reps) + " impacts left today");
+    }
+    status.textContent = parts.join(" \u00b7 ");
+    mode.hidden = !info.restricted;
+    mode.textContent = info.restricted ? "Clinician-approved mode: no jumps, beginner targets" : "";
+  }
+
+  function askPain(session) {
+    if (sets.answered[session]) { return; }
+    $("pain-question").hidden = false;
+    $("pain-buttons").hidden = false;
+    $("pain-thanks").hidden = true;
+    $("pain-session-link").hidden = true;
+    $("pain-question").dataset.session = session;
+  }
+
+  // Returns true when the events shown changed.
+  function applySet(set) {
+    var changed = false;
+    sets.state = set.state; sets.fault = set.fault;
+    var owner = set.current || set.last;
+    if (set.current && sets.shown !== set.current.session) {
+      sets.shown = set.current.session; sets.events = []; changed = true;
+      $("pain-question").hidden = true; $("jump-warning").hidden = true;
+    }
+    if (owner && owner.session === sets.shown) {
+      sets.info = owner;
+      (set.events || []).forEach(function (ev) {
+        var shown = {};
+        Object.keys(ev).forEach(function (k) { shown[k] = ev[k]; });
+        shown.t_peak_s = ev.t_plate_s; shown.takeoff_s = ev.takeoff_plate_s;   // on the chart's clock
+        sets.events.push(shown);
+        changed = true;
+        if (ev.note === JUMP_NOTE) { $("jump-warning").hidden = false; }
+      });
+      if (set.last && !set.current && set.last.session === sets.shown && sets.recording) {
+        askPain(set.last.session);             // the set ended (stopped here, on the panel, or stepped off)
+      }
+    }
+    sets.recording = !!set.current;
+    showSetStatus();
+    return changed;
+  }
+
+  var startForm = $("start-form");
+  if (startForm) {
+    startForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var person = $("set-person").value;
+      if (!person) { showSetError("choose who is on the plate first"); $("set-person").focus(); return; }
+      showSetError("");
+      $("start-set").disabled = true;
+      post(startForm.action, { person_id: person }).then(function (j) {
+        applySet({ state: j.state, fault: j.fault, current: j.current, last: j.last, events: [] });
+      }).catch(function (err) { showSetError(err.message); })
+        .then(function () { $("start-set").disabled = false; });
+    });
+    $("stop-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      $("stop-set").disabled = true;
+      post($("stop-form").action, {}).then(function (j) {
+        applySet({ state: j.state, fault: j.fault, current: j.current, last: j.last, events: [] });
+      }).catch(function (err) { showSetError(err.message); })
+        .then(function () { $("stop-set").disabled = false; });
+    });
+    $("set-person").addEventListener("change", function () {
+      post(document.body.dataset.selectUrl, { person_id: $("set-person").value }).catch(function () {});
+    });
+  }
+
+  document.querySelectorAll("#pain-buttons button").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var session = $("pain-question").dataset.session;
+      var url = document.body.dataset.painUrl.replace("/0/", "/" + session + "/");
+      post(url, { pain: button.dataset.pain }).then(function (j) {
+        sets.answered[session] = true;
+        $("pain-buttons").hidden = true;
+        $("pain-thanks").textContent = j.message;
+        $("pain-thanks").hidden = false;
+        var link = $("pain-session-link");
+        link.href = document.body.dataset.sessionUrl.replace("/0", "/" + session);
+        link.hidden = false;
+      }).catch(function (err) { $("pain-thanks").textContent = err.message; $("pain-thanks").hidden = false; });
+    });
+  });
+
   makePlot();
   showBodyWeight();
   connect();
   window.requestAnimationFrame(render);
 
-  window.forceplateLive = { state: state, plot: function () { return plot; } };   // for tests and curious physios
+  window.forceplateLive = { state: state, sets: sets, plot: function () { return plot; } };   // for tests and curious physios
 }());

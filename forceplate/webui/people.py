@@ -1,0 +1,255 @@
+"""People, their plans and the clinician PIN: list, add, edit, fractures, approval, plan targets, settings.
+
+Every change goes into the people audit log as made by the signed-in user. Approving impact training and
+changing a plan need the clinician PIN (set once on the settings page, kept hashed with scrypt; wrong PINs
+are throttled per address like the password).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..programme import LEVEL_NAMES, LEVELS, MIN_SESSIONS_PER_WEEK
+from ..progress import standing_of
+from . import forms
+from . import get_store
+from .auth import HASH_METHOD, LoginThrottle, _too_many_tries, signed_in_user
+
+bp = Blueprint("people", __name__)
+
+PIN_SETTING = "clinician_pin"
+PIN_MAX_FAILURES = 5
+PIN_LOCKOUT_S = 60.0
+TARGET_RANGE_BW = (1.3, 8.0)
+CAP_RANGE = (1, 500)
+
+
+def init_app(app) -> None:
+    app.extensions["forceplate.pin_throttle"] = LoginThrottle(max_failures=PIN_MAX_FAILURES, lockout_s=PIN_LOCKOUT_S)
+    app.jinja_env.globals["level_names"] = LEVEL_NAMES
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["day"] = day
+
+
+def when(iso_time) -> str:
+    """A stored time as the clinic's local date and time, e.g. ``Mon 2 Mar 2026, 09:30``."""
+    if not iso_time:
+        return ""
+    t = dt.datetime.fromisoformat(iso_time).astimezone()
+    return f"{t:%a} {t.day} {t:%b %Y, %H:%M}"
+
+
+def day(iso_time) -> str:
+    if not iso_time:
+        return ""
+    t = dt.datetime.fromisoformat(iso_time).astimezone()
+    return f"{t:%a} {t.day} {t:%b %Y}"
+
+
+def _person_or_404(store, person_id: int) -> dict:
+    person = store.person(person_id)
+    if person is None:
+        abort(404, description=f"there is no person number {person_id}")
+    return person
+
+
+def _user() -> str:
+    return signed_in_user() or "unknown"
+
+
+# -- the clinician PIN -----------------------------------------------------------------------------------------
+
+def pin_is_set(store) -> bool:
+    return store.setting(PIN_SETTING) is not None
+
+
+def check_pin(store, raw) -> str | None:
+    """None when ``raw`` is the clinician PIN; else the message to show (wrong, throttled, not set)."""
+    throttle = current_app.extensions["forceplate.pin_throttle"]
+    client = request.remote_addr or "unknown"
+    wait_s = throttle.wait_s(client)
+    if wait_s:
+        return _too_many_tries(wait_s)
+    record = store.setting(PIN_SETTING)
+    if record is None:
+        return "No clinician PIN is set yet: set one on the Settings page first."
+    value = str(raw or "").strip()
+    if not value or len(value) > 8 or not check_password_hash(record["hash"], value):
+        wait_s = throttle.failed(client)
+        return "Wrong clinician PIN." + (" " + _too_many_tries(wait_s) if wait_s else " Please try again.")
+    throttle.succeeded(client)
+    return None
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    store = get_store()
+    is_set = pin_is_set(store)
+    errors, saved = {}, False
+    if request.method == "POST":
+        form = forms.Form(request.form)
+        if is_set:
+            problem = check_pin(store, request.form.get("old_pin"))
+            if problem:
+                errors["old_pin"] = problem
+        new = form.read("pin", forms.pin)
+        if new is not None and request.form.get("pin2", "").strip() != new:
+            form.errors["pin2"] = "The two PINs are not the same. Please type them again."
+        errors |= form.errors
+        if not errors:
+            store.set_setting(PIN_SETTING, {"hash": generate_password_hash(new, method=HASH_METHOD),
+                                            "set_by": _user(), "set_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+            current_app.logger.info("the clinician PIN was %s by %s", "changed" if is_set else "set", _user())
+            is_set, saved = True, True
+    status = 400 if errors else 200
+    return render_template("settings.html", pin_is_set=is_set, errors=errors, saved=saved), status
+
+
+# -- people --------------------------------------------------------------------------------------------------
+
+@bp.get("/people")
+def people_list():
+    store = get_store()
+    people = store.people()
+    today = dt.date.today()
+    restricted = {p["id"]: standing_of(store, p["id"], today).is_restricted for p in people}
+    return render_template("people.html", people=people, restricted=restricted)
+
+
+PERSON_FIELDS = ("name", "birth_year", "t_score", "has_vertebral_fracture", "has_balance_problems")
+
+
+def _read_person_form(data) -> forms.Form:
+    this_year = dt.date.today().year
+    form = forms.Form(data)
+    form.read("name", forms.text, label="name", required=True, max_length=100)
+    form.read("birth_year", forms.number, label="birth year", low=1900, high=this_year, integer=True)
+    form.read("t_score", forms.number, label="T-score", low=-10, high=10)
+    form.read("mass_kg", forms.number, label="body mass", low=20, high=300, unit="kg")
+    form.read("has_vertebral_fracture", forms.yes_no_unknown, label="vertebral fracture")
+    form.read("has_balance_problems", forms.yes_no_unknown, label="balance problems")
+    return form
+
+
+def _name_taken(store, name, person_id=None) -> bool:
+    other = store.person_by_name(name)
+    return other is not None and other["id"] != person_id
+
+
+@bp.route("/people/new", methods=["GET", "POST"])
+def person_new():
+    if request.method == "GET":
+        return render_template("person_form.html", person=None, data={}, errors={})
+    store = get_store()
+    form = _read_person_form(request.form)
+    if form.is_valid and _name_taken(store, form.values["name"]):
+        form.errors["name"] = "Someone already has that name. Add a middle initial or a number to tell them apart."
+    if not form.is_valid:
+        return render_template("person_form.html", person=None, data=request.form, errors=form.errors), 400
+    values = form.values
+    fields = {k: values[k] for k in PERSON_FIELDS[1:] if values.get(k) is not None}
+    person_id = store.add_person(values["name"], changed_by=_user(), **fields)
+    if values.get("mass_kg") is not None:
+        store.add_body_mass(person_id, values["mass_kg"], changed_by=_user())
+    return redirect(url_for("people.person_page", person_id=person_id, added=1), code=303)
+
+
+@bp.get("/people/<int:person_id>")
+def person_page(person_id):
+    store = get_store()
+    _person_or_404(store, person_id)
+    return _render_person(store, person_id)
+
+
+def _render_person(store, person_id, status=200, **context):
+    standing = standing_of(store, person_id)
+    return render_template(
+        "person.html", s=standing, person=standing.person, plan_row=store.plan(person_id),
+        levels=LEVELS, min_per_week=MIN_SESSIONS_PER_WEEK, fractures=store.fractures(person_id),
+        masses=store.body_mass_history(person_id)[::-1], audit=store.audit_log(person_id)[::-1][:30],
+        pin_is_set=pin_is_set(store), errors=context.pop("errors", {}), data=context.pop("data", {}),
+        added=request.args.get("added"), **context), status
+
+
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+def person_edit(person_id):
+    store = get_store()
+    person = _person_or_404(store, person_id)
+    current_mass = store.latest_body_mass(person_id)
+    if request.method == "GET":
+        data = {k: ("" if person[k] is None else person[k]) for k in PERSON_FIELDS}
+        for k in ("has_vertebral_fracture", "has_balance_problems"):
+            data[k] = {None: "unknown", 1: "yes", 0: "no"}[person[k]]
+        data["mass_kg"] = "" if current_mass is None else f"{current_mass:g}"
+        return render_template("person_form.html", person=person, data=data, errors={})
+    form = _read_person_form(request.form)
+    if form.is_valid and _name_taken(store, form.values["name"], person_id):
+        form.errors["name"] = "Someone else already has that name."
+    if not form.is_valid:
+        return render_template("person_form.html", person=person, data=request.form, errors=form.errors), 400
+    values = form.values
+    store.update_person(person_id, changed_by=_user(), **{k: values.get(k) for k in PERSON_FIELDS})
+    mass = values.get("mass_kg")
+    if mass is not None and (current_mass is None or abs(mass - current_mass) > 1e-9):
+        store.add_body_mass(person_id, mass, changed_by=_user())     # a new entry: the history is kept
+    return redirect(url_for("people.person_page", person_id=person_id), code=303)
+
+
+@bp.post("/people/<int:person_id>/fractures")
+def fracture_add(person_id):
+    store = get_store()
+    _person_or_404(store, person_id)
+    form = forms.Form(request.form)
+    form.read("occurred_on", forms.partial_date, label="fracture date", today=dt.date.today())
+    form.read("site", forms.text, label="fracture site", required=True, max_length=60)
+    if not form.is_valid:
+        return _render_person(store, person_id, 400, errors=form.errors, data=request.form)
+    store.add_fracture(person_id, form.values["occurred_on"], changed_by=_user(), site=form.values["site"],
+                       is_vertebral=request.form.get("is_vertebral") == "yes")
+    return redirect(url_for("people.person_page", person_id=person_id) + "#fractures", code=303)
+
+
+@bp.post("/people/<int:person_id>/approval")
+def approval(person_id):
+    """Approve impact training for a restricted person (or withdraw it): the clinician's name and PIN."""
+    store = get_store()
+    _person_or_404(store, person_id)
+    withdraw = request.form.get("action") == "withdraw"
+    form = forms.Form(request.form)
+    clinician = form.read("clinician", forms.text, label="clinician's name", required=not withdraw, max_length=80)
+    problem = check_pin(store, request.form.get("pin"))
+    if problem:
+        form.errors["pin"] = problem
+    if not form.is_valid:
+        status = 429 if "Too many tries" in form.errors.get("pin", "") else 400
+        return _render_person(store, person_id, status, errors=form.errors, data=request.form)
+    if withdraw:
+        store.update_person(person_id, changed_by=_user(), approved_by=None, approved_at=None)
+    else:
+        store.update_person(person_id, changed_by=_user(), approved_by=clinician,
+                            approved_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    return redirect(url_for("people.person_page", person_id=person_id) + "#safety", code=303)
+
+
+@bp.post("/people/<int:person_id>/plan")
+def plan_edit(person_id):
+    """Change the level, the target peak of each level and the daily impact cap: clinician PIN needed."""
+    store = get_store()
+    _person_or_404(store, person_id)
+    form = forms.Form(request.form)
+    level = form.read("level", forms.choice, label="level", options=LEVEL_NAMES)
+    targets = {name: form.read(f"target_{name}", forms.required_number, label=f"{name} target peak",
+                               low=TARGET_RANGE_BW[0], high=TARGET_RANGE_BW[1], unit="body weights")
+               for name in LEVEL_NAMES}
+    cap = form.read("daily_impact_cap", forms.required_number, label="impacts a day", low=CAP_RANGE[0],
+                    high=CAP_RANGE[1], integer=True)
+    problem = check_pin(store, request.form.get("pin"))
+    if problem:
+        form.errors["plan_pin"] = problem
+    if not form.is_valid:
+        status = 429 if "Too many tries" in form.errors.get("plan_pin", "") else 400
+        return _render_person(store, person_id, status, errors=form.errors, data=request.form, plan_open=True)
+    store.set_plan(person_id, changed_by=_user(), level=level, targets_bw=targets, daily_impact_cap=cap)
+    return redirect(url_for("people.person_page", person_id=person_id) + "#plan", code=303)
