@@ -149,6 +149,20 @@ def test_controller_events_drive_the_led_and_the_buzzer(panel, factory):
     assert [s.state for s in buzzer.states] == [False, True, False]
 
 
+def test_set_controller_events_drive_the_panel(panel, factory):
+    led, buzzer = factory.pin(LED), factory.pin(BUZZER)
+    panel.on_event({"kind": "set_started", "session": 4})
+    assert panel.state == "recording"
+    buzzer.clear_states()
+    panel.on_event({"kind": "rep", "session": 4, "event": {"kind": "impact", "thump": False}})
+    wait_for_states(buzzer, 5)
+    assert [s.state for s in buzzer.states][:5] == [False, True, False, True, False]
+    panel.on_event({"kind": "fault", "message": "load cell 1 not ready"})
+    assert panel.state == "fault"
+    panel.on_event({"kind": "set_ended", "session": 4})
+    assert panel.state == "ready" and led.state is True
+
+
 def test_unknown_states_are_refused(panel):
     with pytest.raises(ValueError, match="blinking"):
         panel.show("blinking")

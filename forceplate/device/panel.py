@@ -31,6 +31,7 @@ DEFAULT_BUTTON_PIN = 17     # physical pin 11; GND at pin 9
 DEFAULT_LED_PIN = 27        # physical pin 13
 DEFAULT_BUZZER_PIN = 22     # physical pin 15
 STATES = ("off", "ready", "recording", "fault")
+_STATE_OF_KIND = {"set_started": "recording", "set_ended": "ready", "fault": "fault"}   # SetController events
 
 _PIN_SETTINGS = {           # config-file key -> environment variable
     "panel_button_pin": "FORCEPLATE_PANEL_BUTTON_PIN",
@@ -174,14 +175,18 @@ class Panel:
         return beeps
 
     def on_event(self, event: dict) -> None:
-        """A controller listener: a dict with ``state`` changes the LED; one with ``kind`` and ``thump`` beeps.
+        """A SetController listener (``controller.add_listener(panel.on_event)``).
 
-        Wire it with ``controller.add_listener(panel.on_event)``.
+        ``set_started`` -> recording, ``set_ended`` -> ready, ``fault`` -> fault, ``rep`` -> beeps for its
+        ``event``; also a dict with ``state``, or an analysed event itself (``kind`` impact or jump).
         """
-        state = event.get("state")
+        kind = event.get("kind")
+        state = event.get("state") or _STATE_OF_KIND.get(kind)
         if state in STATES:
             self.show(state)
-        if event.get("kind") in ("impact", "jump"):
+        if kind == "rep" and isinstance(event.get("event"), dict):
+            self.feedback(event["event"])
+        elif kind in ("impact", "jump"):
             self.feedback(event)
 
     # -- life
