@@ -117,6 +117,9 @@ def source_from_spec(spec: str) -> LoadCellSource:
         if kind == "hx711":
             from .hx711_source import HX711Source, from_options
             return from_options(**_typed(options, HX711Source.OPTION_TYPES))
+        if kind == "ads1256":
+            from .ads1256 import ADS1256Source, from_options as ads1256_from_options
+            return ads1256_from_options(**_typed(options, ADS1256Source.OPTION_TYPES))
     except TypeError as exc:
         raise ConfigError(f"source {spec!r}: {exc}") from None
     raise ConfigError(f"source {spec!r}: unknown kind {kind!r}; use hx711, sim:SCENARIO or replay:PATH")
