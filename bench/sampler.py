@@ -3,7 +3,18 @@
 All three read the same four emulated HX711 chips (forceplate.device._gpio.EmulatedLines, the C chip
 model, in real time on CLOCK_MONOTONIC) under the same background load: two busy Python threads and a
 loopback HTTP server with a client fetching from it without pause. CPU is each reader thread's own CPU
-time (CLOCK_THREAD_CPUTIME_ID), emulated chips included (the same C calls for all three).
+time (CLOCK_THREAD_CPUTIME_ID), emulated chips included (the same C calls for all three). Every reader
+runs at normal priority (SCHED_OTHER, nice 0).
+
+Our sampler waits for data-ready through the line backend's ``wait_ready``: on the plate a DOUT
+falling-edge event from the kernel (ppoll), here the emulator sleeping until its next DOUT edge on
+CLOCK_MONOTONIC: the same wake-ups, without the kernel's interrupt work (not in a thread's CPU time
+anyway). ``sleeps_per_set`` and ``dout_reads_per_set`` count them.
+
+A ready slot is a conversion of the chip with the fewest, from the one the first set read to the last set
+(``ready_slots``); ``ready_slots_since_open`` also counts those that passed while the thread was starting.
+A set is captured when every word in it is clean (``sets_clean``); ``missed_by_slowest_chip`` counts that
+chip's words overwritten unread, and ``late_ms_*`` how long after the set was ready it was read.
 
 The `hx711` package (1.1.2.3) imports RPi.GPIO; the bench gives it a stand-in module (injected in
 sys.modules) whose output()/input() drive the same emulated chips, wired as docs/wiring.md (one shared
@@ -25,6 +36,8 @@ DESCRIPTION = "CPU per sample set of the compiled HX711 sampler vs its pure-Pyth
 LOAD = ("two busy Python threads plus a loopback HTTP server answering a client that fetches without "
         "pause, all in this process")
 SCK, DOUTS = 5, (6, 13, 19, 26)
+RATES_HZ = (86.0, 86.4, 85.7, 86.2)         # the emulator's defaults, named here to count slots
+PHASES_S = (0.0, 0.0031, 0.0062, 0.0093)
 
 
 def add_arguments(parser):
@@ -37,6 +50,7 @@ class _Load:
     def __init__(self):
         self.stop = threading.Event()
         self.requests = 0
+        self.errors = 0
 
     def __enter__(self):
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -66,9 +80,12 @@ class _Load:
 
     def _fetch(self, url):
         while not self.stop.is_set():
-            with urllib.request.urlopen(url, timeout=5) as response:
-                response.read()
-            self.requests += 1
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    response.read()
+                self.requests += 1
+            except OSError:                 # a reset under load must not end the load
+                self.errors += 1
 
     def __exit__(self, *exc):
         self.stop.set()
@@ -80,7 +97,17 @@ class _Load:
 
 def _chips(words):
     from forceplate.device import _gpio
-    return _gpio.EmulatedLines(words, virtual=False)
+    return _gpio.EmulatedLines(words, rates_hz=RATES_HZ, phases_s=PHASES_S, virtual=False)
+
+
+def _slots(chips, t_first, t_last):
+    """Ready slots the sampler had, from its first set to its last: the conversions of the chip with the
+    fewest in (t_first - its period, t_last] (the first set read the one just before t_first)."""
+    counts = []
+    for c, period in enumerate(chips.period_ns):
+        t0 = chips.start_ns + int(round(PHASES_S[c % len(PHASES_S)] * 1e9))   # conversion k at t0 + (k+1) P
+        counts.append((t_last - t0) // period - (t_first - period - t0) // period)
+    return int(min(counts))
 
 
 def _run_sampler(sampler_module, ring_module, words, seconds):
@@ -98,17 +125,38 @@ def _run_sampler(sampler_module, ring_module, words, seconds):
     thread = threading.Thread(target=work, name="sampler")
     t0 = time.monotonic()
     thread.start()
+    stamps = []
     while time.monotonic() - t0 < seconds:
         time.sleep(0.05)
-        ring.pop()                          # the reader drains, as HX711Source.read does
+        stamps.append(ring.pop().t_ns)      # the reader drains, as HX711Source.read does
     sampler.stop()
     thread.join()
-    ring.pop()
+    stamps.append(ring.pop().t_ns)
+    t_ns = np.concatenate(stamps)
     sets = max(1, sampler.sets)
+    gaps_ms = np.diff(t_ns) / 1e6 if len(t_ns) > 1 else np.zeros(1)
+    late_ms = _late_ms(chips, t_ns)
     return {"cpu_us_per_set": out["cpu_ns"] / 1000 / sets, "sets": sampler.sets,
-            "sets_captured": sampler.sets_clean, "ready_slots": int(min(chips.conversions)),
+            "sets_captured": sampler.sets_clean,
+            "ready_slots": _slots(chips, int(t_ns[0]), int(t_ns[-1])) if len(t_ns) else 0,
+            "ready_slots_since_open": int(min(chips.conversions)),
+            "first_set_ms": (int(t_ns[0]) - chips.start_ns) / 1e6 if len(t_ns) else None,
+            "missed_by_slowest_chip": int(chips.overwritten[int(np.argmax(chips.period_ns))]),
+            "gap_max_ms": float(gaps_ms.max()), "gaps_over_1_5_periods": int((gaps_ms > 17.5).sum()),
+            "late_ms_p50": float(np.median(late_ms)), "late_ms_p99": float(np.percentile(late_ms, 99)),
+            "late_ms_max": float(late_ms.max()), "sleeps_per_set": getattr(chips, "sleeps", 0) / sets,
+            "dout_reads_per_set": getattr(chips, "dout_reads", 0) / sets,
             "sck_high_max_us": sampler.sck_high_max_ns / 1000, "sck_high_over_50us": sampler.pulses_long,
             "pulses": sampler.pulses, "timeouts": sampler.timeouts, "duration_s": time.monotonic() - t0}
+
+
+def _late_ms(chips, t_ns):
+    """How long after its last chip got ready each set was read (ms)."""
+    ready = np.zeros(len(t_ns), dtype=np.int64)
+    for c, period in enumerate(chips.period_ns):
+        first = chips.start_ns + int(round(PHASES_S[c % len(PHASES_S)] * 1e9)) + period
+        ready = np.maximum(ready, first + (t_ns - first) // period * period)
+    return (t_ns - ready) / 1e6 if len(t_ns) else np.zeros(1)
 
 
 def _fake_rpi_gpio(chips):
@@ -155,6 +203,7 @@ def _run_hx711pkg(words, seconds):
             out["cpu_ns"] = _gpio.thread_cpu_ns() - c0
 
         conversions0 = min(chips.conversions)
+        reads0 = getattr(chips, "dout_reads", 0)
         thread = threading.Thread(target=work, name="hx711pkg")
         t0 = time.monotonic()
         thread.start()
@@ -163,7 +212,8 @@ def _run_hx711pkg(words, seconds):
         thread.join()
         return {"cpu_us_per_set": out["cpu_ns"] / 1000 / max(1, out["sets"]), "sets": out["sets"],
                 "sets_captured": out["complete"], "ready_slots": int(min(chips.conversions)) - conversions0,
-                "duration_s": time.monotonic() - t0, "version": version}
+                "duration_s": time.monotonic() - t0, "version": version,
+                "dout_reads_per_set": (getattr(chips, "dout_reads", 0) - reads0) / max(1, out["sets"])}
     finally:
         for name, module in saved.items():
             if module is None:
@@ -185,7 +235,7 @@ def run_from_args(args) -> dict:
             pkg = _run_hx711pkg(words, seconds / 2)
         except ImportError as exc:
             pkg = {"skipped": f"hx711 package not installed ({exc}); `make bench NAME=sampler` installs it"}
-        requests = load.requests
+        requests, errors = load.requests, load.errors
     result = {
         "cpu_us_per_set": ours["cpu_us_per_set"],
         "cpu_us_per_set_twin": twin["cpu_us_per_set"],
@@ -199,7 +249,7 @@ def run_from_args(args) -> dict:
         "captured_pct": 100.0 * ours["sets_captured"] / max(1, ours["ready_slots"]),
         "cpu_ratio_hx711pkg": (pkg["cpu_us_per_set"] / ours["cpu_us_per_set"]) if "cpu_us_per_set" in pkg else None,
         "ours": ours, "twin": twin, "hx711pkg": pkg,
-        "load_http_requests": requests,
+        "load_http_requests": requests, "load_http_errors": errors,
         "chips": "4 emulated HX711 (C model, real time), 86.0/86.4/85.7/86.2 SPS, one shared SCK",
         "quick": bool(args.quick),
     }
@@ -220,5 +270,9 @@ def format_table(result) -> str:
                      f"{r['ready_slots']:>7} {sck:>11}")
     lines += ["", f"SCK-high over 50 us (compiled): {result['sck_high_over_50us']}",
               f"ready slots captured (compiled): {result['captured_pct']:.2f} %",
-              f"hx711 package / compiled CPU per set: {result['cpu_ratio_hx711pkg']}"]
+              f"hx711 package / compiled CPU per set: {result['cpu_ratio_hx711pkg']}",
+              f"compiled: {result['ours']['sleeps_per_set']:.2f} wake-ups and "
+              f"{result['ours']['dout_reads_per_set']:.1f} DOUT reads per set; read "
+              f"{result['ours']['late_ms_p50']:.2f} ms (median), {result['ours']['late_ms_max']:.1f} ms (max) "
+              f"after ready"]
     return "\n".join(lines)

@@ -96,6 +96,33 @@ def test_slow_host_stall_keeps_sck_high(chips):
     assert chips.power_downs == 1 and chips.slow_host_stalls == 1
 
 
+def test_wait_ready_wakes_at_the_ready_edge_not_before(chips):
+    assert chips.wait_ready(0b11, 10 * PERIOD_NS) == 0b00
+    assert chips.now_ns() == PERIOD_NS + 500           # slept to the edge, then one read (edge_ns 500)
+    assert chips.sleeps == 1 and chips.dout_reads == 2  # no polling in between
+
+
+def test_wait_ready_gives_up_at_until_with_the_lines_as_they_are(chips):
+    chips.unplug(1, at_s=0.0)
+    assert chips.wait_ready(0b11, 3 * PERIOD_NS) == 0b10
+    assert chips.now_ns() == 3 * PERIOD_NS + 500
+    assert chips.wait_ready(0b01, 4 * PERIOD_NS) == 0b10   # chip 0 alone is awaited: ready at once
+
+
+def test_wait_ready_wakes_when_an_unplugged_line_comes_back(chips):
+    chips.unplug(0, at_s=0.0, until_s=0.030)
+    chips.sleep_until_ns(PERIOD_NS)
+    assert chips.wait_ready(0b01, 10 * PERIOD_NS) == 0b00   # chip 0 was ready all along, under the fault
+    assert chips.now_ns() == 30_000_000 + 500
+
+
+def test_wait_ready_for_any_line_wakes_at_the_first_edge():
+    chips = EmulatedChips(WORDS, rates_hz=[80.0], phases_s=[0.004, 0.0], virtual=True, start_ns=0,
+                          edge_ns=500)
+    assert chips.wait_ready(0, 10 * PERIOD_NS) == 0b01      # chip 1 (no phase) first
+    assert chips.now_ns() == PERIOD_NS + 500
+
+
 def test_python_and_c_emulators_agree_on_a_random_host():
     words, _ = plate_words(2.0, channels=4)
     rng = np.random.default_rng(5)
@@ -103,18 +130,23 @@ def test_python_and_c_emulators_agree_on_a_random_host():
     for chips in (a, b):
         chips.noise(2, 0.3, 0.6)
         chips.slow_host(0.8, 65)
-    for op, arg in zip(rng.integers(0, 3, 5000), rng.integers(0, 400_000, 5000)):
+        chips.unplug(1, 0.2, 0.45)
+        chips.stick_low(3, 1.1, 1.3)
+    ops = zip(rng.integers(0, 4, 5000), rng.integers(0, 400_000, 5000), rng.integers(0, 16, 5000))
+    for op, arg, need in ops:
         outs = []
         for chips in (a, b):
             if op == 0:
                 outs.append(chips.set_sck(arg % 2))
             elif op == 1:
                 outs.append(chips.read_dout())
-            else:
+            elif op == 2:
                 chips.sleep_until_ns(chips.now_ns() + int(arg))
                 outs.append(chips.now_ns())
+            else:
+                outs.append((chips.wait_ready(int(need), chips.now_ns() + 50 * int(arg)), chips.now_ns()))
         assert outs[0] == outs[1]
-    for counter in ("conversions", "overwritten", "dropped", "reads", "power_downs"):
+    for counter in ("conversions", "overwritten", "dropped", "reads", "power_downs", "dout_reads", "sleeps"):
         assert getattr(a, counter) == getattr(b, counter), counter
 
 

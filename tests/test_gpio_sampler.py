@@ -50,6 +50,7 @@ def test_compiled_loop_and_twin_agree_set_for_set():
                  "not_ready_words", "garbage_words", "stuck_words", "long_pulse_words", "period_est_ns"):
         assert getattr(sa, stat) == getattr(sb, stat), stat
     assert ca.conversions == cb.conversions and ca.reads == cb.reads
+    assert ca.dout_reads == cb.dout_reads and ca.sleeps == cb.sleeps
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -66,6 +67,26 @@ def test_healthy_chips_give_every_slot_of_the_slowest_chip_whole(loop):
     slow = int(np.argmax(chips.period_ns))
     k = (frames.t_ns - chips.start_ns - 0) // chips.period_ns[slow] - 1
     np.testing.assert_array_equal(frames.raw_counts[:, slow], SIGNED[k % len(WORDS), slow])
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_the_loop_sleeps_until_ready_and_reads_at_once(loop):
+    frames, sampler, chips = sample(loop, 10.0)
+    # Waiting costs no polling: per set, one early wake-up, a first look, then a wake-up per DOUT
+    # edge that comes later (the chips drift in phase, so at most four), against 25 reads to clock out.
+    assert chips.dout_reads <= frames.n_sets * (25 + 1 + 1 + 4)
+    assert chips.sleeps <= frames.n_sets * (1 + 4)
+    assert chips.dout_reads / frames.n_sets < 30 and chips.sleeps / frames.n_sets < 3    # polling: 40, 16
+    # The set is read the moment its last chip is ready: at the edge, plus one pin access.
+    ready_ns = np.zeros(frames.n_sets, dtype=np.int64)
+    phases = [int(round(p * 1e9)) for p in (0.0, 0.0031, 0.0062, 0.0093)]
+    for ch, (period, phase) in enumerate(zip(chips.period_ns, phases)):
+        first = chips.start_ns + phase + period                  # conversion k at first + k * period
+        latest = first + (frames.t_ns - first) // period * period
+        ready_ns = np.maximum(ready_ns, latest)
+    late_ns = frames.t_ns - ready_ns
+    assert np.all(late_ns >= 0) and np.median(late_ns) <= chips.edge_ns
+    assert np.mean(late_ns <= 2 * chips.edge_ns) > 0.99
 
 
 @pytest.mark.parametrize("loop", LOOPS)

@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, embedsignature=True, cdivision=True
 """Compiled HX711 GPIO sampler: the lock-step read loop, without the GIL, over a small C "line backend".
 
-A line backend is four C functions (set SCK, read the DOUT group, now_ns, sleep_until_ns) behind
-``Lines``. Two implement it: ``UapiLines`` (the kernel's GPIO character device, uAPI v2 ioctls) and
+A line backend is five C functions (set SCK, read the DOUT group, wait until the DOUT lines are
+ready, now_ns, sleep_until_ns) behind ``Lines``. Two implement it: ``UapiLines`` (the kernel's GPIO character device, uAPI v2 ioctls) and
 ``EmulatedLines`` (emulated HX711 chips, the C port of ``emulator.EmulatedChips``), so the SAME compiled
 loop runs on the plate and in the tests. The readable specification of the loop is ``_gpio_py.py`` and of
 the chips ``emulator.py``: same names, same results.
@@ -13,8 +13,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memset, strncpy
 from libc.errno cimport errno
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
-from posix.fcntl cimport open as c_open, O_RDONLY, O_CLOEXEC
-from posix.unistd cimport close as c_close
+from posix.fcntl cimport open as c_open, fcntl, F_GETFL, F_SETFL, O_RDONLY, O_CLOEXEC, O_NONBLOCK
+from posix.unistd cimport close as c_close, read as c_read
 
 from ._hx711 cimport SampleRing
 
@@ -25,6 +25,22 @@ cdef extern from "<time.h>" nogil:
 
 cdef extern from "<sys/ioctl.h>" nogil:
     int ioctl(int fd, unsigned long request, ...)
+
+cdef extern from "<poll.h>" nogil:       # ppoll: pyconfig.h defines _GNU_SOURCE
+    cdef struct pollfd:
+        int fd
+        short events
+        short revents
+    enum: POLLIN
+    enum: POLLERR
+    enum: POLLHUP
+    enum: POLLNVAL
+    int ppoll(pollfd *fds, unsigned long nfds, const timespec *tmo, const void *sigmask)
+
+cdef extern from "<errno.h>" nogil:
+    enum: EAGAIN
+    enum: EINTR
+    enum: EIO
 
 cdef extern from "<linux/gpio.h>" nogil:
     enum: GPIO_V2_LINES_MAX
@@ -55,6 +71,10 @@ cdef extern from "<linux/gpio.h>" nogil:
     cdef struct gpio_v2_line_values:
         uint64_t bits
         uint64_t mask
+    cdef struct gpio_v2_line_event:
+        uint64_t timestamp_ns
+        uint32_t id
+        uint32_t offset
     unsigned long GPIO_GET_CHIPINFO_IOCTL
     unsigned long GPIO_V2_GET_LINE_IOCTL
     unsigned long GPIO_V2_LINE_SET_VALUES_IOCTL
@@ -62,6 +82,7 @@ cdef extern from "<linux/gpio.h>" nogil:
     uint64_t GPIO_V2_LINE_FLAG_INPUT
     uint64_t GPIO_V2_LINE_FLAG_OUTPUT
     uint64_t GPIO_V2_LINE_FLAG_BIAS_PULL_UP
+    uint64_t GPIO_V2_LINE_FLAG_EDGE_FALLING
     uint32_t GPIO_V2_LINE_ATTR_ID_FLAGS
     uint32_t GPIO_V2_LINE_ATTR_ID_OUTPUT_VALUES
 
@@ -94,11 +115,16 @@ ctypedef int (*set_sck_fn)(void *ctx, int level) noexcept nogil
 ctypedef int64_t (*read_dout_fn)(void *ctx) noexcept nogil      # DOUT bits, or -errno
 ctypedef int64_t (*now_fn)(void *ctx) noexcept nogil
 ctypedef void (*sleep_fn)(void *ctx, int64_t t_ns) noexcept nogil
+# Wait until every DOUT line in ``need`` reads low (``need`` 0: any line), or until the clock reaches
+# ``until_ns``; return the DOUT bits read last, or -errno. ``poll_ns``: the polling interval of a backend
+# that cannot wait for edges.
+ctypedef int64_t (*wait_ready_fn)(void *ctx, uint32_t need, int64_t until_ns, int64_t poll_ns) noexcept nogil
 
 ctypedef struct fp_lines:
     void *ctx
     set_sck_fn set_sck
     read_dout_fn read_dout
+    wait_ready_fn wait_ready
     now_fn now_ns
     sleep_fn sleep_until_ns
 
@@ -141,6 +167,17 @@ cdef class Lines:
             raise OSError(<int>-bits, "GPIO read DOUT failed")
         return bits
 
+    def wait_ready(self, need, until_ns, poll_ns=100_000):
+        """Block until every DOUT line in ``need`` reads low (``need`` 0: any line) or the clock reaches
+        ``until_ns``; return the DOUT bits read last."""
+        cdef uint32_t n = need
+        cdef int64_t u = until_ns, p = poll_ns, bits
+        with nogil:
+            bits = self.iface.wait_ready(self.iface.ctx, n, u, p)
+        if bits < 0:
+            raise OSError(<int>-bits, "GPIO wait for DOUT failed")
+        return bits
+
     def now_ns(self):
         return self.iface.now_ns(self.iface.ctx)
 
@@ -155,7 +192,13 @@ cdef class Lines:
 ctypedef struct uapi_t:
     int fd
     int channels
+    int edges                   # DOUT lines report falling edges: wait in ppoll(), not by polling
     uint64_t dout_mask
+
+
+cdef enum:
+    EVENTS_PER_READ = 16
+    EVENT_BUFFER = 256          # the kernel's queue; clocking a word out queues up to 12 edges per chip
 
 
 cdef int uapi_set_sck(void *ctx, int level) noexcept nogil:
@@ -176,6 +219,55 @@ cdef int64_t uapi_read_dout(void *ctx) noexcept nogil:
     if ioctl(self.fd, GPIO_V2_LINE_GET_VALUES_IOCTL, &v) < 0:
         return -errno
     return <int64_t>((v.bits >> 1) & ((<uint64_t>1 << self.channels) - 1))
+
+
+cdef int uapi_drain(uapi_t *self) noexcept nogil:
+    """Discard queued edge events (the fd is non-blocking): DOUT is read right after, so they are stale."""
+    cdef gpio_v2_line_event buf[EVENTS_PER_READ]
+    cdef Py_ssize_t n
+    while True:
+        n = c_read(self.fd, buf, sizeof(buf))
+        if n < <Py_ssize_t>sizeof(buf):
+            if n < 0 and errno != EAGAIN and errno != EINTR:
+                return -errno
+            return 0
+
+
+cdef int64_t uapi_wait_ready(void *ctx, uint32_t need, int64_t until, int64_t poll_ns) noexcept nogil:
+    cdef uapi_t *self = <uapi_t *>ctx
+    cdef uint32_t all_lines = <uint32_t>((<uint64_t>1 << self.channels) - 1), low
+    cdef int64_t bits, now, left
+    cdef int rc
+    cdef pollfd pfd
+    cdef timespec ts
+    while True:
+        if self.edges:
+            rc = uapi_drain(self)          # drain, then read: an edge after the read wakes ppoll below
+            if rc < 0:
+                return rc
+        bits = uapi_read_dout(ctx)
+        if bits < 0:
+            return bits
+        low = (~(<uint32_t>bits)) & all_lines
+        if (need and (low & need) == need) or (not need and low):
+            return bits
+        now = mono_ns()
+        if now >= until:
+            return bits
+        if self.edges:
+            left = until - now
+            ts.tv_sec = left // 1000000000
+            ts.tv_nsec = left % 1000000000
+            pfd.fd = self.fd
+            pfd.events = POLLIN
+            pfd.revents = 0
+            rc = ppoll(&pfd, 1, &ts, NULL)
+            if rc < 0 and errno != EINTR:
+                return -errno
+            if rc > 0 and pfd.revents & (POLLERR | POLLHUP | POLLNVAL):
+                return -EIO                # the chip went away: never spin on a dead fd
+        else:
+            mono_sleep_until(now + poll_ns if now + poll_ns < until else until)
 
 
 cdef int64_t uapi_now(void *ctx) noexcept nogil:
@@ -204,7 +296,11 @@ def chip_info(path):
 
 cdef class UapiLines(Lines):
     """SCK (output, starts low) and the DOUT lines (inputs, pull-up: an unplugged chip reads not-ready)
-    of one GPIO chip, in ONE line request of the Linux GPIO character device (uAPI v2)."""
+    of one GPIO chip, in ONE line request of the Linux GPIO character device (uAPI v2).
+
+    With ``edges`` (the default) the DOUT lines also report falling edges, and ``wait_ready`` sleeps in
+    ppoll() until one arrives; if the kernel refuses edge detection on those lines, the request is made
+    without it and ``wait_ready`` polls (``edges`` then reads False)."""
     cdef uapi_t u
     cdef readonly str path
 
@@ -215,9 +311,13 @@ cdef class UapiLines(Lines):
     def fd(self):
         return self.u.fd
 
-    def __init__(self, path, int sck, douts, consumer="forceplate"):
+    @property
+    def edges(self):
+        return bool(self.u.edges)
+
+    def __init__(self, path, int sck, douts, consumer="forceplate", edges=True):
         cdef gpio_v2_line_request req
-        cdef int i, chip_fd, rc, err
+        cdef int i, chip_fd, rc, err, flags
         douts = [int(d) for d in douts]
         if not 1 <= len(douts) <= MAX_CH or len(set(douts + [sck])) != len(douts) + 1:
             raise ValueError("one SCK and 1-32 distinct DOUT lines")
@@ -231,6 +331,9 @@ cdef class UapiLines(Lines):
         name = str(consumer).encode()[:31]
         strncpy(req.consumer, name, 31)
         req.config.flags = GPIO_V2_LINE_FLAG_INPUT | GPIO_V2_LINE_FLAG_BIAS_PULL_UP
+        if edges:
+            req.config.flags |= GPIO_V2_LINE_FLAG_EDGE_FALLING     # DOUT falling: data ready
+            req.event_buffer_size = EVENT_BUFFER
         req.config.num_attrs = 2
         req.config.attrs[0].attr.id = GPIO_V2_LINE_ATTR_ID_FLAGS
         req.config.attrs[0].attr.flags = GPIO_V2_LINE_FLAG_OUTPUT
@@ -245,15 +348,25 @@ cdef class UapiLines(Lines):
         if chip_fd < 0:
             raise OSError(errno, f"cannot open {self.path}")
         rc = ioctl(chip_fd, GPIO_V2_GET_LINE_IOCTL, &req)
+        if rc < 0 and edges:                # no interrupt for these lines here: request them to poll
+            req.config.flags &= ~GPIO_V2_LINE_FLAG_EDGE_FALLING
+            req.event_buffer_size = 0
+            rc = ioctl(chip_fd, GPIO_V2_GET_LINE_IOCTL, &req)
         err = errno
         c_close(chip_fd)
         if rc < 0:
             raise OSError(err, f"{self.path}: cannot request lines SCK {sck}, DOUT {douts} "
                                "(in use by another program, or not on this chip?)")
         self.u.fd = req.fd
+        self.u.edges = 1 if req.config.flags & GPIO_V2_LINE_FLAG_EDGE_FALLING else 0
+        if self.u.edges:
+            flags = fcntl(self.u.fd, F_GETFL)
+            if flags < 0 or fcntl(self.u.fd, F_SETFL, flags | O_NONBLOCK) < 0:
+                self.u.edges = 0            # cannot drain without blocking: poll instead
         self.iface.ctx = <void *>&self.u
         self.iface.set_sck = uapi_set_sck
         self.iface.read_dout = uapi_read_dout
+        self.iface.wait_ready = uapi_wait_ready
         self.iface.now_ns = uapi_now
         self.iface.sleep_until_ns = uapi_sleep
 
@@ -309,6 +422,8 @@ ctypedef struct emu_t:
     int64_t reads[MAX_CH]
     int64_t power_downs
     int64_t slow_host_stalls
+    int64_t dout_reads
+    int64_t sleeps
 
 
 cdef inline int64_t emu_clock(emu_t *s) noexcept nogil:
@@ -436,6 +551,7 @@ cdef int64_t emu_read_dout(void *ctx) noexcept nogil:
     cdef int64_t t = emu_clock(s)
     cdef int64_t bits = 0
     cdef int c, level
+    s.dout_reads += 1
     emu_advance(s, t)
     for c in range(s.channels):
         if emu_fault_on(s, 1, c, t):
@@ -459,8 +575,81 @@ cdef void emu_sleep(void *ctx, int64_t t_ns) noexcept nogil:
     if s.virtual:
         if t_ns > s.now:
             s.now = t_ns
-    else:
+            s.sleeps += 1
+    elif t_ns > mono_ns():
+        s.sleeps += 1
         mono_sleep_until(t_ns)
+
+
+cdef int64_t emu_chip_low_from(emu_t *s, int c, int64_t t) noexcept nogil:
+    """The instant (>= t) from which chip c drives DOUT low if nobody clocks it; NEVER_NS if not."""
+    if not s.powered:
+        return NEVER_NS
+    cdef int p = s.pulses[c]
+    if p == 0:
+        return t
+    if 1 <= p <= 24:                    # mid-word: DOUT holds a data bit until the next SCK edge
+        return NEVER_NS
+    if s.sck and s.next_conv[c] >= s.t_high_ns + POWER_DOWN_NS:
+        return NEVER_NS                 # powers down first
+    return s.next_conv[c] if s.next_conv[c] > t else t
+
+
+cdef bint emu_line_low_at(emu_t *s, int c, int64_t tau, int64_t chip_low) noexcept nogil:
+    if emu_fault_on(s, 1, c, tau):
+        return False
+    if emu_fault_on(s, 2, c, tau):
+        return True
+    return tau >= chip_low
+
+
+cdef int64_t emu_line_low_from(emu_t *s, int c, int64_t t) noexcept nogil:
+    """The first instant >= t at which DOUT line c reads low, faults included; NEVER_NS if none. The
+    level changes only where the chip gets ready or a fault window opens or closes."""
+    cdef int64_t chip_low = emu_chip_low_from(s, c, t), best = NEVER_NS, cand
+    cdef int i
+    if emu_line_low_at(s, c, t, chip_low):
+        return t
+    if chip_low < best and emu_line_low_at(s, c, chip_low, chip_low):
+        best = chip_low
+    for i in range(s.n_faults):
+        if s.f_ch[i] != c:
+            continue
+        if s.f_kind[i] == 1:
+            cand = s.f_until[i]         # unplug ends
+        elif s.f_kind[i] == 2:
+            cand = s.f_from[i]          # short to ground begins
+        else:
+            continue
+        if t < cand < best and emu_line_low_at(s, c, cand, chip_low):
+            best = cand
+    return best
+
+
+cdef int64_t emu_wait_ready(void *ctx, uint32_t need, int64_t until, int64_t poll_ns) noexcept nogil:
+    """As a kernel edge event would: sleep until the next falling edge of a high DOUT line (the emulator
+    knows when its chips get ready), read, and wait again until the condition holds or ``until``."""
+    cdef emu_t *s = <emu_t *>ctx
+    cdef uint32_t all_lines = <uint32_t>((<uint64_t>1 << s.channels) - 1), low
+    cdef int64_t bits, t, edge, e
+    cdef int c
+    while True:
+        bits = emu_read_dout(ctx)
+        low = (~(<uint32_t>bits)) & all_lines
+        if (need and (low & need) == need) or (not need and low):
+            return bits
+        t = emu_clock(s)
+        if t >= until:
+            return bits
+        emu_advance(s, t)
+        edge = NEVER_NS
+        for c in range(s.channels):
+            if (bits >> c) & 1:
+                e = emu_line_low_from(s, c, t)
+                if e < edge:
+                    edge = e
+        emu_sleep(ctx, edge if edge < until else until)
+
 
 
 cdef class EmulatedLines(Lines):
@@ -499,6 +688,7 @@ cdef class EmulatedLines(Lines):
         self.iface.ctx = <void *>&self.e
         self.iface.set_sck = emu_set_sck
         self.iface.read_dout = emu_read_dout
+        self.iface.wait_ready = emu_wait_ready
         self.iface.now_ns = emu_now
         self.iface.sleep_until_ns = emu_sleep
 
@@ -569,6 +759,14 @@ cdef class EmulatedLines(Lines):
     @property
     def slow_host_stalls(self):
         return self.e.slow_host_stalls
+
+    @property
+    def dout_reads(self):
+        return self.e.dout_reads
+
+    @property
+    def sleeps(self):
+        return self.e.sleeps
 
     @property
     def period_ns(self):
@@ -680,10 +878,9 @@ cdef class Sampler:
         cdef uint32_t words[MAX_CH]
         cdef uint8_t extra[MAX_CH]
         cdef int n = self.channels, ch, p, rc
-        cdef int64_t start, wake, deadline, poll, now, t_ready, interval, t0, high_ns, bits, expected = 0
-        cdef int polls = 0
+        cdef int64_t start, wake, deadline, poll, t_ready, interval, t0, high_ns, bits, expected = 0
         cdef uint32_t need, low = 0, after = 0, bit, w
-        cdef bint timed_out = False, long_pulse = False, powered_down = False, clean = True
+        cdef bint ready, first_look, timed_out = False, long_pulse = False, powered_down = False, clean = True
         cdef uint8_t flag
 
         # 1. wait for data-ready
@@ -696,25 +893,26 @@ cdef class Sampler:
         deadline = start + self.timeout_ns
         need = self._wait_mask
         poll = self.poll_ns if need else self.period_ns >> 3
-        while True:
-            bits = L.read_dout(L.ctx)
+        bits = L.read_dout(L.ctx)                 # the first look: maybe we woke late
+        if bits < 0:
+            self.error = <int>-bits
+            return -1
+        low = (~(<uint32_t>bits)) & self._all
+        ready = (need and (low & need) == need) or (not need and low)
+        first_look = ready
+        if not ready:                             # the backend sleeps until an edge (or polls)
+            bits = L.wait_ready(L.ctx, need, deadline, poll)
             if bits < 0:
                 self.error = <int>-bits
                 return -1
             low = (~(<uint32_t>bits)) & self._all
-            polls += 1
-            if (need and (low & need) == need) or (not need and low):
-                break
-            now = L.now_ns(L.ctx)
-            if now >= deadline:
-                timed_out = True
-                break
-            L.sleep_until_ns(L.ctx, now + poll if now + poll < deadline else deadline)
+            ready = (need and (low & need) == need) or (not need and low)
+            timed_out = not ready
         t_ready = L.now_ns(L.ctx)
         if timed_out:
             self.timeouts += 1
             self._last_ready_ns = 0
-        elif polls == 1 and expected and expected <= t_ready:
+        elif first_look and expected and expected <= t_ready:
             # Already ready when we looked: we woke late and did not see when. Anchor the next wake-up
             # on the expected instant, else each late wake-up would make the next one later still.
             self._last_ready_ns = expected

@@ -3,13 +3,17 @@
 Same names, same parameters, same results: on the same emulated chips with a virtual clock both produce
 the same sets, flags and statistics (tests/test_gpio_sampler.py). The twin drives any object with the
 line-backend methods ``set_sck(level)``, ``read_dout() -> int`` (bit ``ch`` set when DOUT ``ch`` is high),
-``now_ns()`` and ``sleep_until_ns(t_ns)``; the compiled loop needs a C backend (``_gpio.UapiLines`` or
-``_gpio.EmulatedLines``).
+``wait_ready(need, until_ns, poll_ns) -> int`` (block until every DOUT in ``need`` is low, or any if
+``need`` is 0, or ``until_ns``; return the DOUT bits read last), ``now_ns()`` and ``sleep_until_ns(t_ns)``;
+the compiled loop needs a C backend (``_gpio.UapiLines`` or ``_gpio.EmulatedLines``).
 
 One set, as the HX711 datasheet asks:
 
-1. Wait until every awaited DOUT is low (data ready), polling every ``poll_ns``; after the first set,
-   sleep first until an eighth of a period before the next set is expected. Give up after
+1. Wait until every awaited DOUT is low (data ready): after the first set, sleep until an eighth of a
+   period before the next set is expected (the period is measured from the ready instants), look once,
+   and if not ready let the backend wait: on the plate it sleeps in ppoll() until a DOUT falling-edge
+   event (or, where the kernel gives no edges, polls every ``poll_ns``); emulated chips sleep until their
+   next edge. Nothing is read between wake-ups, so the loop costs a few wake-ups per set. Give up after
    ``timeout_ns`` (3 output periods by default): the chips still high are NOT_READY for this set, never
    waited on forever. A chip NOT_READY ``absent_after`` sets in a row is no longer awaited (an unplugged
    chip must not slow the others to a third of their rate); it is read again as soon as its DOUT is low,
@@ -46,7 +50,8 @@ class Sampler:
     timeout_periods : float
         How long to wait for data-ready, in output periods.
     poll_us, long_pulse_us, power_down_us : float
-        DOUT polling interval; the SCK-high that flags LONG_PULSE; the one after which the chips are off.
+        DOUT polling interval of a backend without edge events; the SCK-high that flags LONG_PULSE; the one
+        after which the chips are off.
     settle_sets, stuck_sets, absent_after : int
     """
 
@@ -134,23 +139,19 @@ class Sampler:
         deadline = start + self.timeout_ns
         need = self._wait_mask
         poll = self.poll_ns if need else self.period_ns >> 3
+        low = ~lines.read_dout() & self._all          # the first look: maybe we woke late
+        ready = bool((need and (low & need) == need) or (not need and low))
+        first_look = ready
         timed_out = False
-        polls = 0
-        while True:
-            low = ~lines.read_dout() & self._all
-            polls += 1
-            if (need and (low & need) == need) or (not need and low):
-                break
-            now = lines.now_ns()
-            if now >= deadline:
-                timed_out = True
-                break
-            lines.sleep_until_ns(min(now + poll, deadline))
+        if not ready:                                 # the backend sleeps until an edge (or polls)
+            low = ~lines.wait_ready(need, deadline, poll) & self._all
+            ready = bool((need and (low & need) == need) or (not need and low))
+            timed_out = not ready
         t_ready = lines.now_ns()
         if timed_out:
             self.timeouts += 1
             self._last_ready_ns = 0
-        elif polls == 1 and expected and expected <= t_ready:
+        elif first_look and expected and expected <= t_ready:
             # Already ready when we looked: we woke late and did not see when. Anchor the next wake-up
             # on the expected instant, else each late wake-up would make the next one later still.
             self._last_ready_ns = expected

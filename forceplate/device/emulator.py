@@ -3,7 +3,10 @@
 ``EmulatedChips`` is the readable specification of the chip model; ``_gpio.EmulatedLines`` is the same
 model in C, so the compiled sampler loop runs on it unchanged (tests/test_emulator.py proves they agree).
 Both offer the line-backend interface the sampler talks to: ``set_sck(level)``, ``read_dout()`` (bit ``ch``
-set when chip ``ch``'s DOUT is high), ``now_ns()`` and ``sleep_until_ns(t_ns)``.
+set when chip ``ch``'s DOUT is high), ``wait_ready(need, until_ns, poll_ns)``, ``now_ns()`` and
+``sleep_until_ns(t_ns)``. ``wait_ready`` behaves as the plate's DOUT edge events do: it sleeps until the
+next falling edge of a DOUT line that is high (the emulator knows when its chips get ready and when its
+faults begin and end), reads, and repeats until every line in ``need`` is low or ``until_ns``.
 
 The model (HX711 datasheet, with the assumptions marked):
 
@@ -112,6 +115,8 @@ class EmulatedChips:
         self.reads = [0] * n        # words shifted out whole (24 edges)
         self.power_downs = 0
         self.slow_host_stalls = 0
+        self.dout_reads = 0         # read_dout calls, those of wait_ready included: GPIO ioctls on a plate
+        self.sleeps = 0             # sleeps that waited: thread wake-ups in real time
 
     # ------------------------------------------------------------------ fault injection
     def _window(self, at_s, until_s):
@@ -159,9 +164,11 @@ class EmulatedChips:
         if self.virtual:
             if t_ns > self._now:
                 self._now = t_ns
+                self.sleeps += 1
         else:
             delay = t_ns - time.monotonic_ns()
             if delay > 0:
+                self.sleeps += 1
                 time.sleep(delay / 1e9)
 
     def _spend(self, ns) -> None:
@@ -205,8 +212,66 @@ class EmulatedChips:
         if self.virtual:
             self._now += self.edge_ns
 
+    def wait_ready(self, need, until_ns, poll_ns=0) -> int:
+        """Sleep until every DOUT line in ``need`` reads low (``need`` 0: any line) or the clock reaches
+        ``until_ns``, waking at each falling edge of a high line; return the DOUT bits read last.
+        ``poll_ns`` is for backends that must poll: the emulator knows its edges."""
+        all_lines = (1 << self.channels) - 1
+        while True:
+            bits = self.read_dout()
+            low = ~bits & all_lines
+            if (need and low & need == need) or (not need and low):
+                return bits
+            t = self.now_ns()
+            if t >= until_ns:
+                return bits
+            self._advance(t)
+            edge = _NEVER_NS
+            for c in range(self.channels):
+                if (bits >> c) & 1:
+                    edge = min(edge, self._line_low_from(c, t))
+            self.sleep_until_ns(min(edge, until_ns))
+
+    def _chip_low_from(self, c, t) -> int:
+        """The instant (>= t) from which chip ``c`` drives DOUT low if nobody clocks it; _NEVER_NS if not."""
+        if not self.powered:
+            return _NEVER_NS
+        p = self.pulses[c]
+        if p == 0:
+            return t
+        if 1 <= p <= 24:                    # mid-word: DOUT holds a data bit until the next SCK edge
+            return _NEVER_NS
+        if self.sck and self.next_conv_ns[c] >= self.t_high_ns + POWER_DOWN_NS:
+            return _NEVER_NS                # powers down first
+        return max(self.next_conv_ns[c], t)
+
+    def _line_low_at(self, c, tau, chip_low) -> bool:
+        if self._fault_on(1, c, tau):
+            return False
+        if self._fault_on(2, c, tau):
+            return True
+        return tau >= chip_low
+
+    def _line_low_from(self, c, t) -> int:
+        """The first instant >= t at which DOUT line ``c`` reads low, faults included; _NEVER_NS if none.
+        The level changes only where the chip gets ready or a fault window opens or closes."""
+        chip_low = self._chip_low_from(c, t)
+        if self._line_low_at(c, t, chip_low):
+            return t
+        best = _NEVER_NS
+        if chip_low < best and self._line_low_at(c, chip_low, chip_low):
+            best = chip_low
+        for kind, ch, start, end in self._faults:
+            if ch != c or kind not in (1, 2):
+                continue
+            cand = end if kind == 1 else start      # unplug ends; short to ground begins
+            if t < cand < best and self._line_low_at(c, cand, chip_low):
+                best = cand
+        return best
+
     def read_dout(self) -> int:
         t = self.now_ns()
+        self.dout_reads += 1
         self._advance(t)
         bits = 0
         for c in range(self.channels):

@@ -3,7 +3,8 @@
 The chip is found by label, never by number (the numbering changes between Pi models and kernels):
 ``pinctrl-rp1`` (Pi 5), ``pinctrl-bcm2711`` (Pi 4), ``pinctrl-bcm2835`` (Pi 3, Zero 2 W). ``gpiodetect``
 (Debian package gpiod) lists the labels of a machine. Lines are requested through the Linux GPIO
-character device, uAPI v2 (``_gpio.UapiLines``): SCK as an output, the DOUT lines as inputs with pull-ups.
+character device, uAPI v2 (``_gpio.UapiLines``): SCK as an output, the DOUT lines as inputs with pull-ups
+and falling-edge events (data ready), so the sampler sleeps until the chips are ready instead of polling.
 
 ``kernels`` is the sampler loop in use: the compiled ``_gpio`` or, with FORCEPLATE_PUREPYTHON=1 or no
 build, its pure-Python twin ``_gpio_py`` (which can still drive the compiled line backends, but on a Pi
@@ -85,8 +86,11 @@ def find_chip(labels=CHIP_LABELS, pattern: str = "/dev/gpiochip*") -> ChipInfo:
                               f"(GPIO chips seen: {seen}{hint})")
 
 
-def open_lines(pins: Pins = Pins(), *, labels=CHIP_LABELS, consumer: str = "forceplate"):
-    """SCK and DOUT lines of the Pi's GPIO chip, as a C line backend. Raises HardwareUnavailable."""
+def open_lines(pins: Pins = Pins(), *, labels=CHIP_LABELS, consumer: str = "forceplate", edges: bool = True):
+    """SCK and DOUT lines of the Pi's GPIO chip, as a C line backend. Raises HardwareUnavailable.
+
+    ``edges``: ask for DOUT falling-edge events; if the kernel refuses them the lines are requested
+    without (the result's ``edges`` is then False and the sampler polls)."""
     chip = find_chip(labels)
     if _compiled is None:
         raise HardwareUnavailable("the compiled GPIO backend (forceplate.device._gpio) is not built; "
@@ -95,6 +99,6 @@ def open_lines(pins: Pins = Pins(), *, labels=CHIP_LABELS, consumer: str = "forc
     if bad:
         raise HardwareUnavailable(f"{chip.path} ({chip.label}) has lines 0-{chip.lines - 1}; no line {bad}")
     try:
-        return _compiled.UapiLines(chip.path, pins.sck, pins.douts, consumer)
+        return _compiled.UapiLines(chip.path, pins.sck, pins.douts, consumer, edges)
     except OSError as exc:
         raise HardwareUnavailable(str(exc)) from None

@@ -2,9 +2,12 @@
 
 The thread runs the compiled loop (``_gpio.Sampler``) without the GIL: it waits for data-ready, clocks
 the words out, times every SCK pulse, flags what the wire showed and pushes each set into a SampleRing;
-``read()`` drains the ring. Nothing in the thread logs, filters or touches Python objects per set.
+``read()`` drains the ring. Nothing in the thread logs, filters or touches Python objects per set. While
+waiting it sleeps: until shortly before the next set is due, then until a DOUT falling-edge event from the
+kernel (``edges=1``, the default) or, where the kernel gives no edges on those lines or ``edges=0``, by
+polling every ``poll_us``.
 
-Options (also as spec ``hx711?sck=5&dout=6,13,19,26&rate_hz=80&gain=128&rt=50&cpu=3&poll_us=100``):
+Options (also as spec ``hx711?sck=5&dout=6,13,19,26&rate_hz=80&gain=128&rt=50&cpu=3&edges=1&poll_us=100``):
 the pins (BCM numbers, docs/wiring.md), the nominal rate (80 SPS needs the RATE pin high; 10 with it
 low), the gain (128 and 64 on channel A, 32 on channel B: 25, 27 or 26 pulses), a SCHED_FIFO priority
 (``rt``, 1-99; 0 keeps normal scheduling) and a CPU to pin the sampler thread to (``cpu``). Both apply to
@@ -51,19 +54,21 @@ class HX711Source(LoadCellSource):
         SCHED_FIFO priority 1-99 for the sampler thread; 0: normal scheduling.
     cpu : int, optional
         Pin the sampler thread to this CPU.
+    edges : bool
+        Wait for data-ready on DOUT falling-edge events (False, or no edge support: poll).
     poll_us : float
-        DOUT polling interval while waiting for data-ready.
+        DOUT polling interval while waiting for data-ready without edge events.
     lines : line backend, optional
         Instead of the GPIO chip: ``_gpio.EmulatedLines`` in real time (tests, bench). Then the source is
         simulated (``is_simulated``).
     """
 
     OPTION_TYPES = {"sck": int, "dout": str, "rate_hz": float, "gain": int, "rt": int, "cpu": int,
-                    "poll_us": float}
+                    "edges": int, "poll_us": float}
 
     def __init__(self, *, pins: gpio.Pins | None = None, rate_hz: float = 80.0, gain: int = 128,
-                 realtime_priority: int = 0, cpu: int | None = None, poll_us: float = 100.0, lines=None,
-                 offset_counts=None, scale_n_per_count=None):
+                 realtime_priority: int = 0, cpu: int | None = None, edges: bool = True, poll_us: float = 100.0,
+                 lines=None, offset_counts=None, scale_n_per_count=None):
         if gain not in GAIN_PULSES:
             raise ConfigError(f"gain {gain} must be 128 or 64 (channel A) or 32 (channel B)")
         if not 1 <= float(rate_hz) <= 100:
@@ -72,7 +77,11 @@ class HX711Source(LoadCellSource):
             raise ConfigError(f"realtime priority {realtime_priority} is outside 0-99")
         self.pins = pins or gpio.Pins()
         self.is_simulated = lines is not None
-        self._lines = lines if lines is not None else gpio.open_lines(self.pins)   # HardwareUnavailable
+        self._lines = lines if lines is not None else gpio.open_lines(self.pins, edges=edges)   # HardwareUnavailable
+        if lines is not None:
+            self.wait = "emulated edges"
+        else:
+            self.wait = "edge events" if self._lines.edges else f"polling every {poll_us:g} us"
         self.channels = int(self._lines.channels)
         self.rate_hz = float(rate_hz)
         self.adc = "hx711"
@@ -173,7 +182,8 @@ class HX711Source(LoadCellSource):
                 "pulses_long": s.pulses_long, "power_downs": s.power_downs,
                 "sck_high_max_us": s.sck_high_max_ns / 1000, "not_ready_words": s.not_ready_words,
                 "garbage_words": s.garbage_words, "stuck_words": s.stuck_words,
-                "long_pulse_words": s.long_pulse_words, "dropped": self.dropped, "kernel": self.kernel}
+                "long_pulse_words": s.long_pulse_words, "dropped": self.dropped, "kernel": self.kernel,
+                "wait": self.wait}
 
     def close(self) -> None:
         self.sampler.stop()
@@ -182,10 +192,11 @@ class HX711Source(LoadCellSource):
             self._lines.close()
 
     def describe(self) -> str:
-        return f"{super().describe()}, SCK {self.pins.sck}, DOUT {list(self.pins.douts)}, {self.kernel} sampler"
+        return (f"{super().describe()}, SCK {self.pins.sck}, DOUT {list(self.pins.douts)}, {self.kernel} sampler, "
+                f"waits on {self.wait}")
 
 
-def from_options(sck=None, dout=None, rate_hz=80.0, gain=128, rt=0, cpu=None, poll_us=100.0) -> HX711Source:
+def from_options(sck=None, dout=None, rate_hz=80.0, gain=128, rt=0, cpu=None, edges=1, poll_us=100.0) -> HX711Source:
     """An HX711Source from spec options (``hx711?sck=5&dout=6,13,19,26``)."""
     pins = gpio.Pins()
     if sck is not None or dout is not None:
@@ -194,4 +205,5 @@ def from_options(sck=None, dout=None, rate_hz=80.0, gain=128, rt=0, cpu=None, po
         except ValueError:
             raise ConfigError(f"dout={dout!r}: give BCM line numbers separated by commas") from None
         pins = gpio.Pins(sck if sck is not None else pins.sck, douts)
-    return HX711Source(pins=pins, rate_hz=rate_hz, gain=gain, realtime_priority=rt, cpu=cpu, poll_us=poll_us)
+    return HX711Source(pins=pins, rate_hz=rate_hz, gain=gain, realtime_priority=rt, cpu=cpu, edges=bool(edges),
+                       poll_us=poll_us)
