@@ -429,16 +429,18 @@
       status.textContent = sets.state === "fault" ? "Recording is not possible: " + (sets.fault || "a fault") :
         "No set recording: choose a person and press Start set.";
       mode.hidden = true;
+      $("set-detail").textContent = "";
       return;
     }
     var reps = info.reps || 0, thumps = info.thumps || 0;
-    var parts = [(rec ? "Recording " : "Set ended: ") + info.person,
-                 reps + (info.reps_per_set ? " of " + info.reps_per_set : "") + " reps",
-                 plural(thumps, "thump", "thumps") + " (target " + info.target_bw.toFixed(1) + " BW)"];
+    status.textContent = (rec ? "Recording: " : "Set ended: ") +
+      reps + (info.reps_per_set ? " of " + info.reps_per_set : "") + " reps \u00b7 " +
+      plural(thumps, "thump", "thumps") + " (target " + info.target_bw.toFixed(1) + " BW)";
+    var detail = [info.person];
     if (info.impacts_left_today != null) {
-      parts.push(Math.max(0, info.impacts_left_today - reps) + " impacts left today");
+      detail.push(Math.max(0, info.impacts_left_today - reps) + " impacts left today");
     }
-    status.textContent = parts.join(" \u00b7 ");
+    $("set-detail").textContent = detail.join(" \u00b7 ");
     mode.hidden = !info.restricted;
     mode.textContent = info.restricted ? "Clinician-approved mode: no jumps, beginner targets" : "";
   }

@@ -1,0 +1,209 @@
+"""Sets from the live page and the history pages, through Flask's test client signed in through the real login.
+
+A simulated plate plays heel drops 10 times faster than real time; the tests wait on the set controller's
+listener (never a sleep), then check the pages against the store and against `forceplate export`'s files.
+"""
+import csv
+import datetime as dt
+import html
+import io
+import json
+import re
+import threading
+
+import pytest
+
+from forceplate.device.simulator import SimulatedSource
+from forceplate.live_session import SetController
+from forceplate.store import Store, export_session
+from forceplate.webui import close_app
+
+from test_webui import make_app, signed_in
+
+WAIT_S = 60.0            # a safety net for a loaded machine, not a timing claim
+MASS_KG = 66.0
+
+
+@pytest.fixture
+def app(tmp_path):
+    source = SimulatedSource("heel-drops", speed=10.0, seed=5, body_mass_kg=MASS_KG)
+    app = make_app(tmp_path, source=source)
+    plate = app.extensions["forceplate"]
+    with source:
+        plate.start()
+        yield app
+        close_app(app)
+        plate.stop()
+
+
+@pytest.fixture
+def client(app):
+    return signed_in(app)
+
+
+def token(client):
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/people/new").get_data(as_text=True)).group(1)
+
+
+def text(response):
+    return html.unescape(re.sub(r"\s+", " ", response.get_data(as_text=True)))
+
+
+def add_person(client, **fields):
+    data = {"csrf_token": token(client), "name": "Ann Example", "birth_year": "1950", "mass_kg": f"{MASS_KG:g}",
+            "has_vertebral_fracture": "no", "has_balance_problems": "no"} | fields
+    response = client.post("/people/new", data=data)
+    assert response.status_code == 303
+    return int(response.headers["Location"].split("/people/")[1].split("?")[0])
+
+
+def wait_for_reps(app, n):
+    sets: SetController = app.extensions["forceplate.sets"]
+    done = threading.Event()
+
+    def listener(event):
+        current = sets.current()
+        if event["kind"] == "rep" and current is not None and current["reps"] >= n:
+            done.set()
+
+    sets.add_listener(listener)
+    try:
+        current = sets.current()
+        if current is None or current["reps"] < n:
+            assert done.wait(WAIT_S), "no reps came"
+    finally:
+        sets.remove_listener(listener)
+
+
+def post_json(client, path, **data):
+    return client.post(path, data={"csrf_token": token(client)} | data, headers={"Accept": "application/json"})
+
+
+def record_a_set(client, app, person_id, reps=2):
+    response = post_json(client, "/live/set/start", person_id=str(person_id))
+    assert response.status_code == 200, response.get_json()
+    session_id = response.get_json()["current"]["session"]
+    wait_for_reps(app, reps)
+    response = post_json(client, "/live/set/stop")
+    assert response.status_code == 200
+    return session_id, response.get_json()["summary"]
+
+
+def test_a_set_from_the_live_page_is_stored_with_its_pain_answer_and_shown_in_the_history(client, app):
+    person_id = add_person(client)
+    session_id, summary = record_a_set(client, app, person_id)
+    assert summary["status"] == "complete" and summary["reps"] >= 2 and summary["target_bw"] == 2.0
+    response = post_json(client, f"/sessions/{session_id}/pain", pain="yes")
+    assert response.status_code == 200 and "Progression is paused" in response.get_json()["message"]
+
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        (row,) = store.person_history(person_id)
+        events = store.events(session_id)
+        assert store.audit_log(person_id)[-1]["action"] == "pain"
+    assert row["pain"] == 1 and row["events"] == summary["reps"] == len(events)
+    assert row["thump_bw"] == 2.0                                   # judged by the beginner target
+    peaks = sorted(e["peak_bw"] for e in events)
+    assert row["peak_bw_median"] == pytest.approx(peaks[len(peaks) // 2] if len(peaks) % 2 else
+                                                  (peaks[len(peaks) // 2 - 1] + peaks[len(peaks) // 2]) / 2)
+
+    page = text(client.get(f"/people/{person_id}/history"))
+    assert "Sessions (1)" in page
+    assert re.search(rf'data-session="{session_id}"> <td><a [^>]+>[^<]+</a></td> <td>{row["events"]}</td>', page)
+    assert "yes" in page and "complete" in page
+    # Any pain pauses progression: the plan page says so.
+    plan_page = text(client.get(f"/people/{person_id}"))
+    assert re.search(r'id="review"><strong>Progression paused.</strong> Pain was reported in the last 14 days', plan_page)
+
+    detail = text(client.get(f"/sessions/{session_id}"))
+    assert detail.count("THUMP") + detail.count("too soft") == len(events)
+    assert f'id="session-reps">{len(events)}<' in detail
+
+
+def test_the_session_exports_are_the_same_files_as_forceplate_export(client, app, tmp_path):
+    person_id = add_person(client)
+    session_id, _ = record_a_set(client, app, person_id, reps=1)
+    csv_response = client.get(f"/sessions/{session_id}/export.csv")
+    json_response = client.get(f"/sessions/{session_id}/export.json")
+    assert csv_response.status_code == json_response.status_code == 200
+    assert f"session-{session_id}.csv" in csv_response.headers["Content-Disposition"]
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        csv_path, json_path = export_session(store, session_id, tmp_path / "cli")
+    assert csv_response.get_data() == csv_path.read_bytes()
+    assert json_response.get_json() == json.loads(json_path.read_text())
+    header = next(csv.reader(io.StringIO(csv_response.get_data(as_text=True))))
+    assert header == ["t_s", "fz1_n", "fz2_n", "fz3_n", "fz4_n"]                 # CONTRACTS section 2
+
+
+def test_the_trace_and_chart_data_come_from_the_store(client, app):
+    person_id = add_person(client)
+    session_id, summary = record_a_set(client, app, person_id, reps=1)
+    trace = client.get(f"/sessions/{session_id}/trace.json").get_json()
+    assert len(trace["t"]) == len(trace["f"]) > 10
+    assert trace["t"] == sorted(trace["t"])
+    standing = [f for f in trace["f"] if f is not None]
+    assert max(standing) > 1.5 * MASS_KG * 9.80665                       # a heel drop's peak is in it
+    assert len(trace["events"]) == summary["reps"]
+    data = client.get(f"/people/{person_id}/history.json").get_json()
+    assert len(data["t"]) == 1 and data["median_bw"][0] == pytest.approx(summary["peak_bw_median"])
+    assert data["week_sessions"][-1] == 1 and data["min_per_week"] == 2
+
+
+def test_only_one_set_at_a_time_and_errors_are_plain(client, app):
+    person_id = add_person(client)
+    assert post_json(client, "/live/set/start", person_id="").get_json()["error"] == "choose who is on the plate first"
+    assert post_json(client, "/live/set/start", person_id="77").status_code == 404
+    assert post_json(client, "/live/set/start", person_id=str(person_id)).status_code == 200
+    response = post_json(client, "/live/set/start", person_id=str(person_id))
+    assert response.status_code == 409 and "already recording" in response.get_json()["error"]
+    post_json(client, "/live/set/stop")
+    response = post_json(client, "/live/set/stop")
+    assert response.status_code == 409 and response.get_json()["error"] == "no set is recording"
+    assert post_json(client, "/sessions/1/pain", pain="maybe").status_code == 400
+
+
+def test_a_restricted_person_sets_at_beginner_targets_in_clinician_approved_mode(client, app):
+    person_id = add_person(client, has_balance_problems="yes")
+    state = post_json(client, "/live/set/start", person_id=str(person_id)).get_json()
+    assert state["current"]["restricted"] is True and state["current"]["level"] == "beginner"
+    assert state["current"]["restriction_reasons"] == ["balance problems"]
+    post_json(client, "/live/set/stop")
+    assert "approved mode" in text(client.get(f"/people/{person_id}/history"))
+
+
+def test_the_set_ends_complete_when_the_server_stops(client, app):
+    person_id = add_person(client)
+    post_json(client, "/live/set/start", person_id=str(person_id))
+    wait_for_reps(app, 1)
+    close_app(app)                                  # what run_server does on SIGTERM
+    with Store(app.config["DATABASE"]) as store:
+        (row,) = store.person_history(person_id)
+    assert row["status"] == "complete" and row["events"] >= 1
+
+
+def test_an_interrupted_session_shows_as_interrupted(client, app):
+    person_id = add_person(client)
+    with Store(app.config["DATABASE"]) as store:
+        session_id = store.start_session(person_id, source="sim", rate_hz=80.0, adc="hx711", cells=["fz1_n"],
+                                         offset_counts=[0], scale_n_per_count=[0.01], clock_origin_ns=0)
+        store.end_session(session_id, status="interrupted")
+    page = text(client.get(f"/people/{person_id}/history"))
+    assert "interrupted" in page
+
+
+def test_the_history_list_is_paged(client, app):
+    person_id = add_person(client)
+    with Store(app.config["DATABASE"]) as store:
+        start = dt.datetime(2025, 1, 6, 9, tzinfo=dt.timezone.utc)
+        for i in range(60):
+            sid = store.start_session(person_id, source="sim", rate_hz=80.0, adc="hx711", cells=["fz1_n"],
+                                      offset_counts=[0], scale_n_per_count=[0.01], clock_origin_ns=0,
+                                      started_at=(start + dt.timedelta(days=i)).isoformat())
+            store.add_events(sid, [{"kind": "impact", "t_peak_s": 1.0, "peak_n": 2000.0, "peak_bw": 3.0,
+                                    "loading_rate_bw_s": 50.0, "thump": True}])
+            store.end_session(sid)
+    first = text(client.get(f"/people/{person_id}/history"))
+    assert "Sessions (60)" in first and "Page 1 of 2" in first and first.count("data-session=") == 50
+    second = text(client.get(f"/people/{person_id}/history?page=2"))
+    assert second.count("data-session=") == 10
+    data = client.get(f"/people/{person_id}/history.json").get_json()
+    assert len(data["t"]) == 60 and data["oi"][0] == pytest.approx(3.0 * 0.6931, rel=1e-3)
