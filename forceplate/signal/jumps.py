@@ -14,6 +14,7 @@ Heights, with g = 9.80665 m/s^2:
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -315,35 +316,54 @@ def hx711_peak(force_n, t_s, rate_hz, i_peak, *, baseline_n=None):
     None when the fit is unreliable (too few words, a flat stretch): the caller keeps the largest sample and
     its label. `baseline_n`: the level before the impact when known (flight words before a landing).
     """
-    from .hx711 import Hx711Model, estimate_impact
+    from .hx711 import Hx711Model
     order = Hx711Model().order
     lo, hi = max(0, i_peak - order - 2), min(force_n.shape[0], i_peak + order + 4)
     try:
-        est = estimate_impact(t_s[lo:hi], force_n[lo:hi], rate_hz=rate_hz, baseline_n=baseline_n)
+        est = _fit_impact(_key(t_s[lo:hi]), _key(force_n[lo:hi]), baseline_n)
     except ValueError:
         return None
     return est if est.is_reliable else None
 
 
+# The fits depend only on the words they are given (the rate comes from those words' own timestamps), so
+# the live analyzer, which re-analyses a trailing window ten times a second, fits each impact once, and
+# live and offline analysis of the same words give the same numbers. lru_cache is thread-safe.
+def _key(values) -> bytes:
+    return np.ascontiguousarray(values, dtype=np.float64).tobytes()
+
+
+@functools.lru_cache(maxsize=512)
+def _fit_impact(t_key: bytes, f_key: bytes, baseline_n):
+    from .hx711 import estimate_impact
+    return estimate_impact(np.frombuffer(t_key), np.frombuffer(f_key), rate_hz=None, baseline_n=baseline_n)
+
+
+@functools.lru_cache(maxsize=512)
+def _fit_edge(t_key: bytes, f_key: bytes, kind: str, threshold_n: float, flight_level_n):
+    from .hx711 import estimate_edge
+    return estimate_edge(np.frombuffer(t_key), np.frombuffer(f_key), kind=kind, rate_hz=None,
+                         threshold_n=threshold_n, flight_level_n=flight_level_n)
+
+
 def _hx711_edges(force_n, t_s, rate_hz, flight):
     """Take-off and landing instants of the true force, estimated through the HX711 model, and the height
     method naming it; the plain crossings (and no method) where an edge fit is not reliable."""
-    from .hx711 import Hx711Model, estimate_edge
+    from .hx711 import Hx711Model
     order = Hx711Model().order
     n = force_n.shape[0]
     takeoff_s, landing_s, fitted = flight.takeoff_s, flight.landing_s, []
     flight_level_n = float(np.median(force_n[flight.start:flight.end]))
     try:
         lo, hi = max(0, flight.start - 6), min(n, flight.start + order + 2)
-        edge = estimate_edge(t_s[lo:hi], force_n[lo:hi], kind="takeoff", rate_hz=rate_hz,
-                             threshold_n=flight.threshold_n)
+        edge = _fit_edge(_key(t_s[lo:hi]), _key(force_n[lo:hi]), "takeoff", flight.threshold_n, None)
         if edge.is_reliable:
             takeoff_s = edge.t_s
             fitted.append("take-off")
         if landing_s is not None:
             lo, hi = max(0, flight.end - order - 3), min(n, flight.end + 2)
-            edge = estimate_edge(t_s[lo:hi], force_n[lo:hi], kind="landing", rate_hz=rate_hz,
-                                 threshold_n=flight.threshold_n, flight_level_n=flight_level_n)
+            edge = _fit_edge(_key(t_s[lo:hi]), _key(force_n[lo:hi]), "landing", flight.threshold_n,
+                             flight_level_n)
             if edge.is_reliable:
                 landing_s = edge.t_s
                 fitted.append("landing")
