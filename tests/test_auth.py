@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import subprocess
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
@@ -567,8 +568,14 @@ class Browser:
 
 def test_first_start_setup_then_login_and_logout_over_http(tmp_path):
     with serving(tmp_path, password=None) as (_, port, log_path):
-        log = log_path.read_text()
-        found = re.search(rf"First start: open http://127\.0\.0\.1:{port}/setup and enter the code (\d{{6}})", log)
+        pattern = rf"First start: open http://127\.0\.0\.1:{port}/setup and enter the code (\d{{6}})"
+        deadline = time.monotonic() + 10.0
+        while True:          # the port may open a moment before the line reaches the log file
+            log = log_path.read_text()
+            found = re.search(pattern, log)
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert found, log
         code = found.group(1)
         browser = Browser(port)
