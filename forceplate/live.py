@@ -144,6 +144,11 @@ class LivePlate:
     def __exit__(self, *exc_info):
         self.stop()
 
+    def set_offsets(self, offset_counts) -> None:
+        """A new tare: the empty-plate counts of each cell, used from the next batch on."""
+        if self._pipeline is not None:       # one reference swap: the sampler thread never sees half an array
+            self._pipeline.offset_counts = np.asarray(offset_counts, dtype=np.float64).copy()
+
     @property
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

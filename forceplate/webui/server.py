@@ -13,6 +13,7 @@ from pathlib import Path
 from waitress import create_server
 from waitress import wasyncore
 
+from ..appliance import PanelLink, prepare_source
 from ..exc import ConfigError
 
 log = logging.getLogger("forceplate.serve")
@@ -41,6 +42,7 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
                 source = stack.enter_context(open_source(source_spec))
             for warning in caught:
                 log.warning("%s: %s", warning.category.__name__, warning.message)
+            reminder = _prepare_hardware(source, data_dir)
             app = create_app(source=source, instance_path=data_dir)
             server = _bind(app, host, port, threads=threads, max_streams=int(app.config["MAX_STREAMS"]))
         logging.getLogger().addHandler(stderr)
@@ -51,6 +53,9 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
         log.info("sampling kernel: %s", hx711.KERNEL)
         log.info("data folder: %s", data_dir)
         plate.start()
+        if reminder and not source.warning:
+            source.warning = reminder        # shown on the live page until the plate is calibrated
+        stack.enter_context(PanelLink(plate, app.extensions["forceplate.sets"], app.config["DATABASE"]))
         shown_host = "localhost" if host in ("0.0.0.0", "::", "") else host
         log.info("live page: http://%s:%s/  (Ctrl+C to stop)", shown_host, server.effective_port)
         setup_code = app.extensions["forceplate.auth"].pending_setup_code()
@@ -83,6 +88,18 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
     log.info("stopped")
+
+
+def _prepare_hardware(source, data_dir) -> str | None:
+    """A real plate gets its stored calibration before the live plate copies it; returns a reminder."""
+    if getattr(source, "is_simulated", True):
+        return None
+    from ..store import Store
+    store = Store(Path(data_dir) / "forceplate.db")
+    try:
+        return prepare_source(source, store)
+    finally:
+        store.close()
 
 
 @contextlib.contextmanager
