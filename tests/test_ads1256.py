@@ -173,14 +173,15 @@ def test_wrong_id_is_hardware_unavailable(chip_id, words):
 def test_drdy_stopping_mid_run_flags_not_ready_and_never_hangs():
     volts = np.array([1e-3, 1e-3, 1e-3, 1e-3])
     chip = EmulatedADS1256(lambda t_s: volts, vref_v=VREF_V)
+    # scheduled on the chip's clock before the sampler thread starts: on a loaded machine the thread can run
+    # ahead on the emulator's virtual clock before the test gets another turn
+    chip.drdy_stops(at_s=1.0, until_s=2.0)
     source = ADS1256Source(spi=EmulatedSpi(chip), lines=chip, run_for_s=3.0, timeout_ms=5.0,
                            offset_counts=np.zeros(4), scale_n_per_count=np.ones(4))
-    t_open_s = (chip.now_ns() - chip.start_ns) / 1e9
-    chip.drdy_stops(at_s=t_open_s + 1.0, until_s=t_open_s + 2.0)
     source._thread.join(timeout=60)
     assert not source._thread.is_alive()                     # the run ended on time: no hang
     frames = source.read(1 << 20)
-    t_s = (frames.t_ns - chip.start_ns) / 1e9 - t_open_s
+    t_s = (frames.t_ns - chip.start_ns) / 1e9
     dead = (t_s > 1.01) & (t_s < 1.99)
     assert dead.sum() >= 1.0 / (4 * 0.005) * 0.9              # a set every 4 timeouts while the chip is silent
     assert (frames.flags[dead] == flags.NOT_READY).all() and (frames.raw_counts[dead] == 0).all()
