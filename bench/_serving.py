@@ -88,8 +88,11 @@ class Served:
 
 
 @contextmanager
-def serving(spec: str, *, traced: bool, data_dir=None):
-    """A server on a free loopback port with the benchmark password set; stopped with SIGTERM (then killed)."""
+def serving(spec: str, *, traced: bool, data_dir=None, env=None):
+    """A server on a free loopback port with the benchmark password set; stopped with SIGTERM (then killed).
+
+    ``env``: the server's environment (default this process's).
+    """
     with tempfile.TemporaryDirectory(prefix="forceplate-bench-") as tmp:
         tmp = Path(tmp)
         data_dir = Path(data_dir) if data_dir is not None else tmp / "data"
@@ -104,7 +107,7 @@ def serving(spec: str, *, traced: bool, data_dir=None):
             argv = [str(FORCEPLATE), "serve", "--host", "127.0.0.1", "--port", str(port), "--source", spec,
                     "--data-dir", str(data_dir)]
         with open(log_path, "w") as log:
-            process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO_ROOT)
+            process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO_ROOT, env=env)
         served = Served(process, port, log_path, info_path if traced else None)
         try:
             deadline = time.monotonic() + START_S
@@ -303,6 +306,14 @@ def proc_memory_mb(pid: int) -> dict:
     except OSError:
         pass
     return out
+
+
+def proc_maps_any(pid: int, fragment: str) -> bool:
+    """Whether any file mapped into a process has ``fragment`` in its path (e.g. a library's folder)."""
+    try:
+        return fragment in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
 
 
 class ProcWatch:

@@ -8,6 +8,11 @@ Three servers, one after the other on the same machine in one run, each the real
   EventSource would. This is the contract's figure.
 - ``idle``: the same plate, nobody watching (the sampler and the live analysis still run).
 - ``ideal_1000``: ``sim:session?rate_hz=1000&adc=ideal``, a fast ADC's 1000 SPS, with one live stream.
+- ``no_pandas``: ``one_client`` again, with pandas hidden from the server (a stub package first on its
+  ``PYTHONPATH`` that raises ImportError). sqlite-utils imports pandas whenever it can; pandas is not a
+  dependency of forceplate, but the ``bench`` extra (jumpmetrics) puts it into the project's environment, so a
+  plate installed without that extra runs as this case does. Each case says whether pandas was mapped
+  (``pandas_loaded``, from /proc/PID/maps).
 
 Each server gets ``warmup_s`` to start sampling (imports, the first analyses, the client's first message),
 then ``/proc/PID`` is read over ``duration_s``: CPU is utime + stime of all its threads over the window
@@ -18,6 +23,7 @@ its CPU is not counted.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +33,10 @@ DESCRIPTION = "RSS and CPU of `forceplate serve` with one live client (4 cells, 
 BENCH_DIR = Path(__file__).resolve().parent
 SPEC_80 = "sim:session"
 SPEC_1000 = "sim:session?rate_hz=1000&adc=ideal"
-CASES = (("one_client", SPEC_80, 1), ("idle", SPEC_80, 0), ("ideal_1000", SPEC_1000, 1))
+CASES = (("one_client", SPEC_80, 1, False), ("idle", SPEC_80, 0, False), ("ideal_1000", SPEC_1000, 1, False),
+         ("no_pandas", SPEC_80, 1, True))
+HIDE_PANDAS = 'raise ImportError("pandas is hidden by bench/footprint.py (a plate without the bench extra)")\n'
+
 
 
 def _serving():
@@ -40,10 +49,10 @@ def _serving():
     return sys.modules[name]
 
 
-def measure(spec: str, clients: int, *, duration_s: float, warmup_s: float, data_dir) -> dict:
+def measure(spec: str, clients: int, *, duration_s: float, warmup_s: float, data_dir, env=None) -> dict:
     serving = _serving()
     load_before = serving.load_avg()
-    with serving.serving(spec, traced=False, data_dir=data_dir) as served:
+    with serving.serving(spec, traced=False, data_dir=data_dir, env=env) as served:
         readers = []
         if clients:
             cookie = serving.sign_in(served.port)
@@ -57,6 +66,7 @@ def measure(spec: str, clients: int, *, duration_s: float, warmup_s: float, data
         watch = serving.ProcWatch(served.pid).start()
         time.sleep(duration_s)
         figures = watch.stop()
+        figures["pandas_loaded"] = serving.proc_maps_any(served.pid, "/pandas/")
         sent_after = [(len(r.messages), r.bytes) for r in readers]
         for reader in readers:
             reader.stop()
@@ -75,7 +85,7 @@ def measure(spec: str, clients: int, *, duration_s: float, warmup_s: float, data
 def run(*, quick: bool = False, duration_s: float | None = None, warmup_s: float | None = None) -> dict:
     import tempfile
     serving = _serving()
-    duration_s = float(duration_s if duration_s is not None else (6.0 if quick else 50.0))
+    duration_s = float(duration_s if duration_s is not None else (5.0 if quick else 45.0))
     warmup_s = float(warmup_s if warmup_s is not None else (2.0 if quick else 8.0))
     started = time.monotonic()
     load_before = serving.load_avg()
@@ -83,12 +93,18 @@ def run(*, quick: bool = False, duration_s: float | None = None, warmup_s: float
     with tempfile.TemporaryDirectory(prefix="forceplate-footprint-") as tmp:
         data_dir = Path(tmp) / "data"
         serving.set_password(data_dir)                  # once: every server signs in against the same folder
-        for name, spec, clients in CASES:
-            cases[name] = measure(spec, clients, duration_s=duration_s, warmup_s=warmup_s, data_dir=data_dir)
+        stub = Path(tmp) / "hide" / "pandas"
+        stub.mkdir(parents=True)
+        (stub / "__init__.py").write_text(HIDE_PANDAS)
+        hidden = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(stub.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        for name, spec, clients, hide in CASES:
+            cases[name] = measure(spec, clients, duration_s=duration_s, warmup_s=warmup_s, data_dir=data_dir,
+                                  env=hidden if hide else None)
     main = cases["one_client"]
     result = {"rss_mb": main["rss_mb_max"], "cpu_pct_one_core": main["cpu_pct_one_core"],
               "duration_s": main["wall_s"]}
-    for name in ("idle", "ideal_1000"):
+    for name in ("idle", "ideal_1000", "no_pandas"):
         result[f"rss_mb_{name}"] = cases[name]["rss_mb_max"]
         result[f"cpu_pct_one_core_{name}"] = cases[name]["cpu_pct_one_core"]
     result["pss_mb"] = main["pss_mb_max"]
@@ -104,11 +120,12 @@ def run(*, quick: bool = False, duration_s: float | None = None, warmup_s: float
 
 def format_table(result: dict) -> str:
     lines = [f"{'case':<12} {'spec':<36} {'clients':>7} {'RSS MB':>7} {'PSS MB':>7} {'CPU % core':>10} "
-             f"{'stream kB/s':>11} {'load (1 min)':>12}"]
+             f"{'stream kB/s':>11} {'pandas':>6} {'load (1 min)':>12}"]
     for name, case in result["cases"].items():
         lines.append(f"{name:<12} {case['spec']:<36} {case['clients']:>7} {case['rss_mb_max']:>7} "
                      f"{case['pss_mb_max']!s:>7} {case['cpu_pct_one_core']:>10} "
-                     f"{case.get('stream_kb_per_s', '-')!s:>11} {case['load_avg_before'][0]:>12}")
+                     f"{case.get('stream_kb_per_s', '-')!s:>11} {'yes' if case['pandas_loaded'] else 'no':>6} "
+                     f"{case['load_avg_before'][0]:>12}")
     lines.append("")
     lines.append(f"each measured over {result['duration_s']} s after {result['warmup_s']} s of warm-up; "
                  f"load: {result['load']}")
@@ -117,7 +134,7 @@ def format_table(result: dict) -> str:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--duration", type=float, default=None, dest="duration_s",
-                        help="seconds measured per server (default 50, 6 with --quick)")
+                        help="seconds measured per server (default 45, 5 with --quick)")
     parser.add_argument("--warmup", type=float, default=None, dest="warmup_s",
                         help="seconds before measuring (default 8, 2 with --quick)")
 

@@ -91,13 +91,14 @@ def test_footprint_quick_json_has_the_contract_keys():
     assert 10 < result["rss_mb"] < 2000
     assert result["cpu_pct_one_core"] > 0
     assert result["duration_s"] > 0
-    for name in ("idle", "ideal_1000"):
+    for name in ("idle", "ideal_1000", "no_pandas"):
         assert 10 < result[f"rss_mb_{name}"] < 2000
         assert result[f"cpu_pct_one_core_{name}"] > 0
     cases = result["cases"]
     assert cases["one_client"]["spec"] == "sim:session" and cases["one_client"]["clients"] == 1
     assert cases["idle"]["clients"] == 0 and "rate_hz=1000" in cases["ideal_1000"]["spec"]
     assert cases["one_client"]["messages_per_s"] > 0 and cases["one_client"]["client_errors"] == []
+    assert cases["no_pandas"]["pandas_loaded"] is False                 # the stub hid it
 
 
 @pytest.mark.slow
