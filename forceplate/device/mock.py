@@ -202,6 +202,9 @@ class MockSource(LoadCellSource):
             self.reads.append(frames)
             return frames
 
+    def pause(self, seconds: float) -> None:
+        """Nothing: the mock's time moves only when the test calls advance()."""
+
     def ticks_ns(self) -> int:
         return int(self.clock.now_ns())
 

@@ -441,6 +441,9 @@ class PacedSource(LoadCellSource):
         self._skipped = 0
 
     # -- for subclasses
+    def pause(self, seconds: float) -> None:
+        self.clock.sleep(seconds)           # a FakeClock moves on; the real one sleeps
+
     @abc.abstractmethod
     def _offsets_ns(self, k: np.ndarray) -> np.ndarray:
         """Due instants of sets k, in ns after start_ns (int64, increasing)."""

@@ -65,6 +65,10 @@ class LoadCellSource(abc.ABC):
         """The source's clock in nanoseconds (monotonic); the timestamps in Frames use it."""
         return time.monotonic_ns()
 
+    def pause(self, seconds: float) -> None:
+        """Let `seconds` pass on the source's clock (a simulated clock moves instead of sleeping)."""
+        time.sleep(seconds)
+
     def open(self) -> "LoadCellSource":
         return self
 
