@@ -120,6 +120,7 @@ class LivePlate:
         self._pipeline = ForcePipeline(self.source, thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw,
                                        body_mass_kg=self.body_mass_kg)
         self._analyzer_status = self._pipeline.status
+        self._track_drift_from(self._pipeline.offset_counts)
         self._t0_ns = self._pipeline.start()
         self._thread = threading.Thread(target=self._run, name="forceplate-sampler", daemon=True)
         self._thread.start()
@@ -149,6 +150,7 @@ class LivePlate:
     def set_offsets(self, offset_counts) -> None:
         """A new tare: the empty-plate counts of each cell, used from the next batch on."""
         if self._pipeline is not None:       # one reference swap: the sampler thread never sees half an array
+            self._track_drift_from(offset_counts)
             self._pipeline.offset_counts = np.asarray(offset_counts, dtype=np.float64).copy()
 
     @property
@@ -180,9 +182,23 @@ class LivePlate:
                 self._error = f"{type(exc).__name__}: {exc}"
                 self._cond.notify_all()
 
+    def _track_drift_from(self, offset_counts) -> None:
+        """Auto-zero against these offsets: only while the plate is empty and still, never a person away."""
+        from .signal.calibration import AutoZero
+        self._base_offsets = np.asarray(offset_counts, dtype=np.float64).copy()
+        self._auto_zero = AutoZero(int(self.source.channels), float(self.source.rate_hz))
+
+    def _follow_drift(self, cells_n) -> None:
+        zero = self._auto_zero
+        if zero.feed(cells_n + zero.offset_n):             # back to the calibration's frame, then track
+            self._pipeline.offset_counts = (self._base_offsets
+                                            + zero.offset_n / np.asarray(self._pipeline.scale_n_per_count))
+
     def _ingest(self, frames) -> None:
         processed = self._pipeline.process(frames)
         t_s, total_n, events = processed.t_s, processed.total_n, processed.events
+        if processed.cells_n is not None:
+            self._follow_drift(processed.cells_n)
         if self.on_batch is not None:
             self.on_batch(frames, events)
         flags = np.asarray(frames.flags)
@@ -343,6 +359,13 @@ class LivePlate:
         with self._cond:
             return [dict(e) for e in self._events]
 
+    def _drift_warning(self) -> str | None:
+        zero = getattr(self, "_auto_zero", None)
+        if zero is None or not zero.needs_attention:
+            return None
+        return (f"The empty plate has drifted by {zero.drift_n:+.0f} N since it was calibrated (auto-zeroed): "
+                "recalibrate, or check the load cells and their cables.")
+
     def status(self) -> dict:
         """What the live page and /api/live/status show about the plate and the sampler."""
         with self._cond:
@@ -354,7 +377,8 @@ class LivePlate:
             "source": source.describe(),
             "source_name": source.name,
             "is_simulated": bool(source.is_simulated),
-            "warning": source.warning,
+            "warning": source.warning or self._drift_warning(),
+            "drift_n": None if self._pipeline is None else round(self._auto_zero.drift_n, 1),
             "kernel": hx711.KERNEL,
             "channels": int(source.channels),
             "nominal_rate_hz": float(source.rate_hz),

@@ -29,6 +29,7 @@ class Processed:
     t_s: np.ndarray          # (n,) s since start, on the source's time scale
     total_n: np.ndarray      # (n,) total vertical force, N; NaN where any cell's word was flagged
     events: list[dict]       # events that became final with this batch (contract dicts)
+    cells_n: np.ndarray | None = None   # (n, ch) force of each cell, N (NaN where flagged)
 
 
 class ForcePipeline:
@@ -67,7 +68,7 @@ class ForcePipeline:
         cells_n = counts_to_newtons(frames.raw_counts, frames.flags, self.offset_counts, self.scale_n_per_count)
         total_n = cells_n.sum(axis=1)                        # NaN when any cell's word was flagged
         t_s = self.t_s(frames.t_ns)
-        return Processed(t_s, total_n, self.analyzer.feed(t_s, total_n))
+        return Processed(t_s, total_n, self.analyzer.feed(t_s, total_n), cells_n)
 
     def flush(self) -> list[dict]:
         """The stream has ended: the events still pending (as analysing the whole recording would give)."""

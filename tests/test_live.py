@@ -221,3 +221,28 @@ def test_high_rates_are_processed_in_batches_not_set_by_set():
             _time.sleep(0.01)
     assert sum(sizes) >= 3000
     assert np.median(sizes) >= 0.8 * BATCH_S * 1000.0
+
+
+def test_the_empty_plate_is_auto_zeroed_and_large_drift_is_shown(source, plate):
+    drift = np.array([6.0, 6.0, 6.0, 6.0])                         # 24 N in all, beyond the 20 N warning
+    rng = np.random.default_rng(2)
+    source.push_force(drift + 0.2 * rng.standard_normal((240, 4)))  # 3 s of an empty, still plate
+    source.advance(3.1)
+    wait_for_sets(plate, 240)
+    status = plate.status()
+    assert status["drift_n"] == pytest.approx(24.0, abs=0.5)
+    assert "drifted by +24 N" in status["warning"]
+    source.push_force(drift + 0.2 * rng.standard_normal((80, 4)))
+    source.advance(1.0)
+    wait_for_sets(plate, 320)
+    _, force_n = plate.history(seconds=0.5)
+    assert abs(np.mean(force_n)) < 1.0                              # the drift is taken out of the force
+
+
+def test_a_person_standing_still_is_never_zeroed_away(source, plate):
+    source.push_force(np.full((400, 4), 175.0) + 0.2 * np.random.default_rng(3).standard_normal((400, 4)))
+    source.advance(5.1)
+    wait_for_sets(plate, 400)
+    _, force_n = plate.history(seconds=1.0)
+    assert np.mean(force_n) == pytest.approx(700.0, abs=1.0)
+    assert plate.status()["drift_n"] == 0.0
