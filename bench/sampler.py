@@ -3,8 +3,11 @@
 All three read the same four emulated HX711 chips (forceplate.device._gpio.EmulatedLines, the C chip
 model, in real time on CLOCK_MONOTONIC) under the same background load: two busy Python threads and a
 loopback HTTP server with a client fetching from it without pause. CPU is each reader thread's own CPU
-time (CLOCK_THREAD_CPUTIME_ID), emulated chips included (the same C calls for all three). Every reader
-runs at normal priority (SCHED_OTHER, nice 0).
+time (CLOCK_THREAD_CPUTIME_ID), emulated chips included (the same C calls for all three). The compiled
+sampler runs as HX711Source runs it by default: its thread asks for SCHED_FIFO priority 50
+(``hx711_source.set_thread_priority``) and samples on at normal priority when refused;
+``realtime_priority_used`` is what the thread really had (read back from the kernel; 0: SCHED_OTHER). The
+twin and the `hx711` package run at normal priority (SCHED_OTHER, nice 0), as does the load.
 
 Our sampler waits for data-ready through the line backend's ``wait_ready``: on the plate a DOUT
 falling-edge event from the kernel (ppoll), here the emulator sleeping until its next DOUT edge on
@@ -24,6 +27,7 @@ about four conversion periods per 4-chip set. Its figures are per 4-chip set it 
 from __future__ import annotations
 
 import http.server
+import os
 import sys
 import threading
 import time
@@ -110,14 +114,18 @@ def _slots(chips, t_first, t_last):
     return int(min(counts))
 
 
-def _run_sampler(sampler_module, ring_module, words, seconds):
+def _run_sampler(sampler_module, ring_module, words, seconds, priority=0):
     from forceplate.device import _gpio
+    from forceplate.device.hx711_source import set_thread_priority
     chips = _chips(words)
     sampler = sampler_module.Sampler(4)
     ring = ring_module.SampleRing(4, 16384)
     out = {}
 
     def work():
+        _, out["realtime_refused"] = set_thread_priority(priority)
+        fifo = os.sched_getscheduler(0) == os.SCHED_FIFO
+        out["realtime_priority_used"] = os.sched_getparam(0).sched_priority if fifo else 0
         c0 = _gpio.thread_cpu_ns()
         sampler.run(chips, ring)
         out["cpu_ns"] = _gpio.thread_cpu_ns() - c0
@@ -147,7 +155,9 @@ def _run_sampler(sampler_module, ring_module, words, seconds):
             "late_ms_max": float(late_ms.max()), "sleeps_per_set": getattr(chips, "sleeps", 0) / sets,
             "dout_reads_per_set": getattr(chips, "dout_reads", 0) / sets,
             "sck_high_max_us": sampler.sck_high_max_ns / 1000, "sck_high_over_50us": sampler.pulses_long,
-            "pulses": sampler.pulses, "timeouts": sampler.timeouts, "duration_s": time.monotonic() - t0}
+            "pulses": sampler.pulses, "timeouts": sampler.timeouts, "duration_s": time.monotonic() - t0,
+            "realtime_priority_asked": priority, "realtime_priority_used": out["realtime_priority_used"],
+            "realtime_refused": out["realtime_refused"]}
 
 
 def _late_ms(chips, t_ns):
@@ -225,11 +235,12 @@ def _run_hx711pkg(words, seconds):
 def run_from_args(args) -> dict:
     from forceplate.device import _gpio, _gpio_py, _hx711
     from forceplate.device.emulator import plate_words
+    from forceplate.device.hx711_source import DEFAULT_REALTIME_PRIORITY
 
     seconds = 3.0 if args.quick else float(args.seconds)
     words, _ = plate_words(60.0, scenario="session", seed=1)
     with _Load() as load:
-        ours = _run_sampler(_gpio, _hx711, words, seconds)
+        ours = _run_sampler(_gpio, _hx711, words, seconds, priority=DEFAULT_REALTIME_PRIORITY)   # as shipped
         twin = _run_sampler(_gpio_py, _hx711, words, seconds / 2)
         try:
             pkg = _run_hx711pkg(words, seconds / 2)
@@ -246,6 +257,8 @@ def run_from_args(args) -> dict:
         "sets_captured": ours["sets_captured"],
         "duration_s": ours["duration_s"],
         "load": LOAD,
+        "realtime_priority_used": ours["realtime_priority_used"],
+        "load_average": os.getloadavg(),
         "captured_pct": 100.0 * ours["sets_captured"] / max(1, ours["ready_slots"]),
         "cpu_ratio_hx711pkg": (pkg["cpu_us_per_set"] / ours["cpu_us_per_set"]) if "cpu_us_per_set" in pkg else None,
         "ours": ours, "twin": twin, "hx711pkg": pkg,
@@ -259,7 +272,10 @@ def run_from_args(args) -> dict:
 def format_table(result) -> str:
     rows = [("compiled sampler", result["ours"]), ("pure-Python twin", result["twin"]),
             ("hx711 package", result["hx711pkg"])]
-    lines = [f"load: {result['load']}", "",
+    lines = [f"load: {result['load']}",
+             f"compiled sampler priority: SCHED_FIFO {result['realtime_priority_used']}"
+             if result["realtime_priority_used"] else
+             f"compiled sampler priority: normal (SCHED_OTHER); {result['ours']['realtime_refused']}", "",
              f"{'reader':<18} {'CPU us/set':>11} {'sets':>7} {'captured':>9} {'slots':>7} {'SCK max us':>11}"]
     for name, r in rows:
         if "skipped" in r:

@@ -12,6 +12,7 @@ import pytest
 
 from forceplate.device import _gpio, _gpio_py, _hx711, _hx711_py, flags, gpio, sources
 from forceplate.device.emulator import EmulatedChips, plate_words
+from forceplate.device import hx711_source
 from forceplate.device.hx711_source import HX711Source, RealtimeUnavailable
 from forceplate.exc import HardwareUnavailable, SourceFallback
 
@@ -224,3 +225,67 @@ def test_refused_realtime_priority_warns_and_samples_on(monkeypatch):
         assert source.read(timeout_s=1.0).n_sets >= 1
     finally:
         source.close()
+
+
+def record_priority_requests(monkeypatch, refuse=False):
+    """Stand in for sched_setscheduler: note what the sampler thread asks for, grant or refuse it."""
+    asked = []
+
+    def setscheduler(pid, policy, param):
+        asked.append((pid, policy, param.sched_priority))
+        if refuse:
+            raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "sched_setscheduler", setscheduler)
+    return asked
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_the_sampler_thread_asks_for_realtime_priority_50_by_default(monkeypatch, loop):
+    asked = record_priority_requests(monkeypatch)
+    sampler_module, chips_class, _ = LOOPS[loop]
+    source = HX711Source(lines=chips_class(WORDS, virtual=False))
+    try:
+        assert source.kernel == ("compiled" if loop == "compiled" else "pure-python")
+        assert source.read(timeout_s=1.0).n_sets >= 1
+    finally:
+        source.close()
+    assert asked == [(0, os.SCHED_FIFO, 50)]                    # pid 0: the sampler thread alone
+    assert source.stats()["realtime_priority"] == source.stats()["realtime_priority_used"] == 50
+    assert os.sched_getscheduler(0) != os.SCHED_FIFO            # this (caller's) thread is untouched
+
+
+def test_rt_0_keeps_normal_priority(monkeypatch):
+    asked = record_priority_requests(monkeypatch)
+    source = HX711Source(lines=_gpio.EmulatedLines(WORDS, virtual=False), realtime_priority=0)
+    try:
+        assert source.read(timeout_s=1.0).n_sets >= 1
+    finally:
+        source.close()
+    assert asked == [] and source.stats()["realtime_priority_used"] == 0
+
+
+def test_spec_options_default_to_priority_50_and_rt_0_turns_it_off(monkeypatch):
+    made = []
+    monkeypatch.setattr(hx711_source, "HX711Source", lambda **kw: made.append(kw))
+    hx711_source.from_options()
+    hx711_source.from_options(rt=0)
+    assert made[0]["realtime_priority"] is None and made[1]["realtime_priority"] == 0
+
+
+def test_refused_default_priority_is_logged_once_and_sampling_goes_on(monkeypatch, caplog):
+    asked = record_priority_requests(monkeypatch, refuse=True)
+    monkeypatch.setattr(hx711_source, "_default_refusal_logged", False)
+    opened = []
+    with caplog.at_level("WARNING", logger=hx711_source.__name__):
+        for _ in range(2):                          # no Python warning: filterwarnings=error would raise
+            source = HX711Source(lines=_gpio.EmulatedLines(WORDS, virtual=False))
+            try:
+                assert source.read(timeout_s=1.0).n_sets >= 1
+            finally:
+                source.close()
+            opened.append(source)
+    assert len(asked) == 2 and all(s.stats()["realtime_priority_used"] == 0 for s in opened)
+    records = [r for r in caplog.records if r.name == hx711_source.__name__]
+    assert len(records) == 1 and records[0].levelname == "WARNING"
+    message = records[0].getMessage()
+    assert "SCHED_FIFO" in message and "CAP_SYS_NICE" in message and "systemd" in message

@@ -10,14 +10,18 @@ polling every ``poll_us``.
 Options (also as spec ``hx711?sck=5&dout=6,13,19,26&rate_hz=80&gain=128&rt=50&cpu=3&edges=1&poll_us=100``):
 the pins (BCM numbers, docs/wiring.md), the nominal rate (80 SPS needs the RATE pin high; 10 with it
 low), the gain (128 and 64 on channel A, 32 on channel B: 25, 27 or 26 pulses), a SCHED_FIFO priority
-(``rt``, 1-99; 0 keeps normal scheduling) and a CPU to pin the sampler thread to (``cpu``). Both apply to
-the sampler thread only; when the system refuses them the source says why and samples on regardless.
+(``rt``, 1-99, default 50; 0 keeps normal scheduling) and a CPU to pin the sampler thread to (``cpu``). Both
+apply to the sampler thread only (the web server and the analysis stay at normal priority); when the system
+refuses them the source samples on at normal priority and says why: a ``RealtimeUnavailable`` warning for
+what was asked for explicitly, one WARNING log record per process for the default priority (the systemd
+unit grants CAP_SYS_NICE for it; a plain user without that or an rtprio limit is refused).
 
 Calibration comes from the config file (``hx711_offset_counts``, ``hx711_scale_n_per_count``, one entry
 per cell); without it the source is uncalibrated and says so.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -31,6 +35,9 @@ from . import _gpio_py, gpio, hx711
 from .frames import Frames
 from .sources import LoadCellSource
 
+log = logging.getLogger(__name__)
+
+DEFAULT_REALTIME_PRIORITY = 50      # SCHED_FIFO for the sampler thread: systemd/forceplate.service.in grants it
 GAIN_PULSES = {128: 25, 32: 26, 64: 27}
 RING_CAPACITY = 8192                # sets: 100 s at 80 SPS, so a slow reader loses nothing
 UNCALIBRATED_SCALE_N_PER_COUNT = 0.003   # a typical 50 kg cell at gain 128 and 3.3 V: a placeholder
@@ -50,8 +57,9 @@ class HX711Source(LoadCellSource):
     rate_hz : float
         The chips' nominal rate: 80 (RATE pin high) or 10 (low). Real chips run at 80-94 SPS.
     gain : {128, 64, 32}
-    realtime_priority : int
-        SCHED_FIFO priority 1-99 for the sampler thread; 0: normal scheduling.
+    realtime_priority : int, optional
+        SCHED_FIFO priority 1-99 for the sampler thread; 0: normal scheduling. Default (None):
+        ``DEFAULT_REALTIME_PRIORITY`` (50), logged once at WARNING when refused instead of warned.
     cpu : int, optional
         Pin the sampler thread to this CPU.
     edges : bool
@@ -67,14 +75,20 @@ class HX711Source(LoadCellSource):
                     "edges": int, "poll_us": float}
 
     def __init__(self, *, pins: gpio.Pins | None = None, rate_hz: float = 80.0, gain: int = 128,
-                 realtime_priority: int = 0, cpu: int | None = None, edges: bool = True, poll_us: float = 100.0,
+                 realtime_priority: int | None = None, cpu: int | None = None, edges: bool = True,
+                 poll_us: float = 100.0,
                  lines=None, offset_counts=None, scale_n_per_count=None):
         if gain not in GAIN_PULSES:
             raise ConfigError(f"gain {gain} must be 128 or 64 (channel A) or 32 (channel B)")
         if not 1 <= float(rate_hz) <= 100:
             raise ConfigError(f"rate_hz {rate_hz:g}: an HX711 runs at 10 or 80 (80-94) SPS")
+        explicit_priority = realtime_priority is not None
+        if not explicit_priority:
+            realtime_priority = DEFAULT_REALTIME_PRIORITY
         if not 0 <= int(realtime_priority) <= 99:
             raise ConfigError(f"realtime priority {realtime_priority} is outside 0-99")
+        self.realtime_priority = int(realtime_priority)     # asked for; what the thread got: stats()
+        self.realtime_priority_used = 0
         self.pins = pins or gpio.Pins()
         self.is_simulated = lines is not None
         self._lines = lines if lines is not None else gpio.open_lines(self.pins, edges=edges)   # HardwareUnavailable
@@ -105,8 +119,13 @@ class HX711Source(LoadCellSource):
                                         name="hx711-sampler", daemon=True)
         self._thread.start()
         self._started.wait(2.0)
-        if self._priority_message:
-            warnings.warn(self._priority_message, RealtimeUnavailable, stacklevel=2)
+        messages = list(self._priority_messages)
+        if self._priority_refusal and not explicit_priority:
+            _log_default_refusal(self._priority_refusal)      # the default: said once, not a warning
+        elif self._priority_refusal:
+            messages.append(self._priority_refusal)
+        if messages:
+            warnings.warn("; ".join(messages), RealtimeUnavailable, stacklevel=2)
 
     def _calibrate(self, offset_counts, scale_n_per_count):
         settings = config.load_config() if offset_counts is None or scale_n_per_count is None else {}
@@ -129,14 +148,8 @@ class HX711Source(LoadCellSource):
                 os.sched_setaffinity(0, {int(cpu)})        # pid 0: this thread only
             except (OSError, ValueError) as exc:
                 messages.append(f"cannot pin the sampler thread to CPU {cpu} ({exc})")
-        if priority:
-            try:
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-            except (PermissionError, OSError) as exc:
-                messages.append(f"real-time priority {priority} (SCHED_FIFO) refused ({exc.strerror or exc}): "
-                                "run as root or give the user an rtprio limit (/etc/security/limits.d) "
-                                "or CAP_SYS_NICE; sampling at normal priority, so long SCK pulses are likelier")
-        self._priority_message = "; ".join(messages) or None
+        self.realtime_priority_used, self._priority_refusal = set_thread_priority(priority)
+        self._priority_messages = messages
         self._started.set()
         start_cpu = time.thread_time_ns()
         try:
@@ -146,7 +159,8 @@ class HX711Source(LoadCellSource):
         finally:
             self.thread_cpu_ns = time.thread_time_ns() - start_cpu
 
-    _priority_message = None
+    _priority_messages: tuple = ()
+    _priority_refusal = None
 
     # -- LoadCellSource
     def read(self, max_sets: int = 4096, timeout_s: float = 0.0) -> Frames:
@@ -183,7 +197,8 @@ class HX711Source(LoadCellSource):
                 "sck_high_max_us": s.sck_high_max_ns / 1000, "not_ready_words": s.not_ready_words,
                 "garbage_words": s.garbage_words, "stuck_words": s.stuck_words,
                 "long_pulse_words": s.long_pulse_words, "dropped": self.dropped, "kernel": self.kernel,
-                "wait": self.wait}
+                "wait": self.wait, "realtime_priority": self.realtime_priority,
+                "realtime_priority_used": self.realtime_priority_used}
 
     def close(self) -> None:
         self.sampler.stop()
@@ -196,7 +211,35 @@ class HX711Source(LoadCellSource):
                 f"waits on {self.wait}")
 
 
-def from_options(sck=None, dout=None, rate_hz=80.0, gain=128, rt=0, cpu=None, edges=1, poll_us=100.0) -> HX711Source:
+def set_thread_priority(priority: int) -> tuple[int, str | None]:
+    """Put the calling thread (only it) under SCHED_FIFO at ``priority`` (0: leave it alone).
+
+    Returns the SCHED_FIFO priority it got (0: normal scheduling) and, when the system refused, why.
+    """
+    if not priority:
+        return 0, None
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(priority)))     # pid 0: this thread
+    except (OSError, AttributeError) as exc:        # EPERM without CAP_SYS_NICE or an rtprio limit
+        reason = getattr(exc, "strerror", None) or exc
+        return 0, (f"real-time priority {priority} (SCHED_FIFO) refused ({reason}): run forceplate under its "
+                   "systemd unit (sudo scripts/install-service.sh; it grants CAP_SYS_NICE), or grant "
+                   "CAP_SYS_NICE or an rtprio limit (/etc/security/limits.d) to the user; sampling at normal "
+                   "priority, so missed sets and long SCK pulses are likelier under load (rt=0 stops asking)")
+    return int(priority), None
+
+
+_default_refusal_logged = False
+
+
+def _log_default_refusal(message: str) -> None:
+    global _default_refusal_logged
+    if not _default_refusal_logged:
+        _default_refusal_logged = True
+        log.warning("HX711 sampler: %s", message)
+
+
+def from_options(sck=None, dout=None, rate_hz=80.0, gain=128, rt=None, cpu=None, edges=1, poll_us=100.0) -> HX711Source:
     """An HX711Source from spec options (``hx711?sck=5&dout=6,13,19,26``)."""
     pins = gpio.Pins()
     if sck is not None or dout is not None:
