@@ -47,15 +47,6 @@ def test_no_name_exits_2():
     assert bench().returncode == 2
 
 
-def test_a_contract_benchmark_without_a_module_says_so_and_exits_2():
-    missing = [name for name in runner.BENCHMARKS if not (ROOT / "bench" / f"{name}.py").exists()]
-    if not missing:
-        pytest.skip("every benchmark of the contract is implemented")
-    done = bench(missing[0], "--json")
-    assert done.returncode == 2
-    assert "not yet implemented" in done.stderr
-
-
 def test_the_contract_names_are_registered():
     assert set(runner.BENCHMARKS) >= {"sampler", "analysis", "latency", "footprint", "storage", "load"}
 
