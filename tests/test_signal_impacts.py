@@ -112,3 +112,14 @@ def test_loading_rate_survives_standing_noise(shape):
         (imp,) = detect_impacts(noisy, 1000.0, t_s=t, body_weight_n=700.0)
         errors.append(abs(imp.loading_rate_bw_s / truth["loading_rate_bw_s"] - 1))
     assert np.mean(np.array(errors) <= 0.10) >= 0.95
+
+
+def test_hx711_onset_comes_before_the_estimated_peak():
+    from forceplate.signal.hx711 import filter_samples
+    t, f, truth = skewed_impact(700.0, 3.2, rise_s=0.015, fall_s=0.04)
+    for phase_s in (0.0, 0.004, 0.008):
+        t80 = np.arange(phase_s, t[-1], 1 / 86.0)
+        words = filter_samples(f, t80, 86.0, input_rate_hz=1000.0)
+        (imp,) = detect_impacts(words, 86.0, t_s=t80, body_weight_n=700.0, adc="hx711")
+        assert imp.onset_s is not None and imp.onset_s <= imp.t_peak_s
+        assert imp.onset_s == pytest.approx(2.0, abs=0.03)            # the true rise starts at 2.0 s

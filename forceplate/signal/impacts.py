@@ -144,6 +144,9 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
             est = hx711_peak(force_n, t_s, rate_hz, i_peak, baseline_n=baseline_n)
             if est is not None:
                 peak_n, t_peak_s, peak_method, low_n, high_n = est.peak_n, est.t_peak_s, est.method, est.low_n, est.high_n
+                # the words' 1 BW crossing lags the true rise by the filter's delay (it can fall after the
+                # fitted peak): the onset is the fitted shape's start of rise
+                onset_s = min(est.onset_s, t_peak_s) if est.onset_s is not None else None
         impacts.append(Impact(t_peak_s=t_peak_s, peak_n=peak_n, peak_bw=peak_n / body_weight_n, onset_s=onset_s,
                               loading_rate_bw_s=rate, landing=landing, peak_method=peak_method,
                               loading_rate_method=rate_method, peak_low_n=low_n, peak_high_n=high_n))
