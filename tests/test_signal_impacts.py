@@ -115,11 +115,20 @@ def test_loading_rate_survives_standing_noise(shape):
 
 
 def test_hx711_onset_comes_before_the_estimated_peak():
+    # A heel drop: the heels fall (force dips to 0.6 BW for 120 ms), then strike: a 15 ms rise to 3.2 BW.
+    # Through the filter the words cross 1 BW late, after the true peak; the onset must not.
     from forceplate.signal.hx711 import filter_samples
-    t, f, truth = skewed_impact(700.0, 3.2, rise_s=0.015, fall_s=0.04)
-    for phase_s in (0.0, 0.004, 0.008):
+    t = np.arange(0, 4.0, 0.001)
+    dip = np.where((t >= 1.88) & (t < 2.0), -0.4 * np.sin(np.pi * (t - 1.88) / 0.12), 0.0)
+    f = 700.0 * (1.0 + dip)
+    strike = (t >= 2.0) & (t < 2.055)
+    rise = np.clip((t[strike] - 2.0) / 0.015, 0, 1)
+    fall = np.clip((t[strike] - 2.015) / 0.04, 0, 1)
+    f[strike] = 700.0 * (0.6 + 2.6 * np.where(t[strike] < 2.015, np.sin(0.5 * np.pi * rise),
+                                                np.cos(0.5 * np.pi * fall)) + 0.4 * fall)
+    for phase_s in np.arange(0.0, 0.0116, 0.002):
         t80 = np.arange(phase_s, t[-1], 1 / 86.0)
         words = filter_samples(f, t80, 86.0, input_rate_hz=1000.0)
         (imp,) = detect_impacts(words, 86.0, t_s=t80, body_weight_n=700.0, adc="hx711")
         assert imp.onset_s is not None and imp.onset_s <= imp.t_peak_s
-        assert imp.onset_s == pytest.approx(2.0, abs=0.03)            # the true rise starts at 2.0 s
+        assert imp.onset_s == pytest.approx(2.0, abs=0.03)            # the strike starts at 2.0 s
