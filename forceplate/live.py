@@ -51,6 +51,7 @@ class Update:
     stats: dict
     lost_samples: int = 0              # samples that left the history before this client read them
     is_running: bool = True
+    pending: list = field(default_factory=list)   # impacts not final yet, with a provisional verdict
 
     @property
     def is_empty(self) -> bool:
@@ -101,6 +102,7 @@ class LivePlate:
         self._stats = _Stats(flagged=[0] * source.channels, flag_bits=[0] * source.channels)
         self._body_weight_n: float | None = None
         self._analyzer_status = "Starting"
+        self._pending: list[dict] = []          # the analyser's provisional impacts, replaced whole each batch
         self._cond = threading.Condition(threading.Lock())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -173,6 +175,7 @@ class LivePlate:
                         self.on_batch(None, events)
                     with self._cond:
                         self._append_events(events)
+                        self._pending = []
                         self._finished = True
                         self._cond.notify_all()
                     break
@@ -207,6 +210,7 @@ class LivePlate:
         flag_bits = np.bitwise_or.reduce(flags, axis=0) if flagged_per_channel is not None else None
         body_weight_n = self._pipeline.body_weight_n
         analyzer_status = self._pipeline.status
+        pending = self._pipeline.provisional()       # kept from the last analysis: no analysis added
         with self._cond:
             self._write_ring(t_s, total_n)
             self._stats.sets += frames.n_sets
@@ -217,6 +221,7 @@ class LivePlate:
             self._append_events(events)
             self._body_weight_n = None if body_weight_n is None else float(body_weight_n)
             self._analyzer_status = analyzer_status
+            self._pending = pending
             self._cond.notify_all()
 
     def _append_events(self, events) -> None:
@@ -300,7 +305,8 @@ class LivePlate:
         new_cursor = Cursor(samples=self._written, events=self._events_forgotten + len(self._events))
         return Update(cursor=new_cursor, t_s=t_s, force_n=force_n, events=events,
                       body_weight_n=self._body_weight_n, status=self._status_locked(),
-                      stats=self._stats_locked(), lost_samples=lost, is_running=self.is_running)
+                      stats=self._stats_locked(), lost_samples=lost, is_running=self.is_running,
+                      pending=[dict(e) for e in self._pending])
 
     def _status_locked(self) -> str:
         if self._error is not None:
@@ -358,6 +364,11 @@ class LivePlate:
         """Copies of the events still kept, oldest first."""
         with self._cond:
             return [dict(e) for e in self._events]
+
+    def pending(self) -> list[dict]:
+        """Copies of the impacts not final yet (each with ``"provisional": True``), oldest first."""
+        with self._cond:
+            return [dict(e) for e in self._pending]
 
     def _drift_warning(self) -> str | None:
         zero = getattr(self, "_auto_zero", None)

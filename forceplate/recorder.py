@@ -74,6 +74,10 @@ class ForcePipeline:
         """The stream has ended: the events still pending (as analysing the whole recording would give)."""
         return self.analyzer.flush()
 
+    def provisional(self) -> list[dict]:
+        """The impacts not final yet whose verdict can already be shown (LiveAnalyzer.provisional)."""
+        return self.analyzer.provisional()
+
     @property
     def body_weight_n(self) -> float | None:
         return self.analyzer.body_weight_n

@@ -191,6 +191,25 @@ def test_live_page_draws_a_moving_trace_weighs_and_shows_reps(page, live_url):
     assert page.foreign_requests == []
 
 
+def test_a_rep_shows_a_provisional_verdict_then_the_final_one(page, live_url):
+    sign_in(page, live_url)
+    # Soon after a peak: its marker and the big number, marked as still being checked.
+    page.wait_for_function("""() => {
+        const live = window.forceplateLive;
+        return live && live.state.pending.length > 0 && live.state.pending.every(p => p.provisional === true)
+            && document.getElementById("last-verdict").classList.contains("provisional")
+            && document.getElementById("last-verdict").textContent.endsWith("\u2026");
+    }""", timeout=WAIT_MS)
+    key = page.evaluate("() => window.forceplateLive.state.pending.slice(-1)[0].t_peak_s")
+    # Then the final event takes its place: same peak time, no longer pending.
+    page.wait_for_function(f"""() => {{
+        const st = window.forceplateLive.state;
+        return st.events.some(e => Math.abs(e.t_peak_s - {key}) <= 0.05)
+            && !st.pending.some(p => Math.abs(p.t_peak_s - {key}) <= 0.05);
+    }}""", timeout=WAIT_MS)
+    assert page.console_errors == []
+
+
 def test_connection_lost_shows_while_the_server_is_away_and_clears_when_it_returns(browser, tmp_path):
     from playwright.sync_api import expect
 

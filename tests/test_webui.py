@@ -352,3 +352,36 @@ def test_a_server_error_is_json_without_a_traceback(tmp_path, monkeypatch):
     assert response.status_code == 500 and response.is_json
     assert response.get_json() == {"error": "internal server error", "status": 500}
     assert b"secret internals" not in response.data and b"Traceback" not in response.data
+
+
+def test_stream_messages_carry_the_provisional_impacts(tmp_path, mock_plate):
+    source, plate = mock_plate
+    app = make_app(tmp_path, plate=plate, STREAM_HEARTBEAT_S=30.0)
+    bump = 700.0 * (1 + 2.0 * np.sin(np.pi * np.arange(1, 6) / 6))      # a 3 BW heel drop over 5 words
+    source.push_force(np.concatenate([np.full(160, 700.0), bump, np.full(32, 700.0)]))     # 0.4 s past it
+    source.advance(197 / 80.0)
+    while plate.update(plate.cursor(back_s=100.0)).t_s.size < 197:
+        plate.wait_for_update(plate.cursor(), timeout_s=5.0)
+    response = signed_in(app).get("/live/stream", buffered=False)
+    chunks = iter(response.response)
+    hello = parse_sse(next(chunks))["data"]
+    assert hello["events"] == []
+    (pending,) = hello["pending"]
+    assert pending["provisional"] is True and pending["kind"] == "impact" and pending["thump"] is True
+    assert pending["t_peak_s"] == pytest.approx(163 / 80.0, abs=0.08)    # HX711 words: a fitted peak
+    source.push_force(np.full(160, 700.0))                                # 2 s more: the impact is final
+    source.advance(160 / 80.0)
+    events, last = [], None
+    while not events:
+        last = parse_sse(next(chunks))["data"]
+        events += last["events"]
+    (final,) = events
+    assert final["t_peak_s"] == pytest.approx(pending["t_peak_s"], abs=0.05)
+    assert last["pending"] == []
+    response.close()
+
+
+def test_update_message_always_has_a_pending_list():
+    update = Update(cursor=Cursor(), t_s=np.array([0.1]), force_n=np.array([700.0]), events=[],
+                    body_weight_n=700.0, status="Ready", stats={})
+    assert update_message(update, 80.0)["pending"] == []

@@ -78,6 +78,7 @@ class LiveAnalyzer:
         self._last_sent_s = -np.inf      # event time of the last event sent
         self._had_person = False
         self._status = "Waiting for the plate"
+        self._provisional: list[dict] = []
 
     @property
     def body_weight_n(self) -> float | None:
@@ -88,6 +89,17 @@ class LiveAnalyzer:
     def status(self) -> str:
         """One short sentence for the UI, e.g. "Plate empty: step on", "Stand still to be weighed", "Ready"."""
         return self._status
+
+    def provisional(self) -> list[dict]:
+        """Impacts the latest analysis found that are not final yet, for a quick verdict (copies; read-only).
+
+        Each is a contract dict, as the final event will be (give or take a hair), plus ``"provisional": True``
+        and ``"key"``: its peak time rounded to 10 ms. Impacts, and jumps that have landed (judged by their
+        landing peak), whose peak is at least the landing window (`_LANDING_WINDOW_S`) old, judged in body
+        weights (none before a weight). An impact may still vanish: a later take-off makes it a jump's
+        push-off. Nothing here changes what :meth:`feed` returns.
+        """
+        return [dict(event) for event in self._provisional]
 
     def feed(self, t_s, force_n) -> list[dict]:
         """Add samples; return the events that became final with them (contract dicts, in time order).
@@ -153,6 +165,7 @@ class LiveAnalyzer:
         lo = np.searchsorted(t, self._settled_s - self.LEAD_S)
         t, f = t[lo:], f[lo:]
         if t.size < 2:
+            self._provisional = []
             return []
         result = analyze_force(t, f, rate_hz, adc=self.adc, body_weight_n=self.body_weight_n,
                                thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw)
@@ -182,7 +195,27 @@ class LiveAnalyzer:
             self._settled_s = max(self._settled_s, stable_s)
         else:
             self._settled_s = max(self._settled_s, self._last_t)
+        self._provisional = [] if final else self._pending_impacts(result.events)
         return sent
+
+    def _pending_impacts(self, events) -> list[dict]:
+        """The impacts (and landed jumps) of this analysis neither sent nor settled, a landing window old."""
+        if self.body_weight_n is None:
+            return []
+        # a flight in progress may be a jump: the peaks of its push-off are no impacts (the analysis itself
+        # drops them once the flight is long enough to be one)
+        takeoffs = [event.takeoff_s for event in events if isinstance(event, Jump) and event.landing_s is None]
+        pending = []
+        for event in events:
+            peak_s = event.t_peak_s
+            if peak_s is None or self._last_t - peak_s < _LANDING_WINDOW_S:
+                continue                                # a jump in the air, or a peak too young to judge
+            if event_time_s(event) <= self._last_sent_s + 0.05 or _anchor_s(event) <= self._settled_s:
+                continue                                # sent, or settled without being sent
+            if any(takeoff - _PUSHOFF_S <= peak_s <= takeoff for takeoff in takeoffs):
+                continue
+            pending.append({**event_dict(event, self.thump_bw), "provisional": True, "key": round(peak_s, 2)})
+        return pending
 
     def _update_weight(self, t: np.ndarray, f: np.ndarray, rate_hz: float) -> None:
         if self._fixed is not None:

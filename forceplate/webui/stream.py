@@ -80,12 +80,14 @@ def update_message(update, rate_hz, *, max_points_per_s=200.0) -> dict:
     """The JSON body of one stream message, from a LivePlate Update.
 
     ``t`` in s since the plate started (ms resolution), ``f`` total force in N (0.1 N), null for invalid.
+    ``pending``: the impacts not final yet (``"provisional": true``, ``"key"``), the current list in full.
     """
     t_s, force_n = decimate_min_max(update.t_s, update.force_n, rate_hz, max_points_per_s=max_points_per_s)
     return {
         "t": _rounded(t_s, 4),
         "f": _rounded(force_n, 1),
         "events": json_safe(update.events),
+        "pending": json_safe(getattr(update, "pending", [])),   # provisional impacts, the whole list each time
         "body_weight_n": json_safe(update.body_weight_n),
         "status": update.status,
         "stats": json_safe(update.stats),

@@ -13,10 +13,13 @@
   var MAX_REPS_SHOWN = 12;
   var MAX_EVENTS_KEPT = 200;
   var STALL_S = 10;                  // no message for this long while sampling: the connection is dead
+  var MATCH_S = 0.05;                // a pending impact and its final event: peaks this close are one rep
+  var PENDING_GRACE_MESSAGES = 30;   // during a set, a pending rep waits this long for the set's own event
 
   var state = {
     t: [], f: [],                    // seconds since the plate started; total force in N (null: invalid)
     events: [],
+    pending: [],                     // impacts not final yet (provisional verdicts), shown until confirmed
     bodyWeightN: null,
     latestT: null,
     running: true,
@@ -75,7 +78,7 @@
     for (var i = state.t.length - 1; i >= 0 && state.t[i] >= lo; i--) {
       if (state.f[i] != null && state.f[i] > max) { max = state.f[i]; }
     }
-    state.events.forEach(function (ev) {
+    state.events.concat(state.pending).forEach(function (ev) {
       if (ev.t_peak_s != null && ev.t_peak_s >= lo && ev.peak_n != null && ev.peak_n > max) { max = ev.peak_n; }
     });
     return max;
@@ -115,25 +118,32 @@
       ctx.fillText((sets.info ? "target " : "thump ") + thumpBw().toFixed(1) + " BW", right - 6 * px, y - 4 * px);
     }
     var x0 = xRange()[0];
-    state.events.forEach(function (ev) {
+    function marker(ev, pending) {
       var value = eventPeakDisplay(ev);
       if (ev.t_peak_s == null || value == null || ev.t_peak_s < x0) { return; }
+      var thump = pending ? pendingThump(ev) : ev.thump;
       var x = u.valToPos(ev.t_peak_s, "x", true);
       var yv = u.valToPos(value, "y", true);
-      var colour = ev.thump === true ? "#2fd46b" : (ev.thump === false ? "#ffb020" : "#ffffff");
+      var colour = thump === true ? "#2fd46b" : (thump === false ? "#ffb020" : "#ffffff");
+      ctx.globalAlpha = pending ? 0.6 : 1;       // a provisional verdict: fainter, dashed, "..." after it
       ctx.fillStyle = colour;
       ctx.strokeStyle = "#000000";
       ctx.lineWidth = 2 * px;
+      if (pending) { ctx.setLineDash([3 * px, 3 * px]); }
       ctx.beginPath(); ctx.arc(x, yv, 8 * px, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+      ctx.setLineDash([]);
       ctx.font = "bold " + Math.round(22 * px) + "px system-ui, sans-serif";
       ctx.textAlign = "center";
       ctx.textBaseline = "bottom";
-      var label = inBw() ? fmtBw(value, ev.thump) : Math.round(value) + " N";
+      var label = (inBw() ? fmtBw(value, thump) : Math.round(value) + " N") + (pending ? "\u2026" : "");
       var ty = Math.max(u.bbox.top + 24 * px, yv - 12 * px);
       ctx.lineWidth = 4 * px;
       ctx.strokeText(label, x, ty);
       ctx.fillText(label, x, ty);
-    });
+      ctx.globalAlpha = 1;
+    }
+    state.events.forEach(function (ev) { marker(ev, false); });
+    state.pending.forEach(function (ev) { marker(ev, true); });
     ctx.restore();
   }
 
@@ -222,9 +232,50 @@
     return "no landing";
   }
 
+  function eventT(ev) { return ev.t_peak_s != null ? ev.t_peak_s : ev.takeoff_s; }
+
+  // A pending impact is judged against the target shown (a set's own, or the plate's thump line).
+  function pendingThump(ev) {
+    if (ev.peak_bw == null) { return null; }
+    return sets.info && sets.recording ? ev.peak_bw >= thumpBw() : ev.thump;
+  }
+
+  function matchesAny(list, p) {
+    return list.some(function (ev) { return ev.t_peak_s != null && Math.abs(ev.t_peak_s - p.t_peak_s) <= MATCH_S; });
+  }
+
+  // The pending impacts to show now: the server's current list (it sends it whole every time) minus those
+  // whose final event is here. One that left the list without a final event was a push-off: dropped. During
+  // a set, one whose plate event is final but not yet the set's waits a little for it.
+  function updatePending(incoming) {
+    var showing = sets.shown === null || sets.recording;
+    var next = [];
+    if (showing) {
+      (incoming || []).forEach(function (p) {
+        if (p.t_peak_s != null && !matchesAny(state.events, p)) { next.push(p); }
+      });
+      if (sets.shown !== null) {
+        state.pending.forEach(function (p) {
+          if (!matchesAny(next, p) && !matchesAny(state.events, p) && matchesAny(sets.plateEvents, p) &&
+              (p.graceMessages = (p.graceMessages || 0) + 1) <= PENDING_GRACE_MESSAGES) { next.push(p); }
+        });
+        next.sort(function (a, b) { return a.t_peak_s - b.t_peak_s; });
+      }
+    }
+    var before = state.pending.map(function (p) { return p.key + ":" + p.peak_n; }).join(",");
+    var after = next.map(function (p) { return p.key + ":" + p.peak_n; }).join(",");
+    state.pending = next;
+    return before !== after;
+  }
+
   function showLastRep() {
     var ev = state.events.length ? state.events[state.events.length - 1] : null;
+    var latest = state.pending.length ? state.pending[state.pending.length - 1] : null;
+    var pending = latest !== null && (ev === null || eventT(ev) == null || latest.t_peak_s > eventT(ev));
+    if (pending) { ev = latest; }
     var peak = $("last-peak"), v = $("last-verdict"), note = $("last-note");
+    peak.classList.toggle("provisional", pending);
+    v.classList.toggle("provisional", pending);
     if (!ev) {
       peak.textContent = "\u2013";
       v.textContent = "No reps yet";
@@ -241,10 +292,11 @@
     } else {
       peak.textContent = repPeakText(ev);
     }
-    var vd = verdict(ev);
-    v.textContent = vd.text;
-    v.className = "verdict verdict-" + vd.cls;
-    var parts = [repTitle(ev) + " at " + fmtClock(ev.t_peak_s != null ? ev.t_peak_s : ev.takeoff_s)];
+    var vd = verdict(pending ? { thump: pendingThump(ev) } : ev);
+    v.textContent = vd.text + (pending ? "\u2026" : "");
+    v.className = "verdict verdict-" + vd.cls + (pending ? " provisional" : "");
+    var parts = [repTitle(ev) + " at " + fmtClock(eventT(ev))];
+    if (pending) { parts.push("checking\u2026"); }
     if (ev.loading_rate_bw_s != null) { parts.push("loading rate " + Math.round(ev.loading_rate_bw_s) + " BW/s"); }
     var m = methodNote(ev);
     if (m) { parts.push(m); }
@@ -337,7 +389,8 @@
     }
     if (setChanged) { newEvents = true; }
     state.events = sets.shown !== null ? sets.events : sets.plateEvents;
-    if (newEvents || bwChanged) { showLastRep(); showReps(); }
+    var pendingChanged = updatePending(msg.pending);
+    if (newEvents || bwChanged) { showLastRep(); showReps(); } else if (pendingChanged) { showLastRep(); }
     if (msg.status !== state.status) { state.status = msg.status; $("plate-status").textContent = msg.status; }
     state.stats = msg.stats;
     showStats();
@@ -367,7 +420,8 @@
     source.addEventListener("hello", function (e) {
       var msg = JSON.parse(e.data);
       // Every connection starts afresh: the server sends the last seconds of trace and recent events.
-      state.t = []; state.f = []; state.events = []; state.latestT = null; state.bodyWeightN = undefined;
+      state.t = []; state.f = []; state.events = []; state.pending = []; state.latestT = null;
+      state.bodyWeightN = undefined;
       sets.plateEvents = []; if (msg.set) { sets.shown = null; sets.events = []; }
       applyPlate(msg.plate);
       handle(msg);
