@@ -20,6 +20,9 @@ if command -v dpkg >/dev/null 2>&1; then
     if [ "$what" = test ] && [ ! -x /usr/bin/chromium ]; then
         apt_pkgs+=(chromium)
     fi
+    if [ "$what" = test ] && ! command -v systemd-analyze >/dev/null 2>&1; then
+        apt_pkgs+=(systemd)          # the tests verify the units with systemd-analyze
+    fi
 fi
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
     sudo=""
