@@ -47,11 +47,10 @@ import time
 
 import numpy as np
 
-from .. import config
 from ..exc import ConfigError, HardwareUnavailable
 from . import hx711
 from .frames import Frames
-from .sources import LoadCellSource
+from .sources import LoadCellSource, apply_configured_calibration
 from .spi import SpiDev, segments_duration_ns
 
 # Datasheet SBAS288K (ADS1255/ADS1256), fCLKIN = 7.68 MHz
@@ -297,7 +296,8 @@ class ADS1256Source(LoadCellSource):
         self.pins = {"drdy": drdy, "pdwn": pdwn, "spi": self._spi.path}
         self.rate_hz = CYCLING_HZ[rate] / self.channels      # the datasheet's figure until measured
         self.warning = None
-        self._calibrate(offset_counts, scale_n_per_count)
+        apply_configured_calibration(self, offset_counts, scale_n_per_count, kind="ads1256",
+                                     uncalibrated_scale_n_per_count=UNCALIBRATED_SCALE_N_PER_COUNT)
         self._ring = hx711.SampleRing(self.channels, RING_CAPACITY)
         self.sampler = Sampler(self._spi, self._lines, rate_sps=rate, timeout_ms=timeout_ms)
         self._until_ns = 0 if run_for_s is None else self._lines.now_ns() + int(run_for_s * 1e9)
@@ -343,19 +343,6 @@ class ADS1256Source(LoadCellSource):
         self._wait_ready(1.0, "after self-calibration")
         return status
 
-    def _calibrate(self, offset_counts, scale_n_per_count):
-        settings = config.load_config() if offset_counts is None or scale_n_per_count is None else {}
-        offsets = offset_counts if offset_counts is not None else settings.get("ads1256_offset_counts")
-        scales = scale_n_per_count if scale_n_per_count is not None else settings.get("ads1256_scale_n_per_count")
-        if offsets is None or scales is None:
-            offsets = np.zeros(self.channels)
-            scales = np.full(self.channels, UNCALIBRATED_SCALE_N_PER_COUNT)
-            if not self.is_simulated:
-                self.warning = "The plate is not calibrated: forces are rough guesses until it is."
-        self.offset_counts = np.asarray(offsets, dtype=np.float64).reshape(-1)
-        self.scale_n_per_count = np.asarray(scales, dtype=np.float64).reshape(-1)
-        if self.offset_counts.shape != (self.channels,) or self.scale_n_per_count.shape != (self.channels,):
-            raise ConfigError(f"ads1256 calibration needs {self.channels} offsets and {self.channels} scales")
 
     def _run(self) -> None:
         try:

@@ -27,13 +27,11 @@ import threading
 import time
 import warnings
 
-import numpy as np
 
-from .. import config
 from ..exc import ConfigError, ForcePlateWarning, HardwareUnavailable
 from . import _gpio_py, gpio, hx711
 from .frames import Frames
-from .sources import LoadCellSource
+from .sources import LoadCellSource, apply_configured_calibration
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +109,8 @@ class HX711Source(LoadCellSource):
         self.sampler = sampler_module.Sampler(self.channels, rate_hz=rate_hz, gain_pulses=GAIN_PULSES[gain],
                                               poll_us=poll_us)
         self.warning = None
-        self._calibrate(offset_counts, scale_n_per_count)
+        apply_configured_calibration(self, offset_counts, scale_n_per_count, kind="hx711",
+                                     uncalibrated_scale_n_per_count=UNCALIBRATED_SCALE_N_PER_COUNT)
         self._error: BaseException | None = None
         self.thread_cpu_ns = 0
         self._started = threading.Event()
@@ -127,19 +126,6 @@ class HX711Source(LoadCellSource):
         if messages:
             warnings.warn("; ".join(messages), RealtimeUnavailable, stacklevel=2)
 
-    def _calibrate(self, offset_counts, scale_n_per_count):
-        settings = config.load_config() if offset_counts is None or scale_n_per_count is None else {}
-        offsets = offset_counts if offset_counts is not None else settings.get("hx711_offset_counts")
-        scales = scale_n_per_count if scale_n_per_count is not None else settings.get("hx711_scale_n_per_count")
-        if offsets is None or scales is None:
-            offsets = np.zeros(self.channels)
-            scales = np.full(self.channels, UNCALIBRATED_SCALE_N_PER_COUNT)
-            if not self.is_simulated:
-                self.warning = "The plate is not calibrated: forces are rough guesses until it is."
-        self.offset_counts = np.asarray(offsets, dtype=np.float64).reshape(-1)
-        self.scale_n_per_count = np.asarray(scales, dtype=np.float64).reshape(-1)
-        if self.offset_counts.shape != (self.channels,) or self.scale_n_per_count.shape != (self.channels,):
-            raise ConfigError(f"hx711 calibration needs {self.channels} offsets and {self.channels} scales")
 
     def _run(self, priority: int, cpu: int | None) -> None:
         messages = []

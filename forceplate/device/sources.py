@@ -91,6 +91,25 @@ class LoadCellSource(abc.ABC):
         return f"{self.name} ({kind}, {self.channels} cells, {self.rate_hz:g} SPS, adc={self.adc})"
 
 
+def apply_configured_calibration(source: LoadCellSource, offset_counts, scale_n_per_count, *, kind: str,
+                                 uncalibrated_scale_n_per_count: float) -> None:
+    """Give a hardware source its calibration: the arguments, else the config keys ``<kind>_offset_counts``
+    and ``<kind>_scale_n_per_count``, else zero offsets and a typical scale with a warning the page shows.
+    (The stored calibration from `forceplate calibrate` is applied later by forceplate.appliance.)"""
+    settings = config.load_config() if offset_counts is None or scale_n_per_count is None else {}
+    offsets = offset_counts if offset_counts is not None else settings.get(f"{kind}_offset_counts")
+    scales = scale_n_per_count if scale_n_per_count is not None else settings.get(f"{kind}_scale_n_per_count")
+    if offsets is None or scales is None:
+        offsets = np.zeros(source.channels)
+        scales = np.full(source.channels, uncalibrated_scale_n_per_count)
+        if not source.is_simulated:
+            source.warning = "The plate is not calibrated: forces are rough guesses until it is."
+    source.offset_counts = np.asarray(offsets, dtype=np.float64).reshape(-1)
+    source.scale_n_per_count = np.asarray(scales, dtype=np.float64).reshape(-1)
+    if source.offset_counts.shape != (source.channels,) or source.scale_n_per_count.shape != (source.channels,):
+        raise ConfigError(f"{kind} calibration needs {source.channels} offsets and {source.channels} scales")
+
+
 def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
     """``"sim:jumps?rate_hz=1000"`` -> ``("sim", "jumps", {"rate_hz": "1000"})``."""
     kind, _, rest = spec.strip().partition(":")
