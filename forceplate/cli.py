@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 
 import click
 
@@ -126,20 +127,14 @@ def record(person, max_s, source_spec, data_dir):
     Example: forceplate record --person Ann --seconds 60 --source sim:heel-drops
     """
     import signal as signals
-    import warnings
 
-    from .device.sources import open_source
     from .recorder import Recorder
 
     if max_s is not None and not max_s > 0:
         raise BadInput(f"--seconds {max_s:g} must be positive")
     store = _open_store(data_dir)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            source = open_source(config.source_spec(source_spec))
-        for warning in caught:
-            click.echo(f"forceplate: warning: {warning.message}", err=True)
+        source = _open_source_saying_why(source_spec)
         person_id = store.person_id_for(person, changed_by=_who())
     except (ForcePlateError, ValueError) as exc:
         store.close()
@@ -287,10 +282,8 @@ def calibrate(source_spec, mass_kg, assume_yes, data_dir):
 
     Example: forceplate calibrate --mass-kg 20
     """
-    import warnings
 
     from .calibration_store import save_calibration
-    from .device.sources import open_source
     from .guided_calibration import DEFAULT_MASS_KG, run_calibration
 
     if mass_kg is None:
@@ -299,11 +292,7 @@ def calibrate(source_spec, mass_kg, assume_yes, data_dir):
         raise BadInput(f"--mass-kg {mass_kg:g}: give the known mass in kg (more than 0, less than 500)")
     store = _open_store(data_dir)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            source = open_source(config.source_spec(source_spec))
-        for warning in caught:
-            click.echo(f"forceplate: warning: {warning.message}", err=True)
+        source = _open_source_saying_why(source_spec)
     except (ForcePlateError, ValueError) as exc:
         store.close()
         raise BadInput(str(exc)) from None
@@ -358,6 +347,17 @@ class StickFailed(click.ClickException):
 
     def show(self, file=None):
         click.echo(f"forceplate: {self.format_message()}", err=True)
+
+
+def _open_source_saying_why(source_spec):
+    """The configured source; a fallback's warning goes to stderr as one line, not a Python warning."""
+    from .device.sources import open_source
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = open_source(config.source_spec(source_spec))
+    for warning in caught:
+        click.echo(f"forceplate: warning: {warning.message}", err=True)
+    return source
 
 
 def main(argv=None):
