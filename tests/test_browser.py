@@ -162,7 +162,8 @@ def test_live_page_draws_a_moving_trace_weighs_and_shows_reps(page, live_url):
     first_t = latest_t(page)
     first_x = page.evaluate("() => window.forceplateLive.plot().scales.x.max")
     # The trace moves: newer samples arrive and the x range follows them.
-    page.wait_for_function(f"() => window.forceplateLive.state.latestT > {first_t} + 1.0", timeout=WAIT_MS)
+    page.wait_for_function("() => window.forceplateLive && "
+                           f"window.forceplateLive.state.latestT > {first_t} + 1.0", timeout=WAIT_MS)
     page.wait_for_function(f"() => window.forceplateLive.plot().scales.x.max > {first_x} + 1.0", timeout=WAIT_MS)
     assert page.evaluate("() => window.forceplateLive.plot().data[0].length") > 10
 
@@ -217,14 +218,17 @@ def test_connection_lost_shows_while_the_server_is_away_and_clears_when_it_retur
     with serving(tmp_path / "data", port=port) as url:
         page = open_page(browser, url)
         sign_in(page, url)
-        page.wait_for_function("() => window.forceplateLive.state.messages > 2", timeout=WAIT_MS)
+        page.wait_for_function("() => window.forceplateLive && window.forceplateLive.state.messages > 2",
+                               timeout=WAIT_MS)
         expect(page.locator("#connection-lost")).to_be_hidden()
     # The server has stopped (SIGTERM): the page says so instead of freezing on the last trace.
     expect(page.locator("#connection-lost")).to_be_visible(timeout=WAIT_MS)
     with serving(tmp_path / "data", port=port):
         expect(page.locator("#connection-lost")).to_be_hidden(timeout=WAIT_MS)
+        page.wait_for_function("() => window.forceplateLive !== undefined", timeout=WAIT_MS)
         seen = page.evaluate("() => window.forceplateLive.state.messages")
-        page.wait_for_function(f"() => window.forceplateLive.state.messages > {seen}", timeout=WAIT_MS)
+        page.wait_for_function("() => window.forceplateLive && "
+                               f"window.forceplateLive.state.messages > {seen}", timeout=WAIT_MS)
     page.context.close()
 
 
