@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-BUILD_INPUTS := pyproject.toml setup.py $(wildcard forceplate/device/*.pyx forceplate/device/*.pxd) scripts/bootstrap.sh
+BUILD_INPUTS := pyproject.toml setup.py $(wildcard forceplate/*.pyx forceplate/device/*.pyx forceplate/device/*.pxd) scripts/bootstrap.sh
 
 .PHONY: run test bench install clean
 run: $(VENV)/.stamp-run

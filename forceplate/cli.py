@@ -20,8 +20,9 @@ class BadInput(click.ClickException):
 
 
 def _version_text() -> str:
+    from . import rawcodec
     from .device import hx711
-    return f"forceplate {__version__} (sampling kernel: {hx711.KERNEL})"
+    return f"forceplate {__version__} (sampling kernel: {hx711.KERNEL}, raw-trace coder: {rawcodec.KERNEL})"
 
 
 def _print_version(ctx, _param, value):

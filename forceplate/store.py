@@ -10,10 +10,10 @@ moment its row is committed until it ends. The kernel drops the lock when the pr
 power loss), so any later Store that can take the lock of a ``recording`` session knows its recorder is gone;
 a recorder still running (another process, or another thread of this one) keeps its lock and its status.
 
-Raw traces are stored losslessly in chunks of about one second (:func:`encode_chunk`): per cell, the first
-count and then the differences between successive counts; per chunk, the first timestamp, the first step and
-then the differences between successive steps (zero on a steady clock); the flags. Each integer is zigzag-
-and varint-coded, the cells one after another, then the whole compressed by zlib or lzma, whichever is smaller.
+Raw traces are stored losslessly in chunks of about one second, in the ``fp2`` format of
+:mod:`forceplate.rawcodec` (an adaptive predictor and Rice code per cell, each chunk continuing the one before
+it, a key chunk every minute). The older self-contained ``fp1`` format (:func:`encode_chunk`: differences,
+byte planes, zlib or lzma) is still read, and written for a chunk the fp2 coder cannot reproduce.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import datetime as _dt
 import errno
 import fcntl
 import json
+import logging
 import lzma
 import math
 import os
@@ -33,9 +34,12 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
+from . import rawcodec
 from .device.frames import Frames
 from .exc import ForcePlateError
 from .migrations import MIGRATION_NAMES, migrations
+
+log = logging.getLogger(__name__)
 
 DB_FILENAME = "forceplate.db"
 STATUSES = ("recording", "complete", "interrupted")
@@ -237,6 +241,7 @@ class Store:
                 raise StoreError(f"{path}: cannot open the database: {exc}") from None
             raise
         self._locks: dict[int, int] = {}          # session id -> fd of its held lock file
+        self._raw_state: dict[int, tuple] = {}    # session id -> (fp2 state after its last chunk, chunks since key)
         if mark_interrupted:
             self.mark_interrupted()
 
@@ -499,8 +504,21 @@ class Store:
         return list(range(next_seq, next_seq + len(events)))
 
     def add_raw_chunk(self, session_id: int, frames: Frames) -> int:
-        """Commit sample sets as the session's next raw chunk; its sequence number."""
-        codec, data = encode_chunk(frames.t_ns, frames.raw_counts, frames.flags)
+        """Commit sample sets as the session's next raw chunk; its sequence number.
+
+        Chunks are ``fp2`` (:mod:`forceplate.rawcodec`), each continuing the state the last one committed
+        through this Store left, with a key chunk every ``rawcodec.KEY_EVERY``; a chunk the coder cannot
+        reproduce is kept in the self-contained ``fp1`` format instead (and logged)."""
+        state, since_key = self._raw_state.get(session_id, (None, 0))
+        if since_key >= rawcodec.KEY_EVERY:
+            state = None
+        try:
+            codec, data, after = rawcodec.encode_chunk(frames.t_ns, frames.raw_counts, frames.flags, state)
+        except rawcodec.CodecMismatch:
+            log.error("raw chunk of session %d kept in the fp1 format: the fp2 coder did not reproduce it",
+                      session_id)
+            codec, data = encode_chunk(frames.t_ns, frames.raw_counts, frames.flags)
+            after = None
         with self._atomic():
             (seq,) = self.db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM raw_chunks WHERE session_id = ?",
                                      [session_id]).fetchone()
@@ -508,6 +526,8 @@ class Store:
                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [session_id, seq, int(frames.t_ns[0]), int(frames.t_ns[-1]), int(frames.n_sets),
                              codec, data])
+        # only once committed: the next chunk continues from what is stored
+        self._raw_state[session_id] = (after, 1 if state is None else since_key + 1)
         return seq
 
     def end_session(self, session_id: int, *, status: str = "complete", body_weight_n: float | None = None,
@@ -521,6 +541,7 @@ class Store:
                             "WHERE id = ?", [status, ended_at or utc_now(), bw, session_id])
             self._summarise(session_id)
         self._release(session_id)
+        self._raw_state.pop(session_id, None)
 
     def _summarise(self, session_id: int) -> None:
         """Keep the session's median peak (BW) and Osteogenic Index on its row (it has ended)."""
@@ -633,8 +654,17 @@ class Store:
 
     def raw_frames(self, session_id: int) -> Frames:
         """Every stored sample set of a session, decoded, in order (empty Frames when none)."""
-        parts = [decode_chunk(codec, data) for codec, data in self.db.execute(
-            "SELECT codec, data FROM raw_chunks WHERE session_id = ? ORDER BY seq", [session_id])]
+        parts, state = [], None
+        for seq, codec, data in self.db.execute(
+                "SELECT seq, codec, data FROM raw_chunks WHERE session_id = ? ORDER BY seq", [session_id]):
+            try:
+                if codec == rawcodec.CODEC:
+                    frames, state = rawcodec.decode_chunk(codec, data, state)
+                else:
+                    frames, state = decode_chunk(codec, data), None
+            except (rawcodec.CorruptChunk, ValueError) as exc:
+                raise StoreError(f"session {session_id}, raw chunk {seq}: {exc}") from None
+            parts.append(frames)
         if not parts:
             return Frames.empty(self.session(session_id)["channels"])
         return Frames(np.concatenate([p.t_ns for p in parts]), np.concatenate([p.raw_counts for p in parts]),

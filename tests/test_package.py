@@ -27,13 +27,13 @@ def test_console_script_runs_from_inside_the_package_folder():
     # Running from forceplate/ must not let forceplate/signal/ stand in for the standard library.
     r = run([str(FORCEPLATE), "--version"], cwd=ROOT / "forceplate")
     assert r.returncode == 0, r.stderr
-    assert "sampling kernel: compiled" in r.stdout
+    assert "sampling kernel: compiled" in r.stdout and "raw-trace coder: compiled" in r.stdout
 
 
 def test_version_says_when_the_pure_python_twin_is_in_use():
     r = run([str(FORCEPLATE), "--version"], env={**os.environ, "FORCEPLATE_PUREPYTHON": "1"})
     assert r.returncode == 0, r.stderr
-    assert "sampling kernel: pure-python" in r.stdout
+    assert "sampling kernel: pure-python" in r.stdout and "raw-trace coder: pure-python" in r.stdout
 
 
 BLOCK_CYTHON = """
