@@ -3,8 +3,12 @@
 Raw traces: a simulated session (``sim:session``: standing, heel drops, jumps, sit-to-stand, stepping off;
 4 cells through the HX711 model at 80 SPS) played on a fake clock through the recorder's SessionWriter into a
 fresh store, in chunks of one second, exactly as ``forceplate record`` stores them. Bytes are the stored
-chunks (``length(data)``), against 16 bytes of counts per set raw (28 with the int64 timestamp and flags). The
-same at 1 kHz with an ideal ADC is reported beside it.
+chunks (``length(data)``), against 16 bytes of counts per set raw (28 with the int64 timestamp and flags).
+Beside it, in the same run: the same sets in the previous self-contained format (``fp1``: differences, byte
+planes, zlib or lzma); the same at 1 kHz with an ideal ADC; the pin-level emulated chips read in real time by
+the compiled sampler through ``HX711Source`` (real read times, as on a Pi), stored through the store; and an
+estimate of the floor: the Gaussian entropy of the best linear prediction (order 12, fitted to the whole
+recording, so better than any causal coder) of a quiet-standing simulation's counts, per set.
 
 History: 5 years of generated data for 4 people, 5 sessions a week, 60 reps each (312,000 events), written
 through the store's own methods; then ``Store.person_history`` (one person's sessions, newest first, each with
@@ -33,6 +37,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--queries", type=int, default=200, help="history queries timed (default 200)")
     parser.add_argument("--raw-minutes", type=float, default=10.0,
                         help="minutes of simulated session stored for bytes per set (default 10)")
+    parser.add_argument("--chips-seconds", type=float, default=40.0,
+                        help="seconds of emulated chips read in real time (default 40)")
 
 
 def raw_bytes_per_set(folder: Path, *, minutes: float, rate_hz: float, adc: str) -> dict:
@@ -58,8 +64,91 @@ def raw_bytes_per_set(folder: Path, *, minutes: float, rate_hz: float, adc: str)
         stored, sets = store.raw_bytes(writer.session_id)
         codecs = dict(store.db.execute("SELECT codec, COUNT(*) FROM raw_chunks WHERE session_id = ? GROUP BY codec",
                                        [writer.session_id]).fetchall())
+        fp1 = _fp1_bytes(store, writer.session_id)
     return {"bytes_per_sample_set": stored / sets, "sets": sets, "stored_bytes": stored, "codecs": codecs,
-            "encode_cpu_ms_per_s_of_recording": 1e3 * cpu_s / (sets / rate_hz)}
+            "encode_cpu_ms_per_s_of_recording": 1e3 * cpu_s / (sets / rate_hz), "fp1_bytes_per_set": fp1 / sets}
+
+
+def _fp1_bytes(store, session_id) -> int:
+    """Bytes of the same chunks (same sets per chunk) in the previous self-contained format."""
+    from forceplate.store import encode_chunk
+
+    frames = store.raw_frames(session_id)
+    sizes = [row[0] for row in store.db.execute("SELECT n_sets FROM raw_chunks WHERE session_id = ? ORDER BY seq",
+                                                [session_id])]
+    total, at = 0, 0
+    for n in sizes:
+        total += len(encode_chunk(frames.t_ns[at:at + n], frames.raw_counts[at:at + n], frames.flags[at:at + n])[1])
+        at += n
+    return total
+
+
+def emulated_chips_bytes_per_set(folder: Path, *, seconds: float) -> dict:
+    """The pin-level emulated chips read in real time by the compiled sampler through HX711Source, each
+    read() batch stored as the recorder does (one chunk per second): real read times, as on a Pi."""
+    import warnings
+
+    from forceplate.device import _gpio
+    from forceplate.device.emulator import plate_words
+    from forceplate.device.frames import Frames
+    from forceplate.device.hx711_source import HX711Source
+    from forceplate.store import Store
+
+    words, _ = plate_words(seconds + 5.0, scenario="session", seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # real-time priority refused: the bench says which it got
+        source = HX711Source(lines=_gpio.EmulatedLines(words, virtual=False))
+    parts = []
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            parts.append(source.read(100_000))
+        stats = source.stats()
+    finally:
+        source.close()
+    frames = Frames(*(np.concatenate(a) for a in zip(*parts)))
+    with Store(folder) as store:
+        person_id = store.person_id_for("Chips Bench", changed_by="bench")
+        session_id = store.start_session(person_id, source="hx711:emulated", rate_hz=80.0, adc="hx711",
+                                         cells=[f"fz{i + 1}_n" for i in range(frames.raw_counts.shape[1])],
+                                         offset_counts=[0] * 4, scale_n_per_count=[0.003] * 4, clock_origin_ns=0)
+        for part in parts:
+            if part.n_sets:
+                store.add_raw_chunk(session_id, part)
+        stored, sets = store.raw_bytes(session_id)
+        fp1 = _fp1_bytes(store, session_id)
+        store.end_session(session_id)
+    steps = np.diff(frames.t_ns)
+    return {"bytes_per_set": stored / sets, "fp1_bytes_per_set": fp1 / sets, "sets": sets,
+            "steady_step_fraction": float(np.mean(np.diff(steps) == 0)) if steps.size > 1 else None,
+            "realtime_priority": stats.get("realtime_priority_used")}
+
+
+def floor_bytes_per_set(*, seconds: float = 300.0, order: int = 12) -> float:
+    """Estimated floor of lossless coding on the simulated plate: the Gaussian entropy (log2 of
+    sigma * sqrt(2 pi e), sigma a robust spread) of the residual of the best order-12 linear prediction of
+    each cell's count differences, fitted to the whole of a quiet-standing simulation, summed over the cells."""
+    from forceplate.device.mock import FakeClock
+    from forceplate.device.simulator import SimulatedSource
+
+    clock = FakeClock()
+    source = SimulatedSource("standing", rate_hz=80.0, adc="hx711", seed=7, clock=clock)
+    parts = []
+    for _ in range(int(seconds // 50)):
+        clock.advance(50.0)
+        parts.append(source.read(100_000).raw_counts)
+    counts = np.concatenate(parts).astype(np.float64)
+    bits = 0.0
+    for c in range(counts.shape[1]):
+        x = np.diff(counts[:, c])
+        lagged = np.column_stack([x[order - j - 1:x.size - j - 1] for j in range(order)])
+        y = x[order:]
+        coef, *_ = np.linalg.lstsq(lagged, y, rcond=None)
+        r = y - lagged @ coef
+        sigma = 1.4826 * np.median(np.abs(r - np.median(r)))
+        bits += np.log2(sigma * np.sqrt(2 * np.pi * np.e))
+    return bits / 8
 
 
 def generate_history(store, *, years: float, people: int, seed: int = 1) -> int:
@@ -105,6 +194,8 @@ def run_from_args(args) -> dict:
         tmp = Path(tmp)
         raw = raw_bytes_per_set(tmp / "raw80", minutes=raw_minutes, rate_hz=80.0, adc="hx711")
         raw_1k = raw_bytes_per_set(tmp / "raw1k", minutes=min(raw_minutes, 2.0), rate_hz=1000.0, adc="ideal")
+        chips = emulated_chips_bytes_per_set(tmp / "chips", seconds=8.0 if args.quick else float(args.chips_seconds))
+        floor = floor_bytes_per_set(seconds=100.0 if args.quick else 300.0)
 
         t0 = time.perf_counter()
         with Store(tmp / "history") as store:
@@ -140,6 +231,14 @@ def run_from_args(args) -> dict:
         "history_generate_s": round(generate_s, 1),
         "history_query_plan": plan,
         "raw_bytes_per_set_unencoded": 16,
+        "bytes_per_sample_set_fp1": round(raw["fp1_bytes_per_set"], 3),
+        "bytes_per_sample_set_floor_estimate": round(floor, 3),
+        "bytes_per_sample_set_emulated_chips": round(chips["bytes_per_set"], 3),
+        "bytes_per_sample_set_emulated_chips_fp1": round(chips["fp1_bytes_per_set"], 3),
+        "emulated_chips_sets": chips["sets"],
+        "emulated_chips_steady_step_fraction": (None if chips["steady_step_fraction"] is None
+                                                else round(chips["steady_step_fraction"], 3)),
+        "emulated_chips_realtime_priority": chips["realtime_priority"],
         "raw_sets": raw["sets"],
         "raw_codecs": raw["codecs"],
         "raw_source": "sim:session, 4 cells, 80 SPS, adc=hx711, seed 7",
@@ -153,7 +252,13 @@ def format_table(result: dict) -> str:
     return "\n".join([
         f"raw trace, {result['raw_source']}: {result['bytes_per_sample_set']:.2f} bytes per set stored "
         f"(16 raw), {result['raw_sets']} sets, codecs {result['raw_codecs']}",
+        f"  same sets in the previous format (fp1, zlib/lzma): {result['bytes_per_sample_set_fp1']:.2f}; "
+        f"floor estimate (quiet standing, best linear prediction): {result['bytes_per_sample_set_floor_estimate']:.2f}",
         f"  same at 1 kHz, adc=ideal: {result['bytes_per_sample_set_1khz_ideal']:.2f} bytes per set",
+        f"  emulated chips read in real time (HX711Source, rt {result['emulated_chips_realtime_priority']}): "
+        f"{result['bytes_per_sample_set_emulated_chips']:.2f} bytes per set (fp1 "
+        f"{result['bytes_per_sample_set_emulated_chips_fp1']:.2f}), {result['emulated_chips_sets']} sets, "
+        f"steady steps {result['emulated_chips_steady_step_fraction']}",
         f"history: {result['years']:g} years x {result['people']} people = {result['sessions']} sessions, "
         f"{result['events']} events ({result['history_db_mb']} MB)",
         f"  person_history ({result['history_rows_per_query']} rows): p50 {result['history_ms_p50']:.2f} ms, "
