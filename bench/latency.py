@@ -8,8 +8,9 @@ Chromium, headless, signs in through the login form and shows the live page. A s
 own (Playwright's init script; live.js is not changed) records, on the page clock ``performance.now()``:
 
 - when each stream message arrives (an EventSource listener registered before the page's ``onmessage``),
-- when uPlot draws (a ``draw`` hook added after the page's own marker overlay): the newest sample on the chart
-  and the first draw in which each event's marker lies on the x axis.
+- when uPlot draws (a ``draw`` hook added after the page's own marker overlay): the newest sample on the chart,
+  the first draw in which each event's marker lies on the x axis, and the first draw of each provisional
+  (pending) impact's faded marker, by its estimated peak time.
 
 The page clock is put on ``CLOCK_MONOTONIC`` by round trips (``performance.now()`` evaluated between two
 ``time.monotonic()`` readings; the fastest of 25 at the start and at the end). Each event the page shows
@@ -19,8 +20,9 @@ is matched to the scripted impact nearest its ``t_peak_s`` (within 0.2 s). Then,
 
 with ``adc_delay`` the HX711 model's group delay at the plate's rate (``Hx711Model.group_delay_s``: 2 output
 periods, 25 ms at 80 SPS), the part of the delay the chip itself causes. Side by side, for the same impacts:
-the trace (the first draw whose newest sample is at or past the peak plus the ADC delay), and a raw HTTP
-client reading the same stream. And the parts: how much data past the peak the analyser waited for
+the provisional verdict (the first pending marker drawn within 0.2 s of the true peak: about 0.4 s of data
+after the peak, confirmed or withdrawn when the final event comes), the trace (the first draw whose newest
+sample is at or past the peak plus the ADC delay), and a raw HTTP client reading the same stream. And the parts: how much data past the peak the analyser waited for
 (``LiveAnalyzer.HORIZON_S`` plus up to one analysis period), the way from the source to the page, and drawing.
 Events the page got in its first ("hello") message happened before it opened and are left out.
 """
@@ -58,7 +60,8 @@ def _serving():
 # Runs in every document before the page's scripts. Records on performance.now(); changes nothing the page does.
 INIT_SCRIPT = r"""
 (() => {
-  const rec = window.__benchLatency = {arrived: {}, drawn: {}, draws: [], messages: 0, hooked: false};
+  const rec = window.__benchLatency = {arrived: {}, drawn: {}, pendingDrawn: [], draws: [], messages: 0,
+                                       hooked: false};
   const Native = window.EventSource;
   if (Native) {
     window.EventSource = class extends Native {
@@ -95,6 +98,11 @@ INIT_SCRIPT = r"""
       st.events.forEach((ev) => {
         if (ev.seq in rec.drawn || ev.t_peak_s == null) { return; }
         if (ev.t_peak_s >= lo && ev.t_peak_s <= hi) { rec.drawn[ev.seq] = now; }
+      });
+      (st.pending || []).forEach((ev) => {
+        if (ev.t_peak_s == null || ev.t_peak_s < lo || ev.t_peak_s > hi) { return; }
+        if (rec.pendingDrawn.some((p) => Math.abs(p[1] - ev.t_peak_s) < 0.05)) { return; }
+        rec.pendingDrawn.push([now, ev.t_peak_s]);
       });
     });
     rec.hooked = true;
@@ -220,11 +228,14 @@ def analyse(info, rec, raw_messages, sync_start, sync_end, window_start, window_
         drawn = page_to_mono(rec["drawn"].get(seq_text))
         trace = next((page_to_mono(at) for at, newest in draws
                       if page_to_mono(at) >= true_mono and plate_to_mono(newest) >= seen), None)
+        provisional = min((page_to_mono(at) for at, t_peak in rec.get("pendingDrawn", [])
+                           if abs(plate_to_mono(t_peak) - true_mono) <= MATCH_S), default=None)
         rows.append({
             "seq": seq, "kind": arrived["kind"],
             "true_peak_plate_s": round((true_mono - origin_s) * speed, 4),
             "t_peak_error_ms": round((peak_est_mono - true_mono) * 1000, 1),
             "latency_ms": None if drawn is None else round((drawn - seen) * 1000, 1),
+            "provisional_ms": None if provisional is None else round((provisional - seen) * 1000, 1),
             "trace_ms": None if trace is None else round((trace - seen) * 1000, 1),
             "http_ms": None if seq not in raw_arrival else round((raw_arrival[seq] - seen) * 1000, 1),
             "page_arrival_ms": round((page_to_mono(arrived["at"]) - seen) * 1000, 1),
@@ -245,6 +256,8 @@ def analyse(info, rec, raw_messages, sync_start, sync_end, window_start, window_
     return {
         "p50_ms": p(latencies, 50), "p95_ms": p(latencies, 95), "n": len(latencies),
         "adc_delay_ms": round(adc_delay_s * 1000, 1),
+        "provisional_p50_ms": p(col("provisional_ms"), 50), "provisional_p95_ms": p(col("provisional_ms"), 95),
+        "provisional_n": len(col("provisional_ms")),
         "trace_p50_ms": p(col("trace_ms"), 50), "trace_p95_ms": p(col("trace_ms"), 95),
         "http_p50_ms": p(col("http_ms"), 50), "http_p95_ms": p(col("http_ms"), 95),
         "analyser_wait_p50_ms": p(col("analyser_wait_ms"), 50),
@@ -263,7 +276,9 @@ def analyse(info, rec, raw_messages, sync_start, sync_end, window_start, window_
 
 def format_table(result: dict) -> str:
     lines = [f"{'from the true peak (minus ADC delay) to':<44} {'p50 ms':>8} {'p95 ms':>8}"]
-    for label, key in (("the event's marker drawn in Chromium", ""), ("the trace drawn past the peak", "trace_"),
+    for label, key in (("the event's marker drawn in Chromium", ""),
+                       ("the provisional (faded) marker drawn", "provisional_"),
+                       ("the trace drawn past the peak", "trace_"),
                        ("the event at a raw HTTP client", "http_"),
                        ("  part: data past the peak the analyser awaited", "analyser_wait_"),
                        ("  part: newest sample to the page", "transport_"),

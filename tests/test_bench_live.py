@@ -126,6 +126,10 @@ def test_latency_quick_json_has_the_contract_keys():
     assert result["adc_delay_ms"] == pytest.approx(Hx711Model().group_delay_s(80.0) * 1000)
     assert result["p95_ms"] >= result["p50_ms"] > 0          # causality: shown after it happened
     assert result["trace_p50_ms"] > 0 and result["http_p50_ms"] > 0
+    # the faded provisional marker comes after the peak and well before the final one
+    assert result["provisional_n"] >= 1
+    assert 0 < result["provisional_p50_ms"] < result["p50_ms"]
     assert result["unmatched_events"] == [] and result["page_errors"] == []
     row = result["impacts"][0]
-    assert {"latency_ms", "trace_ms", "http_ms", "analyser_wait_ms", "transport_ms", "draw_ms"} <= set(row)
+    assert {"latency_ms", "provisional_ms", "trace_ms", "http_ms", "analyser_wait_ms", "transport_ms",
+            "draw_ms"} <= set(row)
