@@ -7,6 +7,11 @@ waiting it sleeps: until shortly before the next set is due, then until a DOUT f
 kernel (``edges=1``, the default) or, where the kernel gives no edges on those lines or ``edges=0``, by
 polling every ``poll_us``.
 
+Timestamps: ``t_ns`` of the returned Frames is the chips' conversion instant, estimated from the read times
+(device/timebase.py: a regular grid fitted under the earliest reads, the step constant for 64 sets); the read
+time's own jitter (the thread's wake-up latency) is in ``stats()`` (``read_late_us``). The ring keeps the raw
+read times (bench/sampler.py reads them there).
+
 Options (also as spec ``hx711?sck=5&dout=6,13,19,26&rate_hz=80&gain=128&rt=50&cpu=3&edges=1&poll_us=100``):
 the pins (BCM numbers, docs/wiring.md), the nominal rate (80 SPS needs the RATE pin high; 10 with it
 low), the gain (128 and 64 on channel A, 32 on channel B: 25, 27 or 26 pulses), a SCHED_FIFO priority
@@ -31,6 +36,7 @@ import warnings
 from ..exc import ConfigError, ForcePlateWarning, HardwareUnavailable
 from . import _gpio_py, gpio, hx711
 from .frames import Frames
+from .timebase import ConversionClock
 from .sources import LoadCellSource, apply_configured_calibration
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,9 @@ class RealtimeUnavailable(ForcePlateWarning):
 
 class HX711Source(LoadCellSource):
     """Four HX711 chips on one SCK (see the module docstring).
+
+    ``read()`` returns Frames whose ``t_ns`` is the chips' conversion instant, estimated from the read times
+    (device/timebase.py); the read time's own jitter is in ``stats()``.
 
     Parameters
     ----------
@@ -108,6 +117,7 @@ class HX711Source(LoadCellSource):
         self.kernel = "compiled" if sampler_module is not _gpio_py else "pure-python"
         self.sampler = sampler_module.Sampler(self.channels, rate_hz=rate_hz, gain_pulses=GAIN_PULSES[gain],
                                               poll_us=poll_us)
+        self.clock = ConversionClock(self.rate_hz)
         self.warning = None
         apply_configured_calibration(self, offset_counts, scale_n_per_count, kind="hx711",
                                      uncalibrated_scale_n_per_count=UNCALIBRATED_SCALE_N_PER_COUNT)
@@ -158,7 +168,8 @@ class HX711Source(LoadCellSource):
         frames = self._ring.pop(max(0, int(max_sets)))
         if frames.n_sets == 0:
             self._raise_if_failed()
-        return frames
+            return frames
+        return frames._replace(t_ns=self.clock.stamp(frames.t_ns))     # read times -> conversion instants
 
     def _raise_if_failed(self):
         error = getattr(self.sampler, "error", 0)
@@ -176,15 +187,24 @@ class HX711Source(LoadCellSource):
         return int(self._ring.dropped)
 
     def stats(self) -> dict:
-        """The sampler's counters: sets, clean sets, timeouts, SCK pulses and the longest SCK-high."""
+        """The sampler's counters: sets, clean sets, timeouts, SCK pulses and the longest SCK-high.
+
+        ``read_late_us``: over the last 64 sets, how long after the estimated conversion instant each set
+        was read (min, p50, p99, max; None until the clock has locked); ``clock_period_us`` the estimated
+        period, ``clock_resyncs`` how often a read strayed from the grid and re-anchored it.
+        """
         s = self.sampler
+        clock = self.clock
         return {"sets": s.sets, "sets_clean": s.sets_clean, "timeouts": s.timeouts, "pulses": s.pulses,
                 "pulses_long": s.pulses_long, "power_downs": s.power_downs,
                 "sck_high_max_us": s.sck_high_max_ns / 1000, "not_ready_words": s.not_ready_words,
                 "garbage_words": s.garbage_words, "stuck_words": s.stuck_words,
                 "long_pulse_words": s.long_pulse_words, "dropped": self.dropped, "kernel": self.kernel,
                 "wait": self.wait, "realtime_priority": self.realtime_priority,
-                "realtime_priority_used": self.realtime_priority_used}
+                "realtime_priority_used": self.realtime_priority_used,
+                "read_late_us": clock.read_late_us,
+                "clock_period_us": clock.period_ns / 1000 if clock.locked else None,
+                "clock_resyncs": clock.resyncs}
 
     def close(self) -> None:
         self.sampler.stop()
