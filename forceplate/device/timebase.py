@@ -15,13 +15,13 @@ each set on a grid ``anchor + k * step_ns``:
 - Windows. ``step_ns`` is an integer and stays constant for a window of ``window`` slots (64), so the
   second differences of the output are zero within a window; at a window's end the step changes once.
 - The lower envelope. A read is never early, so the earliest reads are the closest to the true instants.
-  At each window's end the clock fits the line under the reads of the last ``history`` windows (slot
-  number against read time) that hugs them closest: the edge of their lower convex hull over the
-  middle slot, which minimises the sum of the reads' distances above a line that no read lies below
-  (Moon, Skelly and Towsley 1999, "Estimation and removal of clock skew from network delay
-  measurements"). Its slope is the period (the chip's real rate, which drifts slowly with temperature);
-  the new step is chosen so that the grid meets that line, extended, at the next window's end: offset and
-  rate are corrected together by one change of slope.
+  At each window's end the clock takes, for each block of a quarter window (16 slots), its earliest read
+  (``quantile`` 0; a low quantile would ignore rare very early reads), and fits a least-squares line
+  through these block floors of the last ``history`` windows (slot number against read time). Its slope
+  is the period (the chip's real rate, which drifts slowly with temperature); the new step is chosen so
+  that the grid meets that line, extended, at the next window's end: offset and rate are corrected
+  together by one change of slope. When the newest window's floors all lie more than ``kink_ns`` off
+  the line (the rate changed), the line is fitted to the newest window alone.
 - Start. Until the first window's end the output is the read time itself (the grid is not known yet);
   slots are counted with the mean measured interval so far (nominal rate first), so a chip that runs at
   94 SPS although nominally 80 is learnt from the first window's reads.
