@@ -34,7 +34,8 @@ each set on a grid ``anchor + k * step_ns``:
 Guarantees (tests/test_timebase.py): the output is strictly increasing and never further than
 ``resync_ns`` from its read time, whatever the input (strictly increasing), however it is batched.
 With reads late by 20 us plus exponential latency (mean 100 us) the output follows the true instants
-plus the minimum latency within a few microseconds once locked.
+plus the minimum latency within about 20 us once locked (tested: 50 us), and the step averages the true
+period within a few ns (each window's step also carries that window's offset correction: up to ~0.3 us).
 """
 from __future__ import annotations
 
@@ -57,7 +58,9 @@ class ConversionClock:
     history : int
         How many windows of reads each fit looks at (longer: a steadier period, slower to follow drift).
     resync_ns : int, optional
-        A read further than this from the grid re-anchors it; default a quarter of the nominal period.
+        A read further than this from the grid is off it; default a quarter of the nominal period.
+    quantile : float
+        Which quantile of each block's reads the fit goes through (0: the earliest read).
 
     Attributes
     ----------
