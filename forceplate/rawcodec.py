@@ -20,28 +20,21 @@ instead, so no sample is ever stored wrongly.
 """
 from __future__ import annotations
 
-import os
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import _rawcodec_py, config
+from . import _rawcodec_py
+from ._extensions import compiled_or_twin
 from .device.frames import Frames
-from .exc import ExtensionFallback, ForcePlateError
+from .exc import ForcePlateError
 
 CODEC = "fp2"
 KEY_EVERY = 60                  # chunks: a key chunk about once a minute
 
 _KEY, _FLAGS, _TIMES = 1, 2, 4
 
-kernels = _rawcodec_py
-if os.environ.get(config.ENV_PUREPYTHON) != "1":
-    try:
-        from . import _rawcodec as kernels
-    except ImportError as exc:
-        warnings.warn(f"compiled raw-trace coder missing ({exc}); coding through Python. "
-                      "Rebuild with `make install`.", ExtensionFallback, stacklevel=2)
+kernels = compiled_or_twin("forceplate._rawcodec", _rawcodec_py, "raw-trace coder")
 KERNEL = "compiled" if kernels is not _rawcodec_py else "pure-python"
 
 

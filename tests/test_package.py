@@ -59,3 +59,29 @@ def test_pure_python_build_is_chosen_out_loud():
     r = run([sys.executable, "-c", BLOCK_CYTHON], cwd=ROOT, env={**os.environ, "FORCEPLATE_PUREPYTHON": "1"})
     assert r.returncode == 0, r.stderr
     assert "PURE-PYTHON" in r.stderr
+
+
+HIDE_EXTENSIONS = """
+import sys, warnings
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("forceplate._rawcodec", "forceplate.device._hx711", "forceplate.device._gpio"):
+            raise ImportError(f"{name} hidden by the test")
+sys.meta_path.insert(0, Refuse())
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import forceplate.rawcodec, forceplate.device.hx711, forceplate.device.gpio
+print(forceplate.rawcodec.KERNEL, forceplate.device.hx711.KERNEL, forceplate.device.gpio.HAS_EXTENSION)
+for w in caught:
+    print(w.category.__name__, w.message)
+"""
+
+
+def test_a_missing_compiled_kernel_falls_back_to_its_twin_and_says_so():
+    r = run([sys.executable, "-c", HIDE_EXTENSIONS])
+    assert r.returncode == 0, r.stderr
+    first, *warned = r.stdout.splitlines()
+    assert first == "pure-python pure-python False"
+    assert len(warned) == 3 and all(line.startswith("ExtensionFallback compiled ") for line in warned)
+    assert any("raw-trace coder missing" in line for line in warned)
+    assert any("sampling kernel missing" in line for line in warned)

@@ -16,11 +16,10 @@ import fcntl
 import glob
 import os
 import struct
-import warnings
 from dataclasses import dataclass
 
-from .. import config
-from ..exc import ExtensionFallback, HardwareUnavailable
+from .._extensions import compiled_or_twin
+from ..exc import HardwareUnavailable
 from . import _gpio_py
 
 CHIP_LABELS = ("pinctrl-rp1", "pinctrl-bcm2711", "pinctrl-bcm2835")
@@ -30,15 +29,8 @@ DEFAULT_DOUTS = (6, 13, 19, 26)
 _CHIPINFO = struct.Struct("32s32sI")
 GET_CHIPINFO_IOCTL = (2 << 30) | (_CHIPINFO.size << 16) | (0xB4 << 8) | 0x01
 
-kernels = _gpio_py
-_compiled = None
-if os.environ.get(config.ENV_PUREPYTHON) != "1":
-    try:
-        from . import _gpio as _compiled
-        kernels = _compiled
-    except ImportError as exc:
-        warnings.warn(f"compiled GPIO sampler missing ({exc}); sampling through Python. "
-                      "Rebuild with `make install`.", ExtensionFallback, stacklevel=2)
+kernels = compiled_or_twin("forceplate.device._gpio", _gpio_py, "GPIO sampler")
+_compiled = kernels if kernels is not _gpio_py else None
 HAS_EXTENSION = kernels is not _gpio_py
 
 
