@@ -50,7 +50,7 @@ import numpy as np
 from ..exc import ConfigError, HardwareUnavailable
 from . import hx711
 from .frames import Frames
-from .sources import LoadCellSource, apply_configured_calibration
+from .sources import RingSource, apply_configured_calibration
 from .spi import SpiDev, segments_duration_ns
 
 # Datasheet SBAS288K (ADS1255/ADS1256), fCLKIN = 7.68 MHz
@@ -238,7 +238,7 @@ class GpioDrdyLines:
         self._lines.close()
 
 
-class ADS1256Source(LoadCellSource):
+class ADS1256Source(RingSource):
     """Four load cells as four differential inputs of one ADS1256, cycled through its multiplexer.
 
     Parameters
@@ -350,24 +350,8 @@ class ADS1256Source(LoadCellSource):
         except BaseException as exc:        # reported by read(); a sampler thread must not die silently
             self._error = exc
 
-    # -- LoadCellSource
-    def read(self, max_sets: int = 4096, timeout_s: float = 0.0) -> Frames:
-        self._raise_if_failed()
-        if self._ring.available == 0 and timeout_s > 0:
-            deadline = time.monotonic() + timeout_s
-            while self._ring.available == 0 and time.monotonic() < deadline and self._thread.is_alive():
-                time.sleep(0.002)
-        frames = self._ring.pop(max(0, int(max_sets)))
-        if frames.n_sets == 0:
-            self._raise_if_failed()
-        return frames
-
-    def _raise_if_failed(self):
-        if self._error is not None:
-            raise HardwareUnavailable(f"the ADS1256 sampler failed: {self._error!r}")
-
-    def ticks_ns(self) -> int:
-        return int(self._lines.now_ns())
+    # -- LoadCellSource (read, ticks_ns and dropped: RingSource)
+    FAILED = "the ADS1256 sampler failed"
 
     @property
     def is_finished(self) -> bool:
@@ -377,10 +361,6 @@ class ADS1256Source(LoadCellSource):
     def channel_offsets_ns(self) -> np.ndarray:
         """Each cell's mean sample instant relative to its set's time stamp (ns): the skew within a set."""
         return self.sampler.offset_sum_ns / max(1, self.sampler.sets)
-
-    @property
-    def dropped(self) -> int:
-        return int(self._ring.dropped)
 
     def stats(self) -> dict:
         s = self.sampler

@@ -37,7 +37,7 @@ from ..exc import ConfigError, ForcePlateWarning, HardwareUnavailable
 from . import _gpio_py, gpio, hx711
 from .frames import Frames
 from .timebase import ConversionClock
-from .sources import LoadCellSource, apply_configured_calibration
+from .sources import RingSource, apply_configured_calibration
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class RealtimeUnavailable(ForcePlateWarning):
     """Real-time priority or CPU pinning was asked for and refused; sampling runs at normal priority."""
 
 
-class HX711Source(LoadCellSource):
+class HX711Source(RingSource):
     """Four HX711 chips on one SCK (see the module docstring).
 
     ``read()`` returns Frames whose ``t_ns`` is the chips' conversion instant, estimated from the read times
@@ -158,33 +158,15 @@ class HX711Source(LoadCellSource):
     _priority_messages: tuple = ()
     _priority_refusal = None
 
-    # -- LoadCellSource
-    def read(self, max_sets: int = 4096, timeout_s: float = 0.0) -> Frames:
-        self._raise_if_failed()
-        if self._ring.available == 0 and timeout_s > 0:
-            deadline = time.monotonic() + timeout_s
-            while self._ring.available == 0 and time.monotonic() < deadline and self._thread.is_alive():
-                time.sleep(0.002)
-        frames = self._ring.pop(max(0, int(max_sets)))
-        if frames.n_sets == 0:
-            self._raise_if_failed()
-            return frames
+    # -- LoadCellSource (read, ticks_ns and dropped: RingSource)
+    def _stamp(self, frames: Frames) -> Frames:
         return frames._replace(t_ns=self.clock.stamp(frames.t_ns))     # read times -> conversion instants
 
     def _raise_if_failed(self):
         error = getattr(self.sampler, "error", 0)
         if error:
             raise HardwareUnavailable(f"GPIO access failed while sampling: {os.strerror(error)}")
-        if self._error is not None:
-            raise HardwareUnavailable(f"the sampler thread failed: {self._error!r}")
-
-    def ticks_ns(self) -> int:
-        return int(self._lines.now_ns())
-
-    @property
-    def dropped(self) -> int:
-        """Sets lost because nobody read them in time (the ring was full)."""
-        return int(self._ring.dropped)
+        super()._raise_if_failed()
 
     def stats(self) -> dict:
         """The sampler's counters: sets, clean sets, timeouts, SCK pulses and the longest SCK-high.

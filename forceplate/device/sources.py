@@ -91,6 +91,45 @@ class LoadCellSource(abc.ABC):
         return f"{self.name} ({kind}, {self.channels} cells, {self.rate_hz:g} SPS, adc={self.adc})"
 
 
+class RingSource(LoadCellSource):
+    """A hardware source whose sampler thread fills a ring that ``read()`` drains (HX711, ADS1256).
+
+    Subclasses set ``_ring`` (SampleRing), ``_thread``, ``_lines`` (with ``now_ns()``) and ``_error`` (what
+    the thread died of, or None), and may override ``_stamp`` (what ``read()`` does to a non-empty batch)
+    and ``_raise_if_failed`` (more ways to fail). ``FAILED`` opens the message of a dead sampler thread.
+    """
+
+    FAILED = "the sampler thread failed"
+    _error: BaseException | None = None
+
+    def read(self, max_sets: int = 4096, timeout_s: float = 0.0) -> Frames:
+        self._raise_if_failed()
+        if self._ring.available == 0 and timeout_s > 0:
+            deadline = time.monotonic() + timeout_s
+            while self._ring.available == 0 and time.monotonic() < deadline and self._thread.is_alive():
+                time.sleep(0.002)
+        frames = self._ring.pop(max(0, int(max_sets)))
+        if frames.n_sets == 0:
+            self._raise_if_failed()
+            return frames
+        return self._stamp(frames)
+
+    def _stamp(self, frames: Frames) -> Frames:
+        return frames
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise HardwareUnavailable(f"{self.FAILED}: {self._error!r}")
+
+    def ticks_ns(self) -> int:
+        return int(self._lines.now_ns())
+
+    @property
+    def dropped(self) -> int:
+        """Sets lost because nobody read them in time (the ring was full)."""
+        return int(self._ring.dropped)
+
+
 def apply_configured_calibration(source: LoadCellSource, offset_counts, scale_n_per_count, *, kind: str,
                                  uncalibrated_scale_n_per_count: float) -> None:
     """Give a hardware source its calibration: the arguments, else the config keys ``<kind>_offset_counts``
