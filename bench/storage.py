@@ -8,7 +8,9 @@ Beside it, in the same run: the same sets in the previous self-contained format 
 planes, zlib or lzma); the same at 1 kHz with an ideal ADC; the pin-level emulated chips read in real time by
 the compiled sampler through ``HX711Source`` (real read times, as on a Pi), stored through the store; and an
 estimate of the floor: the Gaussian entropy of the best linear prediction (order 12, fitted to the whole
-recording, so better than any causal coder) of a quiet-standing simulation's counts, per set.
+recording, so better than any causal coder) of a quiet-standing simulation's counts, per set. And what a
+quieter plate would store: the same session with less sensor noise per corner (``noise_n``, RMS at 1 kHz:
+1 N is the simulator's default; about 0.6 N gives the HX711 datasheet's 90 nV of noise in counts).
 
 History: 5 years of generated data for 4 people, 5 sessions a week, 60 reps each (312,000 events), written
 through the store's own methods; then ``Store.person_history`` (one person's sessions, newest first, each with
@@ -41,14 +43,15 @@ def add_arguments(parser) -> None:
                         help="seconds of emulated chips read in real time (default 40)")
 
 
-def raw_bytes_per_set(folder: Path, *, minutes: float, rate_hz: float, adc: str) -> dict:
+def raw_bytes_per_set(folder: Path, *, minutes: float, rate_hz: float, adc: str, noise_n: float | None = None) -> dict:
     from forceplate.device.mock import FakeClock
     from forceplate.device.simulator import SimulatedSource
     from forceplate.recorder import ForcePipeline, SessionWriter
     from forceplate.store import Store
 
     clock = FakeClock()
-    source = SimulatedSource("session", rate_hz=rate_hz, adc=adc, seed=7, clock=clock)
+    extra = {} if noise_n is None else {"noise_n": noise_n}
+    source = SimulatedSource("session", rate_hz=rate_hz, adc=adc, seed=7, clock=clock, **extra)
     with Store(folder) as store:
         person_id = store.person_id_for("Raw Bench", changed_by="bench")
         pipeline = ForcePipeline(source)
@@ -196,6 +199,10 @@ def run_from_args(args) -> dict:
         raw_1k = raw_bytes_per_set(tmp / "raw1k", minutes=min(raw_minutes, 2.0), rate_hz=1000.0, adc="ideal")
         chips = emulated_chips_bytes_per_set(tmp / "chips", seconds=8.0 if args.quick else float(args.chips_seconds))
         floor = floor_bytes_per_set(seconds=100.0 if args.quick else 300.0)
+        by_noise = {f"{noise:g}": round(raw_bytes_per_set(tmp / f"noise{noise:g}", minutes=min(raw_minutes, 5.0),
+                                                          rate_hz=80.0, adc="hx711",
+                                                          noise_n=noise)["bytes_per_sample_set"], 3)
+                    for noise in (0.6, 0.3)}
 
         t0 = time.perf_counter()
         with Store(tmp / "history") as store:
@@ -233,6 +240,7 @@ def run_from_args(args) -> dict:
         "raw_bytes_per_set_unencoded": 16,
         "bytes_per_sample_set_fp1": round(raw["fp1_bytes_per_set"], 3),
         "bytes_per_sample_set_floor_estimate": round(floor, 3),
+        "bytes_per_sample_set_by_noise_n": by_noise,
         "bytes_per_sample_set_emulated_chips": round(chips["bytes_per_set"], 3),
         "bytes_per_sample_set_emulated_chips_fp1": round(chips["fp1_bytes_per_set"], 3),
         "emulated_chips_sets": chips["sets"],
@@ -254,6 +262,8 @@ def format_table(result: dict) -> str:
         f"(16 raw), {result['raw_sets']} sets, codecs {result['raw_codecs']}",
         f"  same sets in the previous format (fp1, zlib/lzma): {result['bytes_per_sample_set_fp1']:.2f}; "
         f"floor estimate (quiet standing, best linear prediction): {result['bytes_per_sample_set_floor_estimate']:.2f}",
+        f"  with less sensor noise per corner (N RMS at 1 kHz; default 1): "
+        + ", ".join(f"{k} N -> {v:.2f}" for k, v in result["bytes_per_sample_set_by_noise_n"].items()),
         f"  same at 1 kHz, adc=ideal: {result['bytes_per_sample_set_1khz_ideal']:.2f} bytes per set",
         f"  emulated chips read in real time (HX711Source, rt {result['emulated_chips_realtime_priority']}): "
         f"{result['bytes_per_sample_set_emulated_chips']:.2f} bytes per set (fp1 "

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from forceplate.device.mock import FakeClock
+from forceplate.exc import ConfigError
 from forceplate.device.simulator import (CORNERS_M, PLATE_DEPTH_M, PLATE_WIDTH_M, SCENARIOS, SimulatedSource,
                                          hx711_filter, split_by_centre_of_pressure)
 from forceplate.signal.calibration import counts_to_newtons
@@ -93,6 +94,17 @@ def test_empty_plate_reads_zero():
     t_s, force_n = play(source, clock, 0.8)
     assert abs(force_n.sum(axis=1).mean()) < 0.5
     assert force_n.std(axis=0) == pytest.approx(np.full(4, CORNER_NOISE_N), rel=0.15)
+
+
+def test_the_sensor_noise_can_be_chosen_and_the_same_seed_draws_the_same_noise_scaled():
+    t_s, default_n = play(*ideal("standing", seed=2), 0.8)
+    source, clock = ideal("standing", seed=2, noise_n=0.25)
+    _, quieter_n = play(source, clock, 0.8)
+    assert quieter_n.std(axis=0) == pytest.approx(np.full(4, 0.25), rel=0.15)
+    np.testing.assert_allclose(quieter_n - quieter_n.mean(axis=0), 0.25 * (default_n - default_n.mean(axis=0)),
+                               atol=0.005)           # within a count of rounding
+    with pytest.raises(ConfigError, match="noise_n"):
+        SimulatedSource("standing", noise_n=-1)
 
 
 # ------------------------------------------------------------------------------------ corners and CoP

@@ -594,16 +594,19 @@ class SimulatedSource(PacedSource):
         Playback speed; 1 is real time.
     faults : list of str, or a comma-separated str
         Scripted chip faults (see ``Fault``), e.g. ``["not_ready@3.0s", "unplugged@10s:ch1"]``.
+    noise_n : float
+        Sensor noise on each corner, RMS in newtons at 1 kHz (white), before the ADC (default
+        ``CORNER_NOISE_N``, 1 N; 0-50). The same seed draws the same noise, scaled.
     clock : object with ``now_ns()`` and ``sleep(seconds)``, optional
         Default the real monotonic clock; tests pass ``mock.FakeClock``.
     """
 
     OPTION_TYPES = {"rate_hz": float, "adc": str, "seed": int, "body_mass_kg": float, "speed": float,
-                    "channels": int, "faults": str}
+                    "channels": int, "faults": str, "noise_n": float}
 
     def __init__(self, scenario: str = "session", *, rate_hz: float = 80.0, adc: str = "hx711", seed: int = 0,
                  channels: int = 4, body_mass_kg: float | None = None, speed: float = 1.0, faults=(),
-                 clock=None):
+                 noise_n: float = CORNER_NOISE_N, clock=None):
         scenario = str(scenario).strip().lower()
         if scenario not in SCENARIOS:
             raise ConfigError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -621,6 +624,9 @@ class SimulatedSource(PacedSource):
         speed = float(speed)
         if not 0.01 <= speed <= 1000.0:
             raise ConfigError(f"speed {speed:g} is outside 0.01-1000")
+        noise_n = float(noise_n)
+        if not 0.0 <= noise_n <= 50.0:
+            raise ConfigError(f"noise_n {noise_n:g} N is outside 0-50 N")
         if body_mass_kg is not None and not 20.0 <= float(body_mass_kg) <= 250.0:
             raise ConfigError(f"body_mass_kg {body_mass_kg:g} is outside 20-250 kg")
         self.faults = parse_faults(faults, channels)
@@ -632,6 +638,7 @@ class SimulatedSource(PacedSource):
         self.adc = adc
         self.speed = speed
         self.seed = int(seed)
+        self.noise_n = noise_n
         self.is_simulated = True
 
         rng = np.random.default_rng(self.seed)
@@ -658,7 +665,7 @@ class SimulatedSource(PacedSource):
         cop_x = stance[0] + np.concatenate(script.dx_m) + sway_x
         cop_y = stance[1] + np.concatenate(script.dy_m) + sway_y
         corners = split_by_centre_of_pressure(total_n, cop_x, cop_y, self.channels)
-        corners += rng.normal(0.0, CORNER_NOISE_N, corners.shape)
+        corners += self.noise_n * rng.normal(0.0, 1.0, corners.shape)
         self.loop_samples = n
         self.loop_s = n / INTERNAL_RATE_HZ
         self._total_n = total_n.astype(np.float32)          # float32: a 50 s loop is 0.2 MB per signal
