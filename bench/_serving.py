@@ -1,5 +1,6 @@
 """What the live benchmarks (``latency``, ``footprint``, ``load``) share: a `serve` process, signing in, SSE clients,
-/proc readings. Not a benchmark itself (not in run.py's list).
+/proc readings. Not a benchmark itself (not in run.py's list). The tests that run `forceplate serve` use its
+``serving`` and ``sign_in`` too (through tests/helpers.py); nothing here imports from tests/.
 
 Two ways to serve:
 
@@ -40,6 +41,12 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 def load_avg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def load_note(before: list[float]) -> str:
+    """A result's ``load``: the machine's load average before a run (``before``, from load_avg) and now."""
+    return (f"other agents' work on a shared machine; load average {before} before, "
+            f"{load_avg()} after (1, 5, 15 min)")
 
 
 def free_port() -> int:
@@ -88,18 +95,24 @@ class Served:
 
 
 @contextmanager
-def serving(spec: str, *, traced: bool, data_dir=None, env=None):
-    """A server on a free loopback port with the benchmark password set; stopped with SIGTERM (then killed).
+def serving(spec: str, *, traced: bool, data_dir=None, env=None, port=None, password=PASSWORD, log_path=None):
+    """A server on loopback with a password set; stopped with SIGTERM (then killed).
 
-    ``env``: the server's environment (default this process's).
+    Also the tests' way to run ``forceplate serve`` (tests/test_http.py, tests/test_browser.py), hence:
+    ``data_dir``: its data folder (default a temporary one). ``port``: default a free one. ``password``: set
+    with `forceplate set-password` unless the folder has one already (a new one would end the sessions);
+    None: none, so a new folder starts in first-start setup. ``log_path``: where its standard error goes
+    (default a temporary file, gone with the server). ``env``: the server's environment (default this
+    process's).
     """
     with tempfile.TemporaryDirectory(prefix="forceplate-bench-") as tmp:
         tmp = Path(tmp)
         data_dir = Path(data_dir) if data_dir is not None else tmp / "data"
-        if not (data_dir / "auth.json").exists():
-            set_password(data_dir)
-        port = free_port()
-        log_path, info_path = tmp / "serve.log", tmp / "origin.json"
+        if password is not None and not (data_dir / "auth.json").exists():
+            set_password(data_dir, password)
+        port = port or free_port()
+        log_path = Path(log_path) if log_path is not None else tmp / "serve.log"
+        info_path = tmp / "origin.json"
         if traced:
             argv = [sys.executable, str(Path(__file__).resolve()), "serve-traced", "--port", str(port),
                     "--source", spec, "--data-dir", str(data_dir), "--info", str(info_path)]
@@ -145,12 +158,17 @@ def _session_cookie(response) -> str | None:
 
 
 def sign_in(port: int, password: str = PASSWORD) -> str:
-    """Sign in through the login form (its csrf_token); the Cookie header of the signed-in session."""
+    """Sign in through the login form (its csrf_token); the Cookie header of the signed-in session.
+
+    RuntimeError unless the form is there (200) and the answer sends the signed-in session on to "/" (303).
+    """
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30.0)
     try:
         conn.request("GET", "/login")
         page = conn.getresponse()
         html = page.read().decode("utf-8")
+        if page.status != 200:
+            raise RuntimeError(f"the login page answered {page.status}: {html[:500]}")
         cookie = _session_cookie(page)
         token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
         conn.request("POST", "/login", body=urlencode({"csrf_token": token, "password": password, "next": "/"}),
@@ -159,8 +177,8 @@ def sign_in(port: int, password: str = PASSWORD) -> str:
         answer.read()
     finally:
         conn.close()
-    if answer.status != 303:
-        raise RuntimeError(f"sign-in answered {answer.status}")
+    if answer.status != 303 or answer.getheader("Location") != "/":
+        raise RuntimeError(f"sign-in answered {answer.status} (Location {answer.getheader('Location')})")
     return _session_cookie(answer)
 
 
@@ -280,6 +298,23 @@ class StreamClient(threading.Thread):
             "events": [{"seq": e.get("seq"), "t_peak_s": e.get("t_peak_s"), "kind": e.get("kind")}
                        for e in body.get("events", [])],
             "sets": stats.get("sets"), "dropped": stats.get("dropped"), "bytes": size})
+
+
+@contextmanager
+def reading(clients: list[StreamClient], connect_s: float = 30.0):
+    """The stream clients started, each waited for (up to ``connect_s``) until connected; stopped and joined
+    after."""
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.connected.wait(connect_s)
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            client.stop()
+        for client in clients:
+            client.join(5)
 
 
 # ----------------------------------------------------------------------------------------------- /proc

@@ -57,21 +57,14 @@ def measure(spec: str, clients: int, *, duration_s: float, warmup_s: float, data
         if clients:
             cookie = serving.sign_in(served.port)
             readers = [serving.StreamClient(served.port, cookie, name=f"client-{i}") for i in range(clients)]
-            for reader in readers:
-                reader.start()
-            for reader in readers:
-                reader.connected.wait(30)
-        time.sleep(warmup_s)
-        sent_before = [(len(r.messages), r.bytes) for r in readers]
-        watch = serving.ProcWatch(served.pid).start()
-        time.sleep(duration_s)
-        figures = watch.stop()
-        figures["pandas_loaded"] = serving.proc_maps_any(served.pid, "/pandas/")
-        sent_after = [(len(r.messages), r.bytes) for r in readers]
-        for reader in readers:
-            reader.stop()
-        for reader in readers:
-            reader.join(5)
+        with serving.reading(readers):
+            time.sleep(warmup_s)
+            sent_before = [(len(r.messages), r.bytes) for r in readers]
+            watch = serving.ProcWatch(served.pid).start()
+            time.sleep(duration_s)
+            figures = watch.stop()
+            figures["pandas_loaded"] = serving.proc_maps_any(served.pid, "/pandas/")
+            sent_after = [(len(r.messages), r.bytes) for r in readers]
     out = {"spec": spec, "clients": clients, **figures,
            "load_avg_before": load_before, "load_avg_after": serving.load_avg()}
     if readers:
@@ -112,8 +105,7 @@ def run(*, quick: bool = False, duration_s: float | None = None, warmup_s: float
     result["cases"] = cases
     result["warmup_s"] = warmup_s
     result["quick"] = quick
-    result["load"] = (f"other agents' work on a shared machine; load average {load_before} before, "
-                      f"{serving.load_avg()} after (1, 5, 15 min)")
+    result["load"] = serving.load_note(load_before)
     result["total_s"] = round(time.monotonic() - started, 1)
     return result
 

@@ -178,8 +178,7 @@ def run(*, quick: bool = False, duration_s: float | None = None, spec: str = DEF
         "duration_s": round(window_end - window_start, 1), "spec": spec, "quick": quick,
         "page_errors": errors, "events_on_page": state_events, "raw_client_error": raw.error,
         "server_cpu_pct_one_core": proc["cpu_pct_one_core"],
-        "load": f"other agents' work on a shared machine; load average {load_before} before, "
-                f"{serving.load_avg()} after (1, 5, 15 min)",
+        "load": serving.load_note(load_before),
         "load_avg_before": load_before, "load_avg_after": serving.load_avg(),
         "total_s": round(time.monotonic() - started, 1)})
     return result

@@ -84,30 +84,23 @@ def phase(served, cookie: str, clients: int, seconds: float, *, extra: bool = Fa
     readers = [serving.StreamClient(served.port, cookie, name=f"client-{i}", retry_refused_s=RETRY_S)
                for i in range(clients)]
     load_before = serving.load_avg()
-    for reader in readers:
-        reader.start()
-    for reader in readers:
-        reader.connected.wait(30)
-    out = {"clients": clients,
-           "connect_s_max": round(max((r.connected_after_s or 0.0) for r in readers), 2),
-           "refused_then_retried": sum(r.refusals for r in readers)}
-    watch = serving.ProcWatch(served.pid).start()
-    if extra:
-        refused = serving.StreamClient(served.port, cookie, name="one-too-many")
-        refused.start()
-        refused.join(30)
-        out["extra_client_status"] = refused.refused if refused.refused is not None else "accepted"
-        refused.stop()
-        status, _, took_s = serving.get(served.port, "/api/live/status", cookie)
-        out["status_request"] = {"status": status, "ms": round(took_s * 1000, 1)}
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-    proc = watch.stop()
-    for reader in readers:
-        reader.stop()
-    for reader in readers:
-        reader.join(5)
+    with serving.reading(readers):
+        out = {"clients": clients,
+               "connect_s_max": round(max((r.connected_after_s or 0.0) for r in readers), 2),
+               "refused_then_retried": sum(r.refusals for r in readers)}
+        watch = serving.ProcWatch(served.pid).start()
+        if extra:
+            refused = serving.StreamClient(served.port, cookie, name="one-too-many")
+            refused.start()
+            refused.join(30)
+            out["extra_client_status"] = refused.refused if refused.refused is not None else "accepted"
+            refused.stop()
+            status, _, took_s = serving.get(served.port, "/api/live/status", cookie)
+            out["status_request"] = {"status": status, "ms": round(took_s * 1000, 1)}
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        proc = watch.stop()
     figures = [client_figures(r.messages, info["clock_origin_ns"] / 1e9, info["speed"]) for r in readers]
     delays = [d for f in figures for d in f["delays_ms"]]
     dropped = max((f["dropped_last"] for f in figures), default=0) - min((f["dropped_first"] for f in figures),
@@ -156,8 +149,7 @@ def run(*, quick: bool = False, clients: int = DEFAULT_CLIENTS, seconds: float |
               "max_streams": MAX_STREAMS, "extra_client_status": phases["max"].get("extra_client_status"),
               "server_cpu_pct_one_core": many["server_cpu_pct_one_core"],
               "phases": phases, "spec": spec, "rate_hz": info["rate_hz"], "quick": quick,
-              "load": (f"other agents' work on a shared machine; load average {load_before} before, "
-                       f"{serving.load_avg()} after (1, 5, 15 min)"),
+              "load": serving.load_note(load_before),
               "total_s": round(time.monotonic() - started, 1)}
     return result
 
