@@ -12,21 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers import load_module
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "bench" / "run.py"
 PEERS = ("jumpmetrics", "plateforce")
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-runner = _load("_test_bench_run", RUN)
-analysis = _load("_test_bench_analysis", ROOT / "bench" / "analysis.py")
+runner = load_module("_test_bench_run", RUN)
+analysis = load_module("_test_bench_analysis", ROOT / "bench" / "analysis.py")
 
 
 def bench(*args, timeout=240):

@@ -4,7 +4,6 @@ Keys present and values sane, never how fast (STYLE.md section 12): the figures 
 ``python bench/run.py NAME``. The only ordering checked is causality (a page cannot show an impact before it
 happened), which a slow machine cannot break.
 """
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,21 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers import bench_serving, load_module
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "bench" / "run.py"
 CHROMIUM = os.environ.get("FORCEPLATE_CHROMIUM", "/usr/bin/chromium")
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-serving = _load("_forceplate_bench_serving", ROOT / "bench" / "_serving.py")
-load_bench = _load("_test_bench_load", ROOT / "bench" / "load.py")
+serving = bench_serving()
+load_bench = load_module("_test_bench_load", ROOT / "bench" / "load.py")
 
 
 def bench_json(name, *args, timeout=240):

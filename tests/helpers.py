@@ -1,0 +1,25 @@
+"""Plain helpers more than one test module uses (fixtures are in conftest.py).
+
+- bench/ code for the tests: bench/ is not a package, so its modules are loaded by path.
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_module(name, path):
+    """The module in the file ``path``, under ``name`` in sys.modules (loaded on the first call, then shared)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module              # dataclasses look their module up while the body runs
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def bench_serving():
+    """bench/_serving.py, under the name the benchmarks load it by (so they and the tests share one module)."""
+    return load_module("_forceplate_bench_serving", ROOT / "bench" / "_serving.py")
+
