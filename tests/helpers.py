@@ -1,8 +1,12 @@
 """Plain helpers more than one test module uses (fixtures are in conftest.py).
 
-- bench/ code for the tests: bench/ is not a package, so its modules are loaded by path.
+- bench/ code for the tests: bench/ is not a package, so its modules are loaded by path. The tests that run
+  ``forceplate serve`` as a real process use bench/_serving.py's ``serving``, ``sign_in`` and ``free_port``:
+  one way to start, wait for and stop a server, for the benchmarks and the tests alike.
+- ``parse_sse``: one Server-Sent Events message.
 """
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -23,3 +27,17 @@ def bench_serving():
     """bench/_serving.py, under the name the benchmarks load it by (so they and the tests share one module)."""
     return load_module("_forceplate_bench_serving", ROOT / "bench" / "_serving.py")
 
+
+def parse_sse(chunk: bytes) -> dict:
+    """One SSE message -> {"event", "data" (parsed JSON), "retry", "comment"}."""
+    message = {}
+    for line in filter(None, chunk.decode("utf-8").splitlines()):
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "":
+            message["comment"] = value
+        elif field == "data":
+            message["data"] = json.loads(value)
+        else:
+            message[field] = value
+    return message

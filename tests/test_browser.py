@@ -12,20 +12,17 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from helpers import bench_serving
+
 pytestmark = pytest.mark.browser
 
-FORCEPLATE = Path(sys.executable).parent / "forceplate"
 CHROMIUM = os.environ.get("FORCEPLATE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -35,19 +32,7 @@ SPEC = f"sim:heel-drops?speed=4&seed=11&body_mass_kg={BODY_MASS_KG:g}"
 WAIT_MS = 20_000
 PASSWORD = "clinic password 1"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def set_password(data_dir, password=PASSWORD):
-    """`forceplate set-password`, the password on standard input."""
-    result = subprocess.run([str(FORCEPLATE), "set-password", "--data-dir", str(data_dir)],
-                            input=password + "\n", capture_output=True, text=True, timeout=60)
-    if result.returncode != 0:
-        raise RuntimeError(f"set-password failed: {result.stderr}")
+bench = bench_serving()
 
 
 @contextmanager
@@ -56,34 +41,8 @@ def serving(data_dir, spec=SPEC, port=None):
 
     The clinic password is PASSWORD (set unless the data folder has one: a new one would end the sessions).
     """
-    port = port or free_port()
-    if not (Path(data_dir) / "auth.json").exists():
-        set_password(data_dir)
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen([str(FORCEPLATE), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                    "--source", spec, "--data-dir", str(data_dir)],
-                                   stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            deadline = time.monotonic() + 30.0
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"serve exited with {process.returncode}: {log.read()}")
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("serve did not listen within 30 s") from None
-                    time.sleep(0.05)             # polling a process we do not control
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with bench.serving(spec, traced=False, data_dir=data_dir, port=port, password=PASSWORD) as served:
+        yield served.url
 
 
 @contextmanager
@@ -214,7 +173,7 @@ def test_a_rep_shows_a_provisional_verdict_then_the_final_one(page, live_url):
 def test_connection_lost_shows_while_the_server_is_away_and_clears_when_it_returns(browser, tmp_path):
     from playwright.sync_api import expect
 
-    port = free_port()
+    port = bench.free_port()
     with serving(tmp_path / "data", port=port) as url:
         page = open_page(browser, url)
         sign_in(page, url)

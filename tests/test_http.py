@@ -2,26 +2,23 @@
 
 These run the console script against the simulated plate (4x real time) and read the Server-Sent Events
 with http.client, as a browser's EventSource would, after signing in through the login form (the clinic
-password is set first with `forceplate set-password`, as an installer would).
+password is set first with `forceplate set-password`, as an installer would). The server is started, waited
+for and stopped by bench/_serving.py's ``serving``, the benchmarks' own (through tests/helpers.py).
 """
 import http.client
 import json
 import os
-import re
 import signal
 import socket
 import stat
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
-from http.cookies import SimpleCookie
-from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
-FORCEPLATE = Path(sys.executable).parent / "forceplate"
+from helpers import bench_serving, parse_sse
+
 BODY_MASS_KG = 72.0
 STANDARD_GRAVITY_M_S2 = 9.80665
 SPEC = f"sim:heel-drops?speed=4&seed=7&body_mass_kg={BODY_MASS_KG:g}"
@@ -29,80 +26,26 @@ START_S = 30.0          # safety nets for a slow machine, not timing claims
 CLEAN_END_S = 5.0       # CONTRACTS.md section 3
 PASSWORD = "clinic password 1"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def set_password(data_dir, password=PASSWORD):
-    """`forceplate set-password`, the password on standard input."""
-    result = subprocess.run([str(FORCEPLATE), "set-password", "--data-dir", str(data_dir)],
-                            input=password + "\n", capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+bench = bench_serving()
+FORCEPLATE = bench.FORCEPLATE
+free_port = bench.free_port
 
 
 @contextmanager
 def serving(tmp_path, spec=SPEC, password=PASSWORD):
     """A `forceplate serve` process on a free loopback port; yields (process, port, log path).
 
+    Its data folder is ``tmp_path / "data"`` and its log ``tmp_path / "serve.log"`` (kept after it stops).
     The clinic password is set to ``password`` first (None: none, so the server starts in first-start setup).
     """
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    if password is not None:
-        set_password(tmp_path / "data", password)
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [str(FORCEPLATE), "serve", "--host", "127.0.0.1", "--port", str(port), "--source", spec,
-             "--data-dir", str(tmp_path / "data")],
-            stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        deadline = time.monotonic() + START_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"serve exited with {process.returncode}: {log_path.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"serve did not listen within {START_S} s: {log_path.read_text()}")
-                time.sleep(0.05)                 # polling a process we do not control
-        yield process, port, log_path
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def _session_cookie(response) -> str | None:
-    for header in response.msg.get_all("Set-Cookie") or []:
-        morsel = SimpleCookie(header).get("session")
-        if morsel is not None:
-            return f"session={morsel.value}"
-    return None
+    with bench.serving(spec, traced=False, data_dir=tmp_path / "data", password=password,
+                       log_path=tmp_path / "serve.log") as served:
+        yield served.process, served.port, served.log_path
 
 
 def sign_in(port, password=PASSWORD) -> str:
     """Sign in through the login form over HTTP; returns the Cookie header of the signed-in session."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10.0)
-    try:
-        conn.request("GET", "/login")
-        page = conn.getresponse()
-        html = page.read().decode("utf-8")
-        assert page.status == 200, html
-        cookie = _session_cookie(page)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-        conn.request("POST", "/login", body=urlencode({"csrf_token": token, "password": password, "next": "/"}),
-                     headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
-        answer = conn.getresponse()
-        answer.read()
-    finally:
-        conn.close()
-    assert answer.status == 303 and answer.getheader("Location") == "/", answer.status
-    return _session_cookie(answer)
+    return bench.sign_in(port, password)
 
 
 def open_stream(port, cookie):
@@ -116,25 +59,19 @@ def open_stream(port, cookie):
 
 def sse_messages(response):
     """Yield (arrival monotonic s, message dict) from an event stream; comments count as messages too."""
-    message = {}
+    lines = []
     while True:
         line = response.readline()
         if not line:
             return
-        line = line.decode("utf-8").rstrip("\r\n")
-        if line == "":
+        if line.rstrip(b"\r\n") == b"":
+            arrived = time.monotonic()
+            message = parse_sse(b"".join(lines))
             if message:
-                yield time.monotonic(), message
-            message = {}
+                yield arrived, message
+            lines = []
             continue
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "":
-            message["comment"] = value
-        elif field == "data":
-            message["data"] = json.loads(value)
-        else:
-            message[field] = value
+        lines.append(line)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ from forceplate.webui import create_app, stop_streams
 from forceplate.webui.auth import AUTH_FILE, set_password
 from forceplate.webui.stream import decimate_min_max, update_message
 
+from helpers import parse_sse
+
 SIMULATED_BANNER = "SIMULATED PLATE: not real measurements"
 PASSWORD = "clinic password 1"
 
@@ -220,21 +222,6 @@ def test_a_configured_secret_key_is_used_and_nothing_is_written(tmp_path):
 
 
 # -- the stream ----------------------------------------------------------------------------------------------
-
-def parse_sse(chunk: bytes) -> dict:
-    """One SSE message -> {"event", "data" (parsed JSON), "retry", "comment"}."""
-    message = {}
-    for line in filter(None, chunk.decode("utf-8").splitlines()):
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "":
-            message["comment"] = value
-        elif field == "data":
-            message["data"] = json.loads(value)
-        else:
-            message[field] = value
-    return message
-
 
 @pytest.fixture
 def mock_plate():
