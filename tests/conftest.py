@@ -30,3 +30,13 @@ def mock_source(monkeypatch):
     with MockSource(channels=4, rate_hz=80.0) as source:
         monkeypatch.setattr(sources, "DEFAULT_SOURCE", source)
         yield source
+
+
+@pytest.fixture
+def plate(source):
+    """A LivePlate started on the test module's own ``source`` fixture (each module picks its source); stopped
+    after."""
+    from forceplate.live import LivePlate
+    live = LivePlate(source).start()
+    yield live
+    live.stop()

@@ -48,13 +48,6 @@ def source():
         yield plate
 
 
-@pytest.fixture
-def plate(source):
-    live = LivePlate(source).start()
-    yield live
-    live.stop()
-
-
 def test_pushed_cell_forces_come_out_as_their_sum_at_the_sources_times(source, plate):
     cells_n = np.tile([100.0, 200.0, 300.0, 400.0], (8, 1))       # 1000 N in all
     source.push_force(cells_n)

@@ -68,13 +68,6 @@ def source():
 
 
 @pytest.fixture
-def plate(source):
-    live = LivePlate(source).start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture
 def controller(plate, db, person):
     c = SetController(plate, db, source_spec="mock", today=lambda: TODAY)
     yield c
