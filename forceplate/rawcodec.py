@@ -53,9 +53,6 @@ class ChunkState:
     t_last: int
     step_last: int
 
-    def copy(self) -> "ChunkState":
-        return ChunkState(self.counts.copy(), self.t_last, self.step_last)
-
 
 # ---------------------------------------------------------------------------------------------- varints
 
@@ -171,13 +168,11 @@ def encode_chunk(t_ns, raw_counts, flags, state: ChunkState | None = None) -> tu
         for length, row in runs:
             _put_varint(out, length)
             out += row
-    start_state = coder.copy()
     out += kernels.encode_counts(rest, coder)
     after = ChunkState(coder, t_prev, s_prev)
     data = bytes(out)
 
-    check, check_state = decode_chunk(CODEC, data, None if key else ChunkState(start_state, state.t_last,
-                                                                                state.step_last))
+    check, check_state = decode_chunk(CODEC, data, state)      # state is untouched: coder was its copy
     if (not np.array_equal(check.t_ns, np.asarray(t_ns, dtype=np.int64))
             or not np.array_equal(check.raw_counts, counts) or not np.array_equal(check.flags, flags)
             or not np.array_equal(check_state.counts, after.counts)):
