@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-BUILD_INPUTS := pyproject.toml setup.py $(wildcard forceplate/*.pyx forceplate/device/*.pyx forceplate/device/*.pxd) scripts/bootstrap.sh
+BUILD_INPUTS := pyproject.toml setup.py $(wildcard forceplate/*/*.pyx forceplate/*/*.pxd) scripts/bootstrap.sh
 
 .PHONY: run test bench install clean
 run: $(VENV)/.stamp-run
@@ -32,4 +32,4 @@ $(VENV)/.stamp-bench: $(VENV)/.stamp-run pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) build *.egg-info forceplate/device/*.c forceplate/device/*.so
+	rm -rf $(VENV) build *.egg-info forceplate/*/*.c forceplate/*/*.so

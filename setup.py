@@ -23,13 +23,13 @@ else:
         [Extension("forceplate.device._hx711", ["forceplate/device/_hx711.pyx"]),
          # the GPIO sampler (Linux GPIO character device, uAPI v2) cimports the ring from _hx711
          Extension("forceplate.device._gpio", ["forceplate/device/_gpio.pyx"]),
-         # the raw-trace coder of the store (forceplate/rawcodec.py)
-         Extension("forceplate._rawcodec", ["forceplate/_rawcodec.pyx"])],
+         # the raw-trace coder of the store (forceplate/storage/rawcodec.py)
+         Extension("forceplate.storage._rawcodec", ["forceplate/storage/_rawcodec.pyx"])],
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False,
                              "embedsignature": True},
     )
     print("forceplate build: COMPILED kernels forceplate.device._hx711, forceplate.device._gpio and "
-          "forceplate._rawcodec",
+          "forceplate.storage._rawcodec",
           file=sys.stderr)
 
 setup(ext_modules=ext_modules)

@@ -410,7 +410,7 @@ def serve_traced(argv: list[str]) -> int:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     from forceplate.device.sources import source_from_spec
-    from forceplate.signal.hx711 import Hx711Model
+    from forceplate.signal.hx711_model import Hx711Model
     from forceplate.signal.streaming import LiveAnalyzer
     from forceplate.webui.server import run_server
 

@@ -107,7 +107,7 @@ class Cut:
 
 def load_recordings(data_dir: Path) -> list[Recording]:
     """Every recording in data_dir with at least one flight (take-off and landing), total force, JSON rate."""
-    from forceplate.traces import read_trace
+    from forceplate.storage.traces import read_trace
 
     recordings = []
     for path in sorted(Path(data_dir).glob("*.csv")):
@@ -420,8 +420,8 @@ LIVE_CASES = ((80.0, "hx711", 1), (1000.0, "ideal", 10))   # rate, ADC, samples 
 
 def simulated_session(rate_hz: float, adc: str, *, seed: int = 0, loops: int = 2):
     """Total force and times of `loops` loops of the simulator's ``session`` scenario, read without sleeping."""
-    from forceplate.device.mock import FakeClock
-    from forceplate.device.simulator import SimulatedSource
+    from forceplate.device.sim.mock import FakeClock
+    from forceplate.device.sim.simulator import SimulatedSource
     from forceplate.signal.calibration import counts_to_newtons
 
     clock = FakeClock()

@@ -3,7 +3,7 @@
     .venv/bin/python bench/hx711_accuracy.py [--json] [--draws N] [--seed S]
 
 Real recordings (../shared/data, 1 kHz and 600 Hz, the authors' data as the truth) and synthetic impacts of
-known peak go through the HX711 model (forceplate.signal.hx711: 4 cascaded boxcars) at random rates of 82-92
+known peak go through the HX711 model (forceplate.signal.hx711_model: 4 cascaded boxcars) at random rates of 82-92
 SPS and random sampling phases, plus 2 N of white noise per word. Each landing or impact is then estimated
 from the words with `estimate_impact` (peak) and `estimate_edge` (take-off and landing instants), and compared
 with the truth, side by side with what a plain reading of the words gives (the largest word; the words' own
@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forceplate.signal.hx711 import (Hx711Model, estimate_edge, estimate_impact, filter_samples,  # noqa: E402
+from forceplate.signal.hx711_model import (Hx711Model, estimate_edge, estimate_impact, filter_samples,  # noqa: E402
                                      respond, skewed_pulse)
 
 DATA_DIR = Path("/work/shared/data")

@@ -116,7 +116,7 @@ def _slots(chips, t_first, t_last):
 
 def _run_sampler(sampler_module, ring_module, words, seconds, priority=0):
     from forceplate.device import _gpio
-    from forceplate.device.hx711_source import set_thread_priority
+    from forceplate.device.hx711 import set_thread_priority
     chips = _chips(words)
     sampler = sampler_module.Sampler(4)
     ring = ring_module.SampleRing(4, 16384)
@@ -234,8 +234,8 @@ def _run_hx711pkg(words, seconds):
 
 def run_from_args(args) -> dict:
     from forceplate.device import _gpio, _gpio_py, _hx711
-    from forceplate.device.emulator import plate_words
-    from forceplate.device.hx711_source import DEFAULT_REALTIME_PRIORITY
+    from forceplate.device.sim.emulator import plate_words
+    from forceplate.device.hx711 import DEFAULT_REALTIME_PRIORITY
 
     seconds = 3.0 if args.quick else float(args.seconds)
     words, _ = plate_words(60.0, scenario="session", seed=1)

@@ -44,10 +44,10 @@ def add_arguments(parser) -> None:
 
 
 def raw_bytes_per_set(folder: Path, *, minutes: float, rate_hz: float, adc: str, noise_n: float | None = None) -> dict:
-    from forceplate.device.mock import FakeClock
-    from forceplate.device.simulator import SimulatedSource
-    from forceplate.recorder import ForcePipeline, SessionWriter
-    from forceplate.store import Store
+    from forceplate.device.sim.mock import FakeClock
+    from forceplate.device.sim.simulator import SimulatedSource
+    from forceplate.live.pipeline import ForcePipeline, SessionWriter
+    from forceplate.storage.store import Store
 
     clock = FakeClock()
     extra = {} if noise_n is None else {"noise_n": noise_n}
@@ -74,7 +74,7 @@ def raw_bytes_per_set(folder: Path, *, minutes: float, rate_hz: float, adc: str,
 
 def _fp1_bytes(store, session_id) -> int:
     """Bytes of the same chunks (same sets per chunk) in the previous self-contained format."""
-    from forceplate.store import encode_chunk
+    from forceplate.storage.store import encode_chunk
 
     frames = store.raw_frames(session_id)
     sizes = [row[0] for row in store.db.execute("SELECT n_sets FROM raw_chunks WHERE session_id = ? ORDER BY seq",
@@ -92,10 +92,10 @@ def emulated_chips_bytes_per_set(folder: Path, *, seconds: float) -> dict:
     import warnings
 
     from forceplate.device import _gpio
-    from forceplate.device.emulator import plate_words
+    from forceplate.device.sim.emulator import plate_words
     from forceplate.device.frames import Frames
-    from forceplate.device.hx711_source import HX711Source
-    from forceplate.store import Store
+    from forceplate.device.hx711 import HX711Source
+    from forceplate.storage.store import Store
 
     words, _ = plate_words(seconds + 5.0, scenario="session", seed=7)
     with warnings.catch_warnings():
@@ -132,8 +132,8 @@ def floor_bytes_per_set(*, seconds: float = 300.0, order: int = 12) -> float:
     """Estimated floor of lossless coding on the simulated plate: the Gaussian entropy (log2 of
     sigma * sqrt(2 pi e), sigma a robust spread) of the residual of the best order-12 linear prediction of
     each cell's count differences, fitted to the whole of a quiet-standing simulation, summed over the cells."""
-    from forceplate.device.mock import FakeClock
-    from forceplate.device.simulator import SimulatedSource
+    from forceplate.device.sim.mock import FakeClock
+    from forceplate.device.sim.simulator import SimulatedSource
 
     clock = FakeClock()
     source = SimulatedSource("standing", rate_hz=80.0, adc="hx711", seed=7, clock=clock)
@@ -156,7 +156,7 @@ def floor_bytes_per_set(*, seconds: float = 300.0, order: int = 12) -> float:
 
 def generate_history(store, *, years: float, people: int, seed: int = 1) -> int:
     """Sessions and events for ``people`` over ``years``, through the store's methods, in one transaction."""
-    from forceplate.store import utc_now  # noqa: F401  (the format every time column uses)
+    from forceplate.storage.store import utc_now  # noqa: F401  (the format every time column uses)
     import datetime as dt
 
     rng = np.random.default_rng(seed)
@@ -186,7 +186,7 @@ def generate_history(store, *, years: float, people: int, seed: int = 1) -> int:
 
 
 def run_from_args(args) -> dict:
-    from forceplate.store import Store
+    from forceplate.storage.store import Store
 
     years, people = float(args.years), int(args.people)
     queries = 20 if args.quick else int(args.queries)

@@ -14,7 +14,7 @@ from .exc import ExtensionFallback
 
 
 def compiled_or_twin(name: str, twin, what: str):
-    """The compiled module ``name`` (absolute, e.g. ``forceplate._rawcodec``), else ``twin``.
+    """The compiled module ``name`` (absolute, e.g. ``forceplate.storage._rawcodec``), else ``twin``.
 
     ``what`` names the kernel in the warning, e.g. "raw-trace coder".
     """

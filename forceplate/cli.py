@@ -20,9 +20,9 @@ class BadInput(click.ClickException):
 
 
 def _version_text() -> str:
-    from . import rawcodec
-    from .device import hx711
-    return f"forceplate {__version__} (sampling kernel: {hx711.KERNEL}, raw-trace coder: {rawcodec.KERNEL})"
+    from .storage import rawcodec
+    from .device import sampling
+    return f"forceplate {__version__} (sampling kernel: {sampling.KERNEL}, raw-trace coder: {rawcodec.KERNEL})"
 
 
 def _print_version(ctx, _param, value):
@@ -61,7 +61,7 @@ def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, as_json, da
 
     Example: forceplate analyze session.csv --json
     """
-    from .analysis import analyze_file, format_report
+    from .analyze import analyze_file, format_report
     try:
         result = analyze_file(path, rate_hz=rate_hz, adc=adc, body_mass_kg=body_mass_kg,
                               thump_bw=thump_bw, min_peak_bw=min_peak_bw)
@@ -96,7 +96,7 @@ DATA_DIR_HELP = "Folder holding the database (default $FORCEPLATE_DATA_DIR, else
 
 
 def _open_store(data_dir):
-    from .store import Store
+    from .storage.store import Store
     try:
         return Store(config.data_dir(data_dir))
     except (ForcePlateError, OSError) as exc:
@@ -129,7 +129,7 @@ def record(person, max_s, source_spec, data_dir):
     """
     import signal as signals
 
-    from .recorder import Recorder
+    from .live.pipeline import Recorder
 
     if max_s is not None and not max_s > 0:
         raise BadInput(f"--seconds {max_s:g} must be positive")
@@ -215,7 +215,7 @@ def export(session_id, out_dir, data_dir):
 
     Prints the paths written, one per line. Example: forceplate export 12 --out exports/
     """
-    from .store import export_session
+    from .storage.store import export_session
     try:
         number = int(session_id)
     except ValueError:
@@ -284,8 +284,8 @@ def calibrate(source_spec, mass_kg, assume_yes, data_dir):
     Example: forceplate calibrate --mass-kg 20
     """
 
-    from .calibration_store import save_calibration
-    from .guided_calibration import DEFAULT_MASS_KG, run_calibration
+    from .calibration.saved import save_calibration
+    from .calibration.procedure import DEFAULT_MASS_KG, run_calibration
 
     if mass_kg is None:
         mass_kg = DEFAULT_MASS_KG if assume_yes else _ask_mass_kg()
@@ -297,7 +297,7 @@ def calibrate(source_spec, mass_kg, assume_yes, data_dir):
     except (ForcePlateError, ValueError) as exc:
         store.close()
         raise BadInput(str(exc)) from None
-    from .calibration_terminal import TerminalGuide
+    from .calibration.terminal import TerminalGuide
     try:
         with source:
             guide = TerminalGuide(source, mass_kg, assume_yes=assume_yes)   # a simulated plate gets a helper
@@ -329,7 +329,7 @@ def export_usb(mount_point, data_dir):
 
     Example: forceplate export-usb --out /media/usb
     """
-    from .usb import UsbExportError, export_to_stick
+    from .storage.usb import UsbExportError, export_to_stick
     store = _open_store(data_dir)
     try:
         result = export_to_stick(store, mount_point, progress=lambda path: click.echo(str(path)))

@@ -44,4 +44,4 @@ extra=""
 [ "$what" = test ] && extra="[test]"
 say "installing forceplate$extra into $VENV (builds the Cython kernel)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".$extra"
-"$VENV/bin/python" -c "from forceplate.device import hx711; print('bootstrap: sampling kernel:', hx711.KERNEL)" >&2
+"$VENV/bin/python" -c "from forceplate.device import sampling; print('bootstrap: sampling kernel:', sampling.KERNEL)" >&2

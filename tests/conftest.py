@@ -18,7 +18,7 @@ def shared_data() -> Path:
 @pytest.fixture
 def fake_clock():
     """A clock that moves only when the test moves it (``advance``); sources' ``sleep`` advances it."""
-    from forceplate.device.mock import FakeClock
+    from forceplate.device.sim.mock import FakeClock
     return FakeClock()
 
 
@@ -26,7 +26,7 @@ def fake_clock():
 def mock_source(monkeypatch):
     """A MockSource (4 cells, 80 SPS, fake clock) that open_source() returns; the default is restored after."""
     from forceplate.device import sources
-    from forceplate.device.mock import MockSource
+    from forceplate.device.sim.mock import MockSource
     with MockSource(channels=4, rate_hz=80.0) as source:
         monkeypatch.setattr(sources, "DEFAULT_SOURCE", source)
         yield source
@@ -36,7 +36,7 @@ def mock_source(monkeypatch):
 def plate(source):
     """A LivePlate started on the test module's own ``source`` fixture (each module picks its source); stopped
     after."""
-    from forceplate.live import LivePlate
+    from forceplate.live.plate import LivePlate
     live = LivePlate(source).start()
     yield live
     live.stop()

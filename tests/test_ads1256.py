@@ -11,10 +11,10 @@ import math
 import numpy as np
 import pytest
 
-from forceplate.device import flags, hx711, sources
+from forceplate.device import flags, sampling, sources
 from forceplate.device.ads1256 import (ADS1256Source, CYCLING_HZ, DRATE_CODES, SETTLING_MS, Sampler,
                                        settling_ns)
-from forceplate.device.ads1256_emulator import EmulatedADS1256
+from forceplate.device.sim.ads1256_emulator import EmulatedADS1256
 from forceplate.device.spi import EmulatedSpi, SpiDev
 from forceplate.exc import ConfigError, HardwareUnavailable
 from forceplate.signal.events import analyze_force
@@ -194,7 +194,7 @@ def test_miso_stuck_mid_run_is_flagged_stuck():
     """MISO stuck high reads FFFFFFh (-1) from every cell: flagged from the 8th such set, never before."""
     chip = EmulatedADS1256(lambda t_s: np.full(4, 1e-3))
     sampler = Sampler(EmulatedSpi(chip), chip)
-    ring = hx711.SampleRing(4, 4096)
+    ring = sampling.SampleRing(4, 4096)
     sampler.run(ring, max_sets=20)
     chip._miso_stuck = 0xFF
     sampler.run(ring, max_sets=20)

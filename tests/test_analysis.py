@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from forceplate.analysis import analyze_file, format_report
+from forceplate.analyze import analyze_file, format_report
 from forceplate.exc import ConfigError
 from forceplate.signal import analyze_force
 from signals import half_sine_impact, jump, standing

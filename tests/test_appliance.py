@@ -8,12 +8,12 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from forceplate.appliance import PanelLink, prepare_source
-from forceplate.calibration_store import Calibration, load_calibration, save_calibration
-from forceplate.device.mock import MockSource
+from forceplate.live.panel_link import PanelLink, prepare_source
+from forceplate.calibration.saved import Calibration, load_calibration, save_calibration
+from forceplate.device.sim.mock import MockSource
 from forceplate.device.panel import DEFAULT_BUTTON_PIN, DEFAULT_LED_PIN, Panel
-from forceplate.live import LivePlate
-from forceplate.store import Store
+from forceplate.live.plate import LivePlate
+from forceplate.storage.store import Store
 
 
 class FakeSets:

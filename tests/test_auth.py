@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from forceplate.cli import cli
-from forceplate.device.mock import FakeClock
-from forceplate.device.simulator import SimulatedSource
+from forceplate.device.sim.mock import FakeClock
+from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.webui import create_app
 from forceplate.webui.auth import AUTH_FILE, local_path, set_password
 

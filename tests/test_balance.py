@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import signals as S
-from forceplate.device.simulator import CORNERS_M, split_by_centre_of_pressure
+from forceplate.device.sim.simulator import CORNERS_M, split_by_centre_of_pressure
 
 FORCEPLATE = Path(sys.executable).parent / "forceplate"
 

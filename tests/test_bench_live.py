@@ -112,7 +112,7 @@ def test_load_quick_json_has_the_contract_keys():
 def test_latency_quick_json_has_the_contract_keys():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; never `playwright install`)")
-    from forceplate.signal.hx711 import Hx711Model
+    from forceplate.signal.hx711_model import Hx711Model
 
     result = bench_json("latency")
     assert result["n"] >= 1

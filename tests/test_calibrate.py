@@ -1,4 +1,4 @@
-"""Guided calibration (issue 5): the procedure on plates whose calibration we know, the command, the storage.
+"""Guided calibration: the procedure on plates whose calibration we know, the command, the storage.
 
 Expected scales come from the plates' own calibration (the simulator's and the mock's exact
 ``scale_n_per_count``), never from the procedure's output. Tolerances follow from the noise: the rig adds
@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from forceplate.calibration_store import (Calibration, apply_calibration, calibration_reminder, load_calibration,
+from forceplate.calibration.saved import (Calibration, apply_calibration, calibration_reminder, load_calibration,
                                           save_calibration, save_tare)
 from forceplate.cli import cli
 from forceplate.device import sources
-from forceplate.device.calibration_rig import SPOTS_M, CalibrationRig
+from forceplate.device.sim.calibration_rig import SPOTS_M, CalibrationRig
 from forceplate.device.flags import NOT_READY
-from forceplate.device.mock import FakeClock, MockSource
-from forceplate.device.simulator import SimulatedSource, split_by_centre_of_pressure
+from forceplate.device.sim.mock import FakeClock, MockSource
+from forceplate.device.sim.simulator import SimulatedSource, split_by_centre_of_pressure
 from forceplate.exc import SensorTimeout
-from forceplate.guided_calibration import PLACEMENTS, CalibrationError, run_calibration
+from forceplate.calibration.procedure import PLACEMENTS, CalibrationError, run_calibration
 from forceplate.signal.calibration import STANDARD_GRAVITY_M_S2, AutoZero
-from forceplate.store import Store
+from forceplate.storage.store import Store
 
 SCALE_REL_TOL = 1e-3        # see the module docstring
 OFFSET_ABS_TOL_COUNTS = 30  # 65 counts of noise over 240 tare sets: SD of the mean about 4 counts

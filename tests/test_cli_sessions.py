@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from forceplate.store import Store
+from forceplate.storage.store import Store
 
 REPLAY_DJ = "replay:{data}/gidiel_vj_single_dj.csv?speed=8"
 SIM_HEEL_DROPS = "sim:heel-drops?speed=8&adc=ideal&rate_hz=1000"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from forceplate.store import Store
+from forceplate.storage.store import Store
 
 SPEC = "sim:heel-drops?speed=8&adc=ideal&rate_hz=1000"
 WAIT_S = 60.0        # a safety net for a hung recorder, never a timing assumption

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from forceplate.device import _gpio
-from forceplate.device.emulator import EmulatedChips, plate_words
+from forceplate.device.sim.emulator import EmulatedChips, plate_words
 
 KINDS = {"python": EmulatedChips, "compiled": _gpio.EmulatedLines}
 PERIOD_NS = 12_500_000                  # 80 SPS

@@ -6,8 +6,8 @@ ADC gives. Tolerances say what each ADC can resolve.
 import numpy as np
 import pytest
 
-from forceplate.device.mock import FakeClock
-from forceplate.device.simulator import SimulatedSource
+from forceplate.device.sim.mock import FakeClock
+from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.signal.calibration import counts_to_newtons
 from forceplate.signal.streaming import LiveAnalyzer
 

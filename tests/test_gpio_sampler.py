@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from forceplate.device import _gpio, _gpio_py, _hx711, _hx711_py, flags, gpio, sources
-from forceplate.device.emulator import EmulatedChips, plate_words
-from forceplate.device import hx711_source
-from forceplate.device.hx711_source import HX711Source, RealtimeUnavailable
+from forceplate.device.sim.emulator import EmulatedChips, plate_words
+from forceplate.device import hx711
+from forceplate.device.hx711 import HX711Source, RealtimeUnavailable
 from forceplate.exc import HardwareUnavailable, SourceFallback
 
 # (sampler module, emulator class, ring module): the compiled loop needs the C backend and ring
@@ -266,17 +266,17 @@ def test_rt_0_keeps_normal_priority(monkeypatch):
 
 def test_spec_options_default_to_priority_50_and_rt_0_turns_it_off(monkeypatch):
     made = []
-    monkeypatch.setattr(hx711_source, "HX711Source", lambda **kw: made.append(kw))
-    hx711_source.from_options()
-    hx711_source.from_options(rt=0)
+    monkeypatch.setattr(hx711, "HX711Source", lambda **kw: made.append(kw))
+    hx711.from_options()
+    hx711.from_options(rt=0)
     assert made[0]["realtime_priority"] is None and made[1]["realtime_priority"] == 0
 
 
 def test_refused_default_priority_is_logged_once_and_sampling_goes_on(monkeypatch, caplog):
     asked = record_priority_requests(monkeypatch, refuse=True)
-    monkeypatch.setattr(hx711_source, "_default_refusal_logged", False)
+    monkeypatch.setattr(hx711, "_default_refusal_logged", False)
     opened = []
-    with caplog.at_level("WARNING", logger=hx711_source.__name__):
+    with caplog.at_level("WARNING", logger=hx711.__name__):
         for _ in range(2):                          # no Python warning: filterwarnings=error would raise
             source = HX711Source(lines=_gpio.EmulatedLines(WORDS, virtual=False))
             try:
@@ -285,7 +285,7 @@ def test_refused_default_priority_is_logged_once_and_sampling_goes_on(monkeypatc
                 source.close()
             opened.append(source)
     assert len(asked) == 2 and all(s.stats()["realtime_priority_used"] == 0 for s in opened)
-    records = [r for r in caplog.records if r.name == hx711_source.__name__]
+    records = [r for r in caplog.records if r.name == hx711.__name__]
     assert len(records) == 1 and records[0].levelname == "WARNING"
     message = records[0].getMessage()
     assert "SCHED_FIFO" in message and "CAP_SYS_NICE" in message and "systemd" in message

@@ -13,9 +13,9 @@ import threading
 
 import pytest
 
-from forceplate.device.simulator import SimulatedSource
-from forceplate.live_session import SetController
-from forceplate.store import Store, export_session
+from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.live.sets import SetController
+from forceplate.storage.store import Store, export_session
 from forceplate.webui import close_app
 
 from test_webui import make_app, signed_in

@@ -1,4 +1,4 @@
-"""The HX711 model and the estimators that see peaks and flight edges through it (forceplate.signal.hx711).
+"""The HX711 model and the estimators that see peaks and flight edges through it (forceplate.signal.hx711_model).
 
 Expected values come from the model's definition (a B-spline of order 4: settles in 4 periods, DC gain 1,
 step response 1/2 at its centre, 2 periods), analytic pulses of known peak, physics (h = g t^2 / 8), and the
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forceplate.signal.hx711 import (Hx711Model, estimate_edge, estimate_impact, filter_samples, kernel,
+from forceplate.signal.hx711_model import (Hx711Model, estimate_edge, estimate_impact, filter_samples, kernel,
                                      respond, skewed_pulse, step_response, thump_verdict)
 
 DATA = Path("/work/shared/data")

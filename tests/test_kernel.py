@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forceplate.device import flags, hx711
+from forceplate.device import flags, sampling
 
 TWINS = ["_hx711_py", "_hx711"]      # "_hx711" fails (does not skip) when the extension was not built
 
@@ -88,6 +88,6 @@ def test_compiled_and_twin_agree_on_random_words(data, capacity, pops):
 
 def test_the_chosen_kernel_is_the_compiled_one_and_says_so():
     # CI builds the extension; sampling through Python on a Pi must never go unnoticed.
-    assert hx711.KERNEL == "compiled" and hx711.HAS_EXTENSION
-    assert hx711.SampleRing is kernel("_hx711").SampleRing
+    assert sampling.KERNEL == "compiled" and sampling.HAS_EXTENSION
+    assert sampling.SampleRing is kernel("_hx711").SampleRing
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from forceplate.device import flags as fl
-from forceplate.device import hx711
-from forceplate.device.mock import MockSource
+from forceplate.device import sampling
+from forceplate.device.sim.mock import MockSource
 from forceplate.exc import SensorTimeout
-from forceplate.live import Cursor, LivePlate
+from forceplate.live.plate import Cursor, LivePlate
 
 WAIT_S = 5.0     # a safety net for a broken sampler, never a timing assumption
 
@@ -178,7 +178,7 @@ def test_a_new_client_starts_back_s_seconds_ago(source, plate):
 def test_status_names_the_source_and_the_kernel(source, plate):
     status = plate.status()
     assert status["source"] == source.describe()
-    assert status["kernel"] == hx711.KERNEL
+    assert status["kernel"] == sampling.KERNEL
     assert status["is_simulated"] is True
     assert status["warning"] is None
     assert status["body_weight_n"] is None
@@ -202,9 +202,9 @@ def test_high_rates_are_processed_in_batches_not_set_by_set():
     # 1000 SPS handled one set per pass cost a third of a core; the plate gathers ~20 ms per batch.
     import time as _time
 
-    from forceplate.device.mock import FakeClock
-    from forceplate.device.simulator import SimulatedSource
-    from forceplate.live import BATCH_S, LivePlate
+    from forceplate.device.sim.mock import FakeClock
+    from forceplate.device.sim.simulator import SimulatedSource
+    from forceplate.live.plate import BATCH_S, LivePlate
     sizes = []
     source = SimulatedSource("standing", rate_hz=1000.0, adc="ideal", clock=FakeClock())
     plate = LivePlate(source, on_batch=lambda frames, events: frames is not None and sizes.append(frames.n_sets))

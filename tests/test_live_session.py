@@ -12,11 +12,11 @@ import threading
 import numpy as np
 import pytest
 
-from forceplate.device.mock import FakeClock, MockSource
-from forceplate.device.simulator import SimulatedSource
-from forceplate.live import Cursor, LivePlate
-from forceplate.live_session import JUMP_NOTE, SetController, SetError
-from forceplate.store import Store
+from forceplate.device.sim.mock import FakeClock, MockSource
+from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.live.plate import Cursor, LivePlate
+from forceplate.live.sets import JUMP_NOTE, SetController, SetError
+from forceplate.storage.store import Store
 
 RATE_HZ = 80.0
 MASS_KG = 70.0
@@ -237,9 +237,9 @@ def test_a_restricted_persons_jump_is_flagged(db):
 def test_a_crash_leaves_the_set_for_the_store_to_mark_interrupted(db, person, tmp_path):
     script = f"""
 import os, sys
-from forceplate.device.mock import MockSource
-from forceplate.live import LivePlate
-from forceplate.live_session import SetController
+from forceplate.device.sim.mock import MockSource
+from forceplate.live.plate import LivePlate
+from forceplate.live.sets import SetController
 source = MockSource(channels=4, rate_hz=80.0)
 plate = LivePlate(source).start()
 controller = SetController(plate, {str(db)!r})

@@ -65,13 +65,13 @@ HIDE_EXTENSIONS = """
 import sys, warnings
 class Refuse:
     def find_spec(self, name, path=None, target=None):
-        if name in ("forceplate._rawcodec", "forceplate.device._hx711", "forceplate.device._gpio"):
+        if name in ("forceplate.storage._rawcodec", "forceplate.device._hx711", "forceplate.device._gpio"):
             raise ImportError(f"{name} hidden by the test")
 sys.meta_path.insert(0, Refuse())
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    import forceplate.rawcodec, forceplate.device.hx711, forceplate.device.gpio
-print(forceplate.rawcodec.KERNEL, forceplate.device.hx711.KERNEL, forceplate.device.gpio.HAS_EXTENSION)
+    import forceplate.storage.rawcodec, forceplate.device.sampling, forceplate.device.gpio
+print(forceplate.storage.rawcodec.KERNEL, forceplate.device.sampling.KERNEL, forceplate.device.gpio.HAS_EXTENSION)
 for w in caught:
     print(w.category.__name__, w.message)
 """

@@ -1,4 +1,4 @@
-"""The front panel (issue 5) on gpiozero's MockFactory: drive the button pin, read the LED and buzzer pins.
+"""The front panel on gpiozero's MockFactory: drive the button pin, read the LED and buzzer pins.
 
 gpiozero's hold detection and blinking run on its own threads in real time, so the tests shrink the
 panel's times (a 50 ms long press, blinks of tens of ms) rather than sleep for seconds, and wait on events

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from forceplate.device.mock import FakeClock
-from forceplate.device.simulator import SimulatedSource
-from forceplate.store import Store
+from forceplate.device.sim.mock import FakeClock
+from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.storage.store import Store
 
 from test_webui import make_app, signed_in
 

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from forceplate.programme import (LEVELS, Plan, Profile, SessionRecord, adherence, allowed_exercises, dose,
+from forceplate.programme.rules import (LEVELS, Plan, Profile, SessionRecord, adherence, allowed_exercises, dose,
                                   effective_plan, impacts_left_today, is_restricted, osteogenic_index,
                                   restriction_reasons, review)
 

@@ -1,4 +1,4 @@
-"""Notes say when a number rests on shaky ground (issue 4 item 9)."""
+"""Notes say when a number rests on shaky ground."""
 import json
 import subprocess
 import sys

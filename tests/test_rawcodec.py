@@ -8,17 +8,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forceplate import rawcodec
+from forceplate.storage import rawcodec
 from forceplate.device.frames import Frames
-from forceplate.device.mock import FakeClock
-from forceplate.device.simulator import SimulatedSource
-from forceplate.store import Store, StoreError
+from forceplate.device.sim.mock import FakeClock
+from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.storage.store import Store, StoreError
 
 TWINS = ["_rawcodec_py", "_rawcodec"]      # "_rawcodec" fails (does not skip) when the extension was not built
 
 
 def kernel(name):
-    return importlib.import_module(f"forceplate.{name}")
+    return importlib.import_module(f"forceplate.storage.{name}")
 
 
 def chain(parts, kernels=None, monkeypatch=None):

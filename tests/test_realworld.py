@@ -1,4 +1,4 @@
-"""Real-world trace defects (issue 4 item 9): each one must still give the right events.
+"""Real-world trace defects: each one must still give the right events.
 
 Expected values come from the analytic builders in tests/signals.py, never from forceplate's output.
 """

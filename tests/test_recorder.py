@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from forceplate.device.mock import FakeClock
-from forceplate.device.simulator import SimulatedSource
-from forceplate.recorder import ForcePipeline, Recorder, cell_names
-from forceplate.store import Store
+from forceplate.device.sim.mock import FakeClock
+from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.live.pipeline import ForcePipeline, Recorder, cell_names
+from forceplate.storage.store import Store
 
 
 @pytest.fixture

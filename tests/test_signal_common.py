@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from forceplate.signal._common import Rolling, median, rolling_mean_sd, rolling_stats, runs, window_ok
+from forceplate.signal.common import Rolling, median, rolling_mean_sd, rolling_stats, runs, window_ok
 from forceplate.signal.bodyweight import estimate_body_weight
 from forceplate.signal.events import weigh_standing
 from forceplate.signal.jumps import detect_jumps

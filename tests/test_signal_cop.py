@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from forceplate.device.mock import FakeClock
-from forceplate.device.simulator import CORNERS_M, SimulatedSource, split_by_centre_of_pressure
+from forceplate.device.sim.mock import FakeClock
+from forceplate.device.sim.simulator import CORNERS_M, SimulatedSource, split_by_centre_of_pressure
 from forceplate.signal import estimate_body_weight
 from forceplate.signal.cop import DEFAULT_CORNERS_M, centre_of_pressure, lean_during_impacts, sway_measures
 

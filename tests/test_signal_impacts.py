@@ -71,7 +71,7 @@ def test_drop_onto_an_empty_plate_is_an_impact():
 
 
 def test_hx711_peak_is_estimated_through_the_filter_model_without_a_loading_rate():
-    from forceplate.signal.hx711 import filter_samples
+    from forceplate.signal.hx711_model import filter_samples
     t, f, truth = half_sine_impact(700.0, 3.0, duration_s=0.035, rate_hz=1000.0)   # a 35 ms heel drop
     rate = 86.0
     t80 = np.arange(0.013, t[-1], 1 / rate)                  # HX711 words at an arbitrary phase
@@ -117,7 +117,7 @@ def test_loading_rate_survives_standing_noise(shape):
 def test_hx711_onset_comes_before_the_estimated_peak():
     # A heel drop: the heels fall (force dips to 0.6 BW for 120 ms), then strike: a 15 ms rise to 3.2 BW.
     # Through the filter the words cross 1 BW late, after the true peak; the onset must not.
-    from forceplate.signal.hx711 import filter_samples
+    from forceplate.signal.hx711_model import filter_samples
     t = np.arange(0, 4.0, 0.001)
     dip = np.where((t >= 1.88) & (t < 2.0), -0.4 * np.sin(np.pi * (t - 1.88) / 0.12), 0.0)
     f = 700.0 * (1.0 + dip)

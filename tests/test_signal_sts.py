@@ -6,8 +6,8 @@ worked out below from the shape: a ramp from a to b over T crosses level L at T 
 import numpy as np
 import pytest
 
-from forceplate.device.mock import FakeClock
-from forceplate.device.simulator import SimulatedSource
+from forceplate.device.sim.mock import FakeClock
+from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.signal import analyze_force
 from forceplate.signal.sit_to_stand import detect_sit_to_stand
 from signals import half_sine_impact, jump, standing

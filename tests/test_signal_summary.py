@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from forceplate.analysis import analyze_file, format_report
+from forceplate.analyze import analyze_file, format_report
 from forceplate.signal import analyze_force
 from forceplate.signal.summary import intensity_band, is_caution, summarize_session
 from signals import half_sine_impact, join, jump, standing

@@ -6,9 +6,9 @@ scenario brief (peak ranges in body weights), checked against the decoded words 
 import numpy as np
 import pytest
 
-from forceplate.device.mock import FakeClock
+from forceplate.device.sim.mock import FakeClock
 from forceplate.exc import ConfigError
-from forceplate.device.simulator import (CORNERS_M, PLATE_DEPTH_M, PLATE_WIDTH_M, SCENARIOS, SimulatedSource,
+from forceplate.device.sim.simulator import (CORNERS_M, PLATE_DEPTH_M, PLATE_WIDTH_M, SCENARIOS, SimulatedSource,
                                          hx711_filter, split_by_centre_of_pressure)
 from forceplate.signal.calibration import counts_to_newtons
 

@@ -10,9 +10,9 @@ import pytest
 
 from forceplate.device import flags as fl
 from forceplate.device import sources
-from forceplate.device.mock import FakeClock, MockSource
-from forceplate.device.replay import ReplaySource
-from forceplate.device.simulator import SimulatedSource
+from forceplate.device.sim.mock import FakeClock, MockSource
+from forceplate.device.sim.replay import ReplaySource
+from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.exc import ConfigError, TraceFormatError
 from forceplate.signal.calibration import counts_to_newtons
 

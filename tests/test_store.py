@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from forceplate.device.mock import FakeClock
-from forceplate.device.simulator import SimulatedSource
-from forceplate.migrations import MIGRATION_NAMES, migrations
-from forceplate.store import Store, StoreError, UnknownSession, decode_chunk, encode_chunk
+from forceplate.device.sim.mock import FakeClock
+from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.storage.migrations import MIGRATION_NAMES, migrations
+from forceplate.storage.store import Store, StoreError, UnknownSession, decode_chunk, encode_chunk
 
 CAL = {"offset_counts": [10.0, -20.0, 30.0, -40.0], "scale_n_per_count": [0.003, 0.0031, 0.0029, 0.003]}
 

@@ -4,7 +4,7 @@ import pytest
 
 from forceplate.signal import analyze_force
 from forceplate.signal.streaming import LiveAnalyzer
-from forceplate.traces import read_trace
+from forceplate.storage.traces import read_trace
 from signals import half_sine_impact, jump, standing
 
 
@@ -40,7 +40,7 @@ def assert_same_events(live_events, offline_events, rate_hz, *, fitted=False):
 
 @pytest.mark.parametrize("adc", ["ideal", "hx711"])
 def test_every_recording_streams_to_the_offline_events(shared_data, adc):
-    from forceplate.signal.hx711 import filter_samples
+    from forceplate.signal.hx711_model import filter_samples
     for k, csv in enumerate(sorted(shared_data.glob("*.csv"))):
         trace = read_trace(csv)
         t, force, rate_hz = trace.t_s, trace.total_force_n, trace.rate_hz
@@ -119,8 +119,8 @@ def test_analysis_is_throttled():
 
 def test_live_weighs_the_standing_person_not_the_seat():
     # Sit-to-stand: the feet carry ~0.25 BW while seated, and sitting is the quietest part of the session.
-    from forceplate.device.mock import FakeClock
-    from forceplate.device.simulator import SimulatedSource
+    from forceplate.device.sim.mock import FakeClock
+    from forceplate.device.sim.simulator import SimulatedSource
     from forceplate.signal.calibration import counts_to_newtons
     clock = FakeClock()
     sim = SimulatedSource("sit-to-stand", rate_hz=80.0, seed=4, clock=clock)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from forceplate.device import _gpio
-from forceplate.device.emulator import DEFAULT_PHASES_S, plate_words
-from forceplate.device.hx711_source import HX711Source
+from forceplate.device.sim.emulator import DEFAULT_PHASES_S, plate_words
+from forceplate.device.hx711 import HX711Source
 from forceplate.device.timebase import ConversionClock
 
 MIN_LATENCY_NS = 20_000

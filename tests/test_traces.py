@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from forceplate.exc import ForcePlateError, TraceFormatError
-from forceplate.traces import Trace, read_trace
+from forceplate.storage.traces import Trace, read_trace
 
 
 def write(tmp_path, text, name="run.csv", encoding="utf-8"):

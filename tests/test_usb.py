@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from forceplate.device.frames import Frames
-from forceplate.store import Store
-from forceplate.usb import EXPORT_FOLDER, STICK_ID_FILE, UsbExportError, _folder_name, export_to_stick
+from forceplate.storage.store import Store
+from forceplate.storage.usb import EXPORT_FOLDER, STICK_ID_FILE, UsbExportError, _folder_name, export_to_stick
 
 CELLS = ["fz1_n", "fz2_n", "fz3_n", "fz4_n"]
 SETS = 6000                    # 75 s at 80 SPS: a CSV of about 290 kB (the first session: a third of that)

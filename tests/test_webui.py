@@ -13,10 +13,10 @@ import tempfile
 import numpy as np
 import pytest
 
-from forceplate.device import hx711
-from forceplate.device.mock import FakeClock, MockSource
-from forceplate.device.simulator import SimulatedSource
-from forceplate.live import Cursor, LivePlate, Update
+from forceplate.device import sampling
+from forceplate.device.sim.mock import FakeClock, MockSource
+from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.live.plate import Cursor, LivePlate, Update
 from forceplate.webui import create_app, stop_streams
 from forceplate.webui.auth import AUTH_FILE, set_password
 from forceplate.webui.stream import decimate_min_max, update_message
@@ -152,7 +152,7 @@ def test_footer_names_the_source_and_the_kernel(client, sim_app):
     html = client.get("/").get_data(as_text=True)
     footer = re.search(r"<footer.*?</footer>", html, re.S).group(0)
     assert sim_app.extensions["forceplate"].source.describe() in footer
-    assert hx711.KERNEL in footer
+    assert sampling.KERNEL in footer
 
 
 def test_page_asks_to_stand_still_until_weighed(client):
@@ -166,7 +166,7 @@ def test_status_json_describes_the_plate(client, sim_app):
     assert response.status_code == 200 and response.is_json
     status = response.get_json()
     assert status["source"] == sim_app.extensions["forceplate"].source.describe()
-    assert status["kernel"] == hx711.KERNEL
+    assert status["kernel"] == sampling.KERNEL
     assert status["is_simulated"] is True
     assert status["warning"] is None
     assert status["body_weight_n"] is None

@@ -660,7 +660,7 @@ cdef class EmulatedLines(Lines):
     def __init__(self, words, *, rates_hz=None, phases_s=None, virtual=True, start_ns=1_000_000_000,
                  edge_ns=1_000, seed=1):
         from ..exc import ConfigError
-        from .emulator import DEFAULT_PHASES_S, DEFAULT_RATES_HZ
+        from .sim.emulator import DEFAULT_PHASES_S, DEFAULT_RATES_HZ
         arr = np.ascontiguousarray(np.asarray(words, dtype=np.uint32) & 0xFFFFFF, dtype=np.uint32)
         if arr.ndim != 2 or arr.shape[0] < 1 or not 1 <= arr.shape[1] <= MAX_CH:
             raise ConfigError("emulated chips need words of shape (n, channels), 1-32 channels")

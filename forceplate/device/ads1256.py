@@ -48,7 +48,7 @@ import time
 import numpy as np
 
 from ..exc import ConfigError, HardwareUnavailable
-from . import hx711
+from . import sampling
 from .frames import Frames
 from .sources import RingSource, apply_configured_calibration
 from .spi import SpiDev, segments_duration_ns
@@ -298,7 +298,7 @@ class ADS1256Source(RingSource):
         self.warning = None
         apply_configured_calibration(self, offset_counts, scale_n_per_count, kind="ads1256",
                                      uncalibrated_scale_n_per_count=UNCALIBRATED_SCALE_N_PER_COUNT)
-        self._ring = hx711.SampleRing(self.channels, RING_CAPACITY)
+        self._ring = sampling.SampleRing(self.channels, RING_CAPACITY)
         self.sampler = Sampler(self._spi, self._lines, rate_sps=rate, timeout_ms=timeout_ms)
         self._until_ns = 0 if run_for_s is None else self._lines.now_ns() + int(run_for_s * 1e9)
         self._error: BaseException | None = None

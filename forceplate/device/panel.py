@@ -1,4 +1,4 @@
-"""The plate's front panel: one button, one LED and a buzzer, as gpiozero devices (issue 5).
+"""The plate's front panel: one button, one LED and a buzzer, as gpiozero devices.
 
 A person standing on the plate cannot reach a tablet, so the plate answers by hand:
 

@@ -134,7 +134,7 @@ def apply_configured_calibration(source: LoadCellSource, offset_counts, scale_n_
                                  uncalibrated_scale_n_per_count: float) -> None:
     """Give a hardware source its calibration: the arguments, else the config keys ``<kind>_offset_counts``
     and ``<kind>_scale_n_per_count``, else zero offsets and a typical scale with a warning the page shows.
-    (The stored calibration from `forceplate calibrate` is applied later by forceplate.appliance.)"""
+    (The stored calibration from `forceplate calibrate` is applied later by forceplate.live.panel_link.)"""
     settings = config.load_config() if offset_counts is None or scale_n_per_count is None else {}
     offsets = offset_counts if offset_counts is not None else settings.get(f"{kind}_offset_counts")
     scales = scale_n_per_count if scale_n_per_count is not None else settings.get(f"{kind}_scale_n_per_count")
@@ -169,15 +169,15 @@ def source_from_spec(spec: str) -> LoadCellSource:
     kind, arg, options = parse_spec(spec)
     try:
         if kind == "sim":
-            from .simulator import SimulatedSource
+            from .sim.simulator import SimulatedSource
             return SimulatedSource(scenario=arg or "session", **_typed(options, SimulatedSource.OPTION_TYPES))
         if kind == "replay":
-            from .replay import ReplaySource
+            from .sim.replay import ReplaySource
             if not arg:
                 raise ConfigError(f"source {spec!r}: replay needs a path, e.g. replay:session.csv")
             return ReplaySource(arg, **_typed(options, ReplaySource.OPTION_TYPES))
         if kind == "hx711":
-            from .hx711_source import HX711Source, from_options
+            from .hx711 import HX711Source, from_options
             return from_options(**_typed(options, HX711Source.OPTION_TYPES))
         if kind == "ads1256":
             from .ads1256 import ADS1256Source, from_options as ads1256_from_options
@@ -222,7 +222,7 @@ def open_source(source: str | LoadCellSource | None = None) -> LoadCellSource:
         message = (f"No load-cell hardware is configured or answered ({exc}). "
                    "Showing the SIMULATED plate: these are not real measurements.")
         warnings.warn(message, SourceFallback, stacklevel=2)
-        from .simulator import SimulatedSource
+        from .sim.simulator import SimulatedSource
         sim = SimulatedSource(scenario="session")
         sim.warning = message
         return sim

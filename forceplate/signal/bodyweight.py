@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import STANDARD_GRAVITY_M_S2, Rolling, as_force, check_rate, rolling_stats, sample_times, window_ok
+from .common import STANDARD_GRAVITY_M_S2, Rolling, as_force, check_rate, rolling_stats, sample_times, window_ok
 
 MIN_BODY_MASS_KG = 20.0
 MAX_BODY_MASS_KG = 300.0

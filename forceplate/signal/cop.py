@@ -16,17 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import check_rate, sample_times
+from .common import check_rate, sample_times
 
 PLATE_WIDTH_M = 0.50
 PLATE_DEPTH_M = 0.40
 # Corner positions (x, y) in metres, in channel order: front-left, front-right, back-left, back-right. The
-# same as forceplate.device.simulator.CORNERS_M (a test checks they agree); give your own plate's with
+# same as forceplate.device.sim.simulator.CORNERS_M (a test checks they agree); give your own plate's with
 # `corners_m`.
 DEFAULT_CORNERS_M = np.array([(-PLATE_WIDTH_M / 2, PLATE_DEPTH_M / 2), (PLATE_WIDTH_M / 2, PLATE_DEPTH_M / 2),
                               (-PLATE_WIDTH_M / 2, -PLATE_DEPTH_M / 2), (PLATE_WIDTH_M / 2, -PLATE_DEPTH_M / 2)])
 MIN_TOTAL_N = 20.0          # the contract's empty-plate (flight) threshold: below it the CoP is noise / 0
-LEAN_THRESHOLD_M = 0.035    # a configurable default (the project's choice in issue 4: 3-4 cm), not a norm
+LEAN_THRESHOLD_M = 0.035    # a configurable default (the project's choice: 3-4 cm), not a norm
 # Chi-square quantile with 2 degrees of freedom: P(chi2_2 <= q) = p  <=>  q = -2 ln(1 - p).
 _CHI2_2DOF_95 = -2.0 * math.log(0.05)       # 5.9915
 

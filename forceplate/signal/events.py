@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate, rolling_stats
+from .common import STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate, rolling_stats
 from .bodyweight import BodyWeight, estimate_body_weight
 from .impacts import Impact, detect_impacts
 from .jumps import Jump, detect_jumps, find_flights

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import as_force, check_adc, check_rate, crossing, runs, sample_times, time_at
+from .common import as_force, check_adc, check_rate, crossing, runs, sample_times, time_at
 from .jumps import _loading_rate, _peak_method, find_flights, hx711_peak
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import (HX711_FILTER_PERIODS, STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate,
+from .common import (HX711_FILTER_PERIODS, STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate,
                       crossing, integrate, rolling_stats, runs, sample_times, time_at)
 from .bodyweight import quiet_mask
 
@@ -316,7 +316,7 @@ def hx711_peak(force_n, t_s, rate_hz, i_peak, *, baseline_n=None):
     None when the fit is unreliable (too few words, a flat stretch): the caller keeps the largest sample and
     its label. `baseline_n`: the level before the impact when known (flight words before a landing).
     """
-    from .hx711 import Hx711Model
+    from .hx711_model import Hx711Model
     order = Hx711Model().order
     lo, hi = max(0, i_peak - order - 2), min(force_n.shape[0], i_peak + order + 4)
     try:
@@ -335,13 +335,13 @@ def _key(values) -> bytes:
 
 @functools.lru_cache(maxsize=512)
 def _fit_impact(t_key: bytes, f_key: bytes, baseline_n):
-    from .hx711 import estimate_impact
+    from .hx711_model import estimate_impact
     return estimate_impact(np.frombuffer(t_key), np.frombuffer(f_key), rate_hz=None, baseline_n=baseline_n)
 
 
 @functools.lru_cache(maxsize=512)
 def _fit_edge(t_key: bytes, f_key: bytes, kind: str, threshold_n: float, flight_level_n):
-    from .hx711 import estimate_edge
+    from .hx711_model import estimate_edge
     return estimate_edge(np.frombuffer(t_key), np.frombuffer(f_key), kind=kind, rate_hz=None,
                          threshold_n=threshold_n, flight_level_n=flight_level_n)
 
@@ -349,7 +349,7 @@ def _fit_edge(t_key: bytes, f_key: bytes, kind: str, threshold_n: float, flight_
 def _hx711_edges(force_n, t_s, rate_hz, flight):
     """Take-off and landing instants of the true force, estimated through the HX711 model, and the height
     method naming it; the plain crossings (and no method) where an edge fit is not reliable."""
-    from .hx711 import Hx711Model
+    from .hx711_model import Hx711Model
     order = Hx711Model().order
     n = force_n.shape[0]
     takeoff_s, landing_s, fitted = flight.takeoff_s, flight.landing_s, []

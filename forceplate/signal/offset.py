@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import as_force, check_rate, runs
+from .common import as_force, check_rate, runs
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_force, runs
+from .common import as_force, runs
 
 SHORT_FLIGHT_S = 0.1        # below this a "jump" is a hop or a rebound: a few millimetres, few samples
 

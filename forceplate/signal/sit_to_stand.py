@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import STANDARD_GRAVITY_M_S2, as_force, check_rate, crossing, runs, sample_times, time_at
+from .common import STANDARD_GRAVITY_M_S2, as_force, check_rate, crossing, runs, sample_times, time_at
 
 EMPTY_PLATE_N = 20.0            # CONTRACTS.md section 1: flight (an empty plate) is force below about 20 N
 FAST_RISE_S = 1.0               # tempo defaults (configurable): "fast up" ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import check_adc, check_rate
+from .common import check_adc, check_rate
 from .bodyweight import BodyWeight
 from .events import analyze_force, event_dict, event_time_s, weigh_standing
 from .jumps import Jump, flight_threshold

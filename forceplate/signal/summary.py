@@ -1,7 +1,7 @@
 """A session in a few numbers: reps, thumps, intensity bands and the Osteogenic Index.
 
 Intensity is the peak ground-reaction force in body weights (BW). The bands and the caution line are the
-project's configurable defaults (issue 4), not published cut-offs:
+project's configurable defaults, not published cut-offs:
 
 ======================  ==========================
 band                    peak (BW)

@@ -99,7 +99,7 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
 
     if plate is None:
         from ..device.sources import open_source
-        from ..live import LivePlate
+        from ..live.plate import LivePlate
         plate = LivePlate(open_source(source), thump_bw=float(app.config["THUMP_BW"]),
                           min_peak_bw=float(app.config["MIN_PEAK_BW"]),
                           history_s=float(app.config["HISTORY_S"]))
@@ -107,7 +107,7 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
     app.extensions["forceplate.stopping"] = threading.Event()
     app.config.setdefault("DATABASE", os.path.join(app.instance_path, "forceplate.db"))
     os.makedirs(os.path.dirname(os.path.abspath(app.config["DATABASE"])), mode=0o700, exist_ok=True)
-    from ..live_session import SetController
+    from ..live.sets import SetController
     app.extensions["forceplate.sets"] = SetController(plate, app.config["DATABASE"],
                                                       source_spec=getattr(plate.source, "name", None))
     app.teardown_appcontext(_close_store)
@@ -137,7 +137,7 @@ def close_app(app) -> None:
 
 def get_store():
     """This request's Store (opened on first use, closed when the request ends)."""
-    from ..store import Store
+    from ..storage.store import Store
     if "store" not in g:
         g.store = Store(current_app.config["DATABASE"], mark_interrupted=False)
     return g.store

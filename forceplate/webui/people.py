@@ -11,8 +11,8 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..programme import LEVEL_NAMES, LEVELS, MIN_SESSIONS_PER_WEEK
-from ..progress import standing_of
+from ..programme.rules import LEVEL_NAMES, LEVELS, MIN_SESSIONS_PER_WEEK
+from ..programme.standing import standing_of
 from . import forms
 from . import get_store
 from .auth import HASH_METHOD, LoginThrottle, _too_many_tries, signed_in_user

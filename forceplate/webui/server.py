@@ -13,7 +13,7 @@ from pathlib import Path
 from waitress import create_server
 from waitress import wasyncore
 
-from ..appliance import PanelLink, prepare_source
+from ..live.panel_link import PanelLink, prepare_source
 from ..exc import ConfigError
 
 log = logging.getLogger("forceplate.serve")
@@ -28,7 +28,7 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
     SIGINT or SIGTERM once the streams, the server and the sampler have stopped. Raises ConfigError
     (one line for the CLI) when the port cannot be bound or the source spec is bad.
     """
-    from ..device import hx711
+    from ..device import sampling
     from ..device.sources import open_source
     from . import close_app, create_app, stop_streams
 
@@ -50,7 +50,7 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
         log.info("source: %s", source.describe())
         if source.warning and not any(str(w.message) == source.warning for w in caught):
             log.warning("%s", source.warning)
-        log.info("sampling kernel: %s", hx711.KERNEL)
+        log.info("sampling kernel: %s", sampling.KERNEL)
         log.info("data folder: %s", data_dir)
         plate.start()
         if reminder and not source.warning:
@@ -94,7 +94,7 @@ def _prepare_hardware(source, data_dir) -> str | None:
     """A real plate gets its stored calibration before the live plate copies it; returns a reminder."""
     if getattr(source, "is_simulated", True):
         return None
-    from ..store import Store
+    from ..storage.store import Store
     store = Store(Path(data_dir) / "forceplate.db")
     try:
         return prepare_source(source, store)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, url_for
 
-from ..live_session import SetError
-from ..store import UnknownSession
+from ..live.sets import SetError
+from ..storage.store import UnknownSession
 from . import get_store
 from .auth import signed_in_user
 from .stream import json_safe

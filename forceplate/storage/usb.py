@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .exc import ForcePlateError
+from ..exc import ForcePlateError
 
 EXPORT_FOLDER = "forceplate-exports"
 STICK_ID_FILE = ".forceplate-stick"

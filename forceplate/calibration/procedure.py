@@ -1,4 +1,4 @@
-"""Guided calibration (issue 5): tare the empty plate, then a known mass at the centre and at each corner.
+"""Guided calibration: tare the empty plate, then a known mass at the centre and at each corner.
 
 The procedure is a plain function over a LoadCellSource and three callbacks, so the terminal (``forceplate
 calibrate``), a test or a web page can drive it:
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibration_store import CELL_NAMES, Calibration, cell_name
-from .exc import ForcePlateError, SensorTimeout
-from .signal.calibration import STANDARD_GRAVITY_M_S2, fit_scales, tare
+from .saved import CELL_NAMES, Calibration, cell_name
+from ..exc import ForcePlateError, SensorTimeout
+from ..signal.calibration import STANDARD_GRAVITY_M_S2, fit_scales, tare
 
 PLACEMENTS = ("centre", "front-left", "front-right", "back-left", "back-right")
 DEFAULT_MASS_KG = 20.0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .exc import TraceFormatError
+from ..exc import TraceFormatError
 
 TIME_COLUMN = "t_s"
 FORCE_SUFFIX = "_n"

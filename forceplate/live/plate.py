@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .device import hx711
-from .device.flags import NAMES as FLAG_NAMES
+from ..device import sampling
+from ..device.flags import NAMES as FLAG_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class LivePlate:
         """Start sampling in a daemon thread. Time zero is now, on the source's clock."""
         if self._thread is not None:
             raise RuntimeError("this LivePlate was already started")
-        from .recorder import ForcePipeline       # the same path from counts to events as `forceplate record`
+        from .pipeline import ForcePipeline  # the same path from counts to events as `forceplate record`
         self._pipeline = ForcePipeline(self.source, thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw,
                                        body_mass_kg=self.body_mass_kg)
         self._analyzer_status = self._pipeline.status
@@ -187,7 +187,7 @@ class LivePlate:
 
     def _track_drift_from(self, offset_counts) -> None:
         """Auto-zero against these offsets: only while the plate is empty and still, never a person away."""
-        from .signal.calibration import AutoZero
+        from ..signal.calibration import AutoZero
         self._base_offsets = np.asarray(offset_counts, dtype=np.float64).copy()
         self._auto_zero = AutoZero(int(self.source.channels), float(self.source.rate_hz))
 
@@ -390,7 +390,7 @@ class LivePlate:
             "is_simulated": bool(source.is_simulated),
             "warning": source.warning or self._drift_warning(),
             "drift_n": None if self._pipeline is None else round(self._auto_zero.drift_n, 1),
-            "kernel": hx711.KERNEL,
+            "kernel": sampling.KERNEL,
             "channels": int(source.channels),
             "nominal_rate_hz": float(source.rate_hz),
             "adc": source.adc,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exc import ConfigError
-from ..signal.calibration import counts_to_words, newtons_to_counts
-from .flags import WORD_NOT_READY
+from ...exc import ConfigError
+from ...signal.calibration import counts_to_words, newtons_to_counts
+from ..flags import WORD_NOT_READY
 from .simulator import ADCS, PacedSource
 
 REPLAY_SCALE_N_PER_COUNT = 0.01
@@ -40,7 +40,7 @@ class ReplaySource(PacedSource):
 
     def __init__(self, path, *, speed: float = 1.0, loop: bool = False, rate_hz: float | None = None,
                  adc: str = "ideal", clock=None):
-        from ..traces import read_trace     # the CSV reader of `forceplate analyze`: one format, one reader
+        from ...storage.traces import read_trace  # the CSV reader of `forceplate analyze`: one format, one reader
 
         adc = str(adc).strip().lower()
         if adc not in ADCS:

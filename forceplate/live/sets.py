@@ -2,9 +2,9 @@
 
 :class:`SetController` hangs on the LivePlate's ``on_batch`` hook. While a set records, the sampler thread
 only puts each batch on a queue (``SimpleQueue.put`` never blocks), and a writer thread that owns its own
-Store drains it: the set's own :class:`~forceplate.recorder.ForcePipeline` (the person's target peak as the
+Store drains it: the set's own :class:`~forceplate.live.pipeline.ForcePipeline` (the person's target peak as the
 thump threshold, their body mass) turns counts into events, each committed before anyone hears of it, and a
-:class:`~forceplate.recorder.SessionWriter` commits the raw sets about once a second. So the sampler never
+:class:`~forceplate.live.pipeline.SessionWriter` commits the raw sets about once a second. So the sampler never
 waits on SQLite, and what the live page shows of a set is what the history will show.
 
 A set ends ``complete`` when it is stopped (the page, the GPIO panel's button), when the person steps off
@@ -24,12 +24,12 @@ import threading
 
 import numpy as np
 
-from .device.frames import Frames
-from .exc import ForcePlateError
-from .programme import LEVELS
-from .progress import standing_of
-from .recorder import ForcePipeline, SessionWriter
-from .signal.jumps import flight_threshold
+from ..device.frames import Frames
+from ..exc import ForcePlateError
+from ..programme.rules import LEVELS
+from ..programme.standing import standing_of
+from .pipeline import ForcePipeline, SessionWriter
+from ..signal.jumps import flight_threshold
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ class SetController:
     # -- the writer thread ---------------------------------------------------------------------------------
 
     def _writer_loop(self) -> None:
-        from .store import Store
+        from ..storage.store import Store
         store = None
         recording = None
         try:

@@ -17,8 +17,8 @@ import math
 
 import numpy as np
 
-from ..exc import ConfigError
-from ..signal.calibration import counts_to_words, newtons_to_counts
+from ...exc import ConfigError
+from ...signal.calibration import counts_to_words, newtons_to_counts
 from .simulator import PLATE_DEPTH_M, PLATE_WIDTH_M, STANDARD_GRAVITY_M_S2, PacedSource, split_by_centre_of_pressure
 
 # Where the helper puts the mass, (x, y) m from the centre: corners 5 cm in from each edge.

@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from .ads1256 import (CHIP_ID, CLKIN_HZ, DRATE_RATES_HZ, PGA_GAINS, RDATA, RDATAC, REG_ADCON, REG_DRATE,
+from ..ads1256 import (CHIP_ID, CLKIN_HZ, DRATE_RATES_HZ, PGA_GAINS, RDATA, RDATAC, REG_ADCON, REG_DRATE,
                       REG_MUX, REG_STATUS, RESET, RREG, SDATAC, SELFCAL, STANDBY, SYNC, WAKEUP, WREG,
                       settling_ns)
 

@@ -1,7 +1,7 @@
 """Recording sessions: the live pipeline (counts -> newtons -> LiveAnalyzer) and its writes to the store.
 
 :class:`ForcePipeline` is the one path from a source's Frames to total force and events, shared by the live
-page (:class:`forceplate.live.LivePlate`) and ``forceplate record``, so both see the same events.
+page (:class:`forceplate.live.plate.LivePlate`) and ``forceplate record``, so both see the same events.
 :class:`SessionWriter` puts one session into the store as it happens: each batch of events committed before
 anyone is told of it, the raw sample sets in chunks of about a second (committed at least once a second of
 the source's clock). :class:`Recorder` joins the two for a process that records one session (the CLI).
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .device.frames import Frames
-from .signal.calibration import counts_to_newtons
+from ..device.frames import Frames
+from ..signal.calibration import counts_to_newtons
 
 CHUNK_S = 1.0              # seconds of recording per raw chunk
 MAX_CHUNK_CLOCK_S = 1.0    # a chunk is committed at least this often on the source's clock, whatever the speed
@@ -44,7 +44,7 @@ class ForcePipeline:
     """
 
     def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None):
-        from .signal.streaming import LiveAnalyzer
+        from ..signal.streaming import LiveAnalyzer
         self.source = source
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)

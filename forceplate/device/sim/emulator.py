@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from ..exc import ConfigError
+from ...exc import ConfigError
 
 POWER_DOWN_NS = 60_000           # datasheet: SCK high > 60 us enters power-down
 SETTLE_WORDS = 3                 # words after power-up that are still settling (scaled 1/4, 2/4, 3/4)
@@ -344,7 +344,7 @@ def plate_words(seconds=60.0, *, scenario="standing", seed=0, rates_hz=None, pha
     Returns ``(words, sim)``: words (n, channels) uint32 where row ``k`` is each chip's conversion ``k`` at
     its own rate and phase, covering ``seconds``; ``sim`` is the SimulatedSource (offsets, scales, truth).
     """
-    from ..signal.calibration import counts_to_words, newtons_to_counts
+    from ...signal.calibration import counts_to_words, newtons_to_counts
     from .simulator import SimulatedSource
 
     rates = list(rates_hz) if rates_hz is not None else list(DEFAULT_RATES_HZ)

@@ -1,6 +1,6 @@
 """The terminal side of ``forceplate calibrate``: instructions, waiting for Enter, the live progress line, the report.
 
-Kept out of cli.py so the command stays a few lines; the procedure itself is forceplate.guided_calibration.
+Kept out of cli.py so the command stays a few lines; the procedure itself is forceplate.calibration.procedure.
 """
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import sys
 import click
 import numpy as np
 
-from .calibration_store import CELL_NAMES
-from .exc import ConfigError
-from .guided_calibration import steps
-from .signal.calibration import STANDARD_GRAVITY_M_S2
+from .saved import CELL_NAMES
+from ..exc import ConfigError
+from .procedure import steps
+from ..signal.calibration import STANDARD_GRAVITY_M_S2
 
 SHORT_NAMES = ("FL", "FR", "BL", "BR")
 
@@ -22,9 +22,9 @@ class TerminalGuide:
     calibration, whose simulated helper moves the mass as each instruction says (a rehearsal)."""
 
     def __init__(self, source, mass_kg: float, *, assume_yes: bool, out=None, err=None):
-        from .device.calibration_rig import CalibrationRig
-        from .device.replay import ReplaySource
-        from .device.simulator import SimulatedSource
+        from ..device.sim.calibration_rig import CalibrationRig
+        from ..device.sim.replay import ReplaySource
+        from ..device.sim.simulator import SimulatedSource
 
         if isinstance(source, ReplaySource):
             raise ConfigError("a replayed recording cannot be calibrated: use the plate (hx711) or sim:SCENARIO")

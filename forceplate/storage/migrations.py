@@ -157,7 +157,7 @@ def add_plans_pain_and_session_doses(db) -> None:
     Osteogenic Index kept on its row when it ends (the history page reads rows, never every event)."""
     import statistics
 
-    from .programme import osteogenic_index
+    from ..programme.rules import osteogenic_index
 
     db.execute("""
         CREATE TABLE plans (

@@ -1,6 +1,6 @@
-"""A person's programme as it stands today: the store's records through the pure rules of programme.py.
+"""A person's programme as it stands today: the store's records through the pure rules of programme/rules.py.
 
-The store keeps people, fractures, plans and sessions; programme.py decides. This module only translates
+The store keeps people, fractures, plans and sessions; rules.py decides. This module only translates
 (rows to Profile, Plan and SessionRecord) so the web pages, the live set and the CLI apply the same rules.
 A session's day is its local calendar day (the clinic's, where the server runs).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from . import programme
+from . import rules
 
 LOOK_BACK_DAYS = 28            # adherence covers 4 weeks; review 14 days; dose 7 days
 
@@ -33,9 +33,9 @@ def parse_partial_date(text: str) -> dt.date:
     return dt.date(year, month, int(parts[2]))
 
 
-def profile_of(store, person: dict) -> programme.Profile:
+def profile_of(store, person: dict) -> rules.Profile:
     fractures = store.fractures(person["id"])
-    return programme.Profile(
+    return rules.Profile(
         birth_year=person["birth_year"], t_score=person["t_score"],
         fracture_dates=tuple(parse_partial_date(f["occurred_on"]) for f in fractures),
         vertebral_fracture=bool(person["has_vertebral_fracture"]) or any(f["is_vertebral"] for f in fractures),
@@ -43,15 +43,15 @@ def profile_of(store, person: dict) -> programme.Profile:
         clinician_approved=person["approved_at"] is not None)
 
 
-def plan_of(store, person_id: int) -> programme.Plan:
+def plan_of(store, person_id: int) -> rules.Plan:
     row = store.plan(person_id)
-    return programme.Plan(level=row["level"], targets_bw=dict(row["targets_bw"]),
+    return rules.Plan(level=row["level"], targets_bw=dict(row["targets_bw"]),
                           daily_impact_cap=int(row["daily_impact_cap"]))
 
 
-def records_of(store, person_id: int, today: dt.date) -> list[programme.SessionRecord]:
+def records_of(store, person_id: int, today: dt.date) -> list[rules.SessionRecord]:
     since = dt.datetime.combine(today - dt.timedelta(days=LOOK_BACK_DAYS + 1), dt.time()).astimezone()
-    return [programme.SessionRecord(day=local_day(row["started_at"]), peaks_bw=tuple(row["peaks_bw"]),
+    return [rules.SessionRecord(day=local_day(row["started_at"]), peaks_bw=tuple(row["peaks_bw"]),
                                     pain=None if row["pain"] is None else bool(row["pain"]))
             for row in store.programme_sessions(person_id, since.astimezone(dt.timezone.utc).isoformat())]
 
@@ -61,14 +61,14 @@ class Standing:
     """Everything the people, plan and live pages say about a person's programme today."""
 
     person: dict
-    profile: programme.Profile
-    plan: programme.Plan                 # as set by the clinician
-    effective: programme.Plan            # as it applies today (beginner while restricted)
+    profile: rules.Profile
+    plan: rules.Plan                 # as set by the clinician
+    effective: rules.Plan            # as it applies today (beginner while restricted)
     restriction_reasons: tuple[str, ...]
     is_restricted: bool
     allowed_exercises: tuple[str, ...]
-    review: programme.Decision
-    adherence: programme.Adherence
+    review: rules.Decision
+    adherence: rules.Adherence
     dose: dict
     impacts_left_today: int
     body_mass_kg: float | None
@@ -87,15 +87,15 @@ def standing_of(store, person_id: int, today: dt.date | None = None) -> Standing
         raise LookupError(f"no person has id {person_id}")
     profile = profile_of(store, person)
     plan = plan_of(store, person_id)
-    effective = programme.effective_plan(plan, profile, today)
+    effective = rules.effective_plan(plan, profile, today)
     history = records_of(store, person_id, today)
     return Standing(
         person=person, profile=profile, plan=plan, effective=effective,
-        restriction_reasons=tuple(programme.restriction_reasons(profile, today)),
-        is_restricted=programme.is_restricted(profile, today),
-        allowed_exercises=programme.allowed_exercises(profile, today),
-        review=programme.review(plan, profile, history, today),
-        adherence=programme.adherence(plan, history, today),
-        dose=programme.dose(history, today),
-        impacts_left_today=programme.impacts_left_today(effective, history, today),
+        restriction_reasons=tuple(rules.restriction_reasons(profile, today)),
+        is_restricted=rules.is_restricted(profile, today),
+        allowed_exercises=rules.allowed_exercises(profile, today),
+        review=rules.review(plan, profile, history, today),
+        adherence=rules.adherence(plan, history, today),
+        dose=rules.dose(history, today),
+        impacts_left_today=rules.impacts_left_today(effective, history, today),
         body_mass_kg=store.latest_body_mass(person_id))

@@ -11,16 +11,16 @@ import threading
 
 import numpy as np
 
-from .exc import HardwareUnavailable
+from ..exc import HardwareUnavailable
 
-log = logging.getLogger("forceplate.appliance")
+log = logging.getLogger("forceplate.live.panel_link")
 
 TARE_S = 3.0      # seconds of empty, still plate a tare averages
 
 
 def prepare_source(source, store) -> str | None:
     """Give a hardware source the stored calibration. Returns a reminder sentence to show, or None."""
-    from .calibration_store import apply_calibration, calibration_reminder, load_calibration
+    from ..calibration.saved import apply_calibration, calibration_reminder, load_calibration
     if getattr(source, "is_simulated", True):
         return None
     calibration = load_calibration(store)
@@ -58,7 +58,7 @@ class PanelLink:
         if getattr(source, "is_simulated", True) and not self.force:
             log.info("front panel: not used with a simulated plate")
             return self
-        from .device.panel import Panel, panel_pins
+        from ..device.panel import Panel, panel_pins
         factory = self._panel_factory or Panel
         try:
             self.panel = factory(**panel_pins(), on_toggle=self._toggle, on_tare=self._tare_in_background,
@@ -80,7 +80,7 @@ class PanelLink:
                 self.panel = None
 
     def _toggle(self) -> None:
-        from .live_session import SetError
+        from .sets import SetError
         try:
             self.sets.toggle()
         except SetError as exc:              # e.g. nobody chosen on the live page yet: say so, blink
@@ -104,9 +104,9 @@ class PanelLink:
 
     def tare(self, *, timeout_s: float | None = None) -> bool:
         """Zero the plate from the next `tare_s` of counts; True when done. Refused while a set records."""
-        from .calibration_store import save_tare
-        from .signal.calibration import tare
-        from .store import Store
+        from ..calibration.saved import save_tare
+        from ..signal.calibration import tare
+        from ..storage.store import Store
         if getattr(self.sets, "state", "ready") == "recording":
             self.last_tare = "refused: a set is recording"
             self._show_fault()

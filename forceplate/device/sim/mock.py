@@ -19,12 +19,12 @@ from collections import deque
 
 import numpy as np
 
-from ..exc import ConfigError
-from ..signal.calibration import counts_to_words, newtons_to_counts
-from . import flags as fl
-from . import hx711
-from .frames import Frames
-from .sources import LoadCellSource
+from ...exc import ConfigError
+from ...signal.calibration import counts_to_words, newtons_to_counts
+from .. import flags as fl
+from .. import sampling
+from ..frames import Frames
+from ..sources import LoadCellSource
 
 # The mock plate's calibration (cycled over channels): offsets far from zero and unequal scales, so code
 # that forgets either shows it.
@@ -113,7 +113,7 @@ class MockSource(LoadCellSource):
             raise ConfigError(f"offset_counts and scale_n_per_count need one value per channel ({self.channels})")
         self.reads: list[Frames] = []
         self.is_closed = False
-        self._ring = hx711.SampleRing(self.channels, capacity)
+        self._ring = sampling.SampleRing(self.channels, capacity)
         self._cond = threading.Condition()
         self._queue: deque = deque()            # blocks of (t_ns (n,), words (n, ch), extra flags (n, ch))
         self._in_ring_extra = np.zeros((0, self.channels), np.uint8)   # LONG_PULSE etc. for sets in the ring

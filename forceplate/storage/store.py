@@ -1,7 +1,7 @@
 """The store: every SQL statement forceplate runs, over one SQLite file (sqlite-utils), and nothing else.
 
 One :class:`Store` per thread (a connection is never shared). Opening it applies pending migrations
-(:mod:`forceplate.migrations`), switches on WAL (the web UI reads while a recorder writes) with
+(:mod:`forceplate.storage.migrations`), switches on WAL (the web UI reads while a recorder writes) with
 ``synchronous=FULL`` (a commit survives power loss, not only a crash), and marks the sessions whose recorder
 died as ``interrupted``. Values reach SQL only as parameters.
 
@@ -11,7 +11,7 @@ power loss), so any later Store that can take the lock of a ``recording`` sessio
 a recorder still running (another process, or another thread of this one) keeps its lock and its status.
 
 Raw traces are stored losslessly in chunks of about one second, in the ``fp2`` format of
-:mod:`forceplate.rawcodec` (an adaptive predictor and Rice code per cell, each chunk continuing the one before
+:mod:`forceplate.storage.rawcodec` (an adaptive predictor and Rice code per cell, each chunk continuing the one before
 it, a key chunk every minute). The older self-contained ``fp1`` format (:func:`encode_chunk`: differences,
 byte planes, zlib or lzma) is still read, and written for a chunk the fp2 coder cannot reproduce.
 """
@@ -35,8 +35,8 @@ import numpy as np
 from sqlite_utils import Database
 
 from . import rawcodec
-from .device.frames import Frames
-from .exc import ForcePlateError
+from ..device.frames import Frames
+from ..exc import ForcePlateError
 from .migrations import MIGRATION_NAMES, migrations
 
 log = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ class Store:
     def plan(self, person_id: int) -> dict:
         """A person's plan: ``level``, ``targets_bw`` per level, ``daily_impact_cap`` (the programme's
         defaults until someone sets one; ``updated_at`` is then None)."""
-        from .programme import DAILY_IMPACT_CAP, LEVELS
+        from ..programme.rules import DAILY_IMPACT_CAP, LEVELS
         row = self.db.execute("SELECT level, target_beginner_bw, target_intermediate_bw, target_advanced_bw, "
                               "daily_impact_cap, updated_at, updated_by FROM plans WHERE person_id = ?",
                               [person_id]).fetchone()
@@ -506,7 +506,7 @@ class Store:
     def add_raw_chunk(self, session_id: int, frames: Frames) -> int:
         """Commit sample sets as the session's next raw chunk; its sequence number.
 
-        Chunks are ``fp2`` (:mod:`forceplate.rawcodec`), each continuing the state the last one committed
+        Chunks are ``fp2`` (:mod:`forceplate.storage.rawcodec`), each continuing the state the last one committed
         through this Store left, with a key chunk every ``rawcodec.KEY_EVERY``; a chunk the coder cannot
         reproduce is kept in the self-contained ``fp1`` format instead (and logged)."""
         state, since_key = self._raw_state.get(session_id, (None, 0))
@@ -545,7 +545,7 @@ class Store:
 
     def _summarise(self, session_id: int) -> None:
         """Keep the session's median peak (BW) and Osteogenic Index on its row (it has ended)."""
-        from .programme import osteogenic_index
+        from ..programme.rules import osteogenic_index
         peaks = [row[0] for row in self.db.execute(
             "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL", [session_id])]
         median = statistics.median(peaks) if peaks else None
@@ -761,7 +761,7 @@ def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
     Returns the paths written (CSV, JSON). Raises UnknownSession, or StoreError for a folder that cannot be
     written (its message names the path and the reason, e.g. a full disk).
     """
-    from .signal.calibration import counts_to_newtons
+    from ..signal.calibration import counts_to_newtons
 
     session = store.session(session_id)
     frames = store.raw_frames(session_id)
@@ -804,7 +804,7 @@ def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
 def session_force(store: Store, session_id: int) -> tuple[np.ndarray, np.ndarray]:
     """A session's stored trace as total vertical force: ``(t_s, force_n)``, seconds since its start on the
     source's time scale (as the events' times) and newtons (NaN where a cell's word was flagged)."""
-    from .signal.calibration import counts_to_newtons
+    from ..signal.calibration import counts_to_newtons
 
     session = store.session(session_id)
     frames = store.raw_frames(session_id)

@@ -1,4 +1,4 @@
-"""The plate's calibration as the guided procedure left it, kept in the store's settings (issue 5).
+"""The plate's calibration as the guided procedure left it, kept in the store's settings.
 
 ``forceplate calibrate`` saves a :class:`Calibration` (per-cell offsets and scales, the mass used, the residual
 of each placement, the date); the sampler, the live page and the status line read it back with

@@ -26,13 +26,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..exc import ConfigError
-from ..signal.calibration import counts_to_words, newtons_to_counts
-from ..signal.hx711 import Hx711Model, apply_weights as _apply_weights, filter_samples, input_weights
-from . import hx711
-from .flags import WORD_MASK, WORD_NOT_READY
-from .frames import Frames
-from .sources import LoadCellSource
+from ...exc import ConfigError
+from ...signal.calibration import counts_to_words, newtons_to_counts
+from ...signal.hx711_model import Hx711Model, apply_weights as _apply_weights, filter_samples, input_weights
+from .. import sampling
+from ..flags import WORD_MASK, WORD_NOT_READY
+from ..frames import Frames
+from ..sources import LoadCellSource
 
 STANDARD_GRAVITY_M_S2 = 9.80665
 INTERNAL_RATE_HZ = 1000.0           # the scenario is scripted at 1 kHz, faster than any impact's rise
@@ -46,7 +46,7 @@ FLIGHT_THRESHOLD_N = 20.0           # CONTRACTS.md section 1: flight is force be
 SCENARIOS = ("standing", "heel-drops", "jumps", "sit-to-stand", "step-on-off", "session")
 ADCS = ("hx711", "ideal")
 HX711_MAX_RATE_HZ = 125.0           # the chip runs at 10 or 80 SPS (parts reach ~94); 1 kHz must resolve a period
-HX711_MODEL = Hx711Model()          # the chip's filter: 4 cascaded one-period boxcars (signal/hx711.py)
+HX711_MODEL = Hx711Model()          # the chip's filter: 4 cascaded one-period boxcars (signal/hx711_model.py)
 _PHASE_STEPS = 256                  # HX711 filter weights are tabulated at this many phases per 1 ms
 RING_CAPACITY = 8192                # sets; about 100 s at 80 SPS, 8 s at 1 kHz
 
@@ -107,7 +107,7 @@ def _hx711_taps(period_samples: float) -> int:
 
 def _hx711_weights(phase, period_samples: float, taps: int) -> np.ndarray:
     """Filter weights (n, taps) for output instants ``phase`` (n,) input samples after their base sample;
-    tap ``m`` weighs input sample ``base - m`` (the model of forceplate.signal.hx711, one place)."""
+    tap ``m`` weighs input sample ``base - m`` (the model of forceplate.signal.hx711_model, one place)."""
     weights = input_weights(phase, period_samples, 1.0, model=HX711_MODEL)
     assert weights.shape[1] == taps
     return weights
@@ -435,7 +435,7 @@ class PacedSource(LoadCellSource):
 
     def __init__(self, *, channels: int, clock=None):
         self.clock = clock if clock is not None else MonotonicClock()
-        self._ring = hx711.SampleRing(channels, RING_CAPACITY)
+        self._ring = sampling.SampleRing(channels, RING_CAPACITY)
         self.start_ns = int(self.clock.now_ns())
         self._next_k = 0
         self._skipped = 0

@@ -25,16 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _rawcodec_py
-from ._extensions import compiled_or_twin
-from .device.frames import Frames
-from .exc import ForcePlateError
+from .._extensions import compiled_or_twin
+from ..device.frames import Frames
+from ..exc import ForcePlateError
 
 CODEC = "fp2"
 KEY_EVERY = 60                  # chunks: a key chunk about once a minute
 
 _KEY, _FLAGS, _TIMES = 1, 2, 4
 
-kernels = compiled_or_twin("forceplate._rawcodec", _rawcodec_py, "raw-trace coder")
+kernels = compiled_or_twin("forceplate.storage._rawcodec", _rawcodec_py, "raw-trace coder")
 KERNEL = "compiled" if kernels is not _rawcodec_py else "pure-python"
 
 

@@ -1,0 +1,1 @@
+"""Training programmes: the pure rules (levels, progression, adherence) and a person's standing today."""
