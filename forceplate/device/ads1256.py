@@ -211,10 +211,10 @@ class GpioDrdyLines:
     def __init__(self, drdy: int, pdwn: int):
         from . import gpio
         chip = gpio.find_chip()                                   # HardwareUnavailable
-        if gpio._compiled is None:
+        if gpio.compiled_kernel is None:
             raise HardwareUnavailable("the compiled GPIO backend (forceplate.device._gpio) is not built")
         try:
-            self._lines = gpio._compiled.UapiLines(chip.path, pdwn, (drdy,), "forceplate-ads1256", True)
+            self._lines = gpio.compiled_kernel.UapiLines(chip.path, pdwn, (drdy,), "forceplate-ads1256", True)
         except OSError as exc:
             raise HardwareUnavailable(str(exc)) from None
         self.poll_ns = 20_000

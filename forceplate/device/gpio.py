@@ -30,7 +30,7 @@ _CHIPINFO = struct.Struct("32s32sI")
 GET_CHIPINFO_IOCTL = (2 << 30) | (_CHIPINFO.size << 16) | (0xB4 << 8) | 0x01
 
 kernels = compiled_or_twin("forceplate.device._gpio", _gpio_py, "GPIO sampler")
-_compiled = kernels if kernels is not _gpio_py else None
+compiled_kernel = kernels if kernels is not _gpio_py else None   # the real GPIO lines exist only compiled
 HAS_EXTENSION = kernels is not _gpio_py
 
 
@@ -84,13 +84,13 @@ def open_lines(pins: Pins = Pins(), *, labels=CHIP_LABELS, consumer: str = "forc
     ``edges``: ask for DOUT falling-edge events; if the kernel refuses them the lines are requested
     without (the result's ``edges`` is then False and the sampler polls)."""
     chip = find_chip(labels)
-    if _compiled is None:
+    if compiled_kernel is None:
         raise HardwareUnavailable("the compiled GPIO backend (forceplate.device._gpio) is not built; "
                                   "run `make install`")
     bad = [p for p in (pins.sck, *pins.douts) if not 0 <= p < chip.lines]
     if bad:
         raise HardwareUnavailable(f"{chip.path} ({chip.label}) has lines 0-{chip.lines - 1}; no line {bad}")
     try:
-        return _compiled.UapiLines(chip.path, pins.sck, pins.douts, consumer, edges)
+        return compiled_kernel.UapiLines(chip.path, pins.sck, pins.douts, consumer, edges)
     except OSError as exc:
         raise HardwareUnavailable(str(exc)) from None

@@ -107,7 +107,7 @@ class HX711Source(RingSource):
         self.rate_hz = float(rate_hz)
         self.adc = "hx711"
         self.name = "hx711" if lines is None else "hx711:emulated"
-        compiled = gpio._compiled is not None and isinstance(self._lines, gpio._compiled.Lines)
+        compiled = gpio.compiled_kernel is not None and isinstance(self._lines, gpio.compiled_kernel.Lines)
         sampler_module = gpio.kernels if compiled else _gpio_py
         if sampler_module is _gpio_py:
             self._ring = sampling.SampleRing(self.channels, RING_CAPACITY)
