@@ -22,7 +22,6 @@ its CPU is not counted.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import time
@@ -30,7 +29,6 @@ from pathlib import Path
 
 DESCRIPTION = "RSS and CPU of `forceplate serve` with one live client (4 cells, 80 SPS), vs idle and 1000 SPS"
 
-BENCH_DIR = Path(__file__).resolve().parent
 SPEC_80 = "sim:session"
 SPEC_1000 = "sim:session?rate_hz=1000&adc=ideal"
 CASES = (("one_client", SPEC_80, 1, False), ("idle", SPEC_80, 0, False), ("ideal_1000", SPEC_1000, 1, False),
@@ -39,18 +37,9 @@ HIDE_PANDAS = 'raise ImportError("pandas is hidden by bench/footprint.py (a plat
 
 
 
-def _serving():
-    name = "_forceplate_bench_serving"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BENCH_DIR / "_serving.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
 
 def measure(spec: str, clients: int, *, duration_s: float, warmup_s: float, data_dir, env=None) -> dict:
-    serving = _serving()
+    import _serving as serving     # bench/ is on sys.path: run.py's own folder, or the tests put it there
     load_before = serving.load_avg()
     with serving.serving(spec, traced=False, data_dir=data_dir, env=env) as served:
         readers = []
@@ -77,7 +66,7 @@ def measure(spec: str, clients: int, *, duration_s: float, warmup_s: float, data
 
 def run(*, quick: bool = False, duration_s: float | None = None, warmup_s: float | None = None) -> dict:
     import tempfile
-    serving = _serving()
+    import _serving as serving     # bench/ is on sys.path: run.py's own folder, or the tests put it there
     duration_s = float(duration_s if duration_s is not None else (5.0 if quick else 45.0))
     warmup_s = float(warmup_s if warmup_s is not None else (2.0 if quick else 8.0))
     started = time.monotonic()

@@ -28,7 +28,6 @@ Events the page got in its first ("hello") message happened before it opened and
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -38,7 +37,6 @@ from pathlib import Path
 
 DESCRIPTION = "impact on the plate to its marker drawn in headless Chromium (minus the HX711's delay), p50/p95"
 
-BENCH_DIR = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("FORCEPLATE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -46,15 +44,6 @@ DEFAULT_SPEC = "sim:heel-drops?seed=11&body_mass_kg=68"
 MATCH_S = 0.2                 # a shown event belongs to the scripted impact whose true peak is this close
 SYNC_PINGS = 25
 
-
-def _serving():
-    name = "_forceplate_bench_serving"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BENCH_DIR / "_serving.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 # Runs in every document before the page's scripts. Records on performance.now(); changes nothing the page does.
@@ -137,7 +126,7 @@ def sign_in(page, url: str, password: str) -> None:
 
 
 def run(*, quick: bool = False, duration_s: float | None = None, spec: str = DEFAULT_SPEC) -> dict:
-    serving = _serving()
+    import _serving as serving     # bench/ is on sys.path: run.py's own folder, or the tests put it there
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
@@ -185,7 +174,7 @@ def run(*, quick: bool = False, duration_s: float | None = None, spec: str = DEF
 
 
 def analyse(info, rec, raw_messages, sync_start, sync_end, window_start, window_end) -> dict:
-    serving = _serving()
+    import _serving as serving     # bench/ is on sys.path: run.py's own folder, or the tests put it there
     origin_s = info["clock_origin_ns"] / 1e9
     speed = info["speed"]
     adc_delay_s = info["hx711_group_delay_s"] if info["adc"] == "hx711" else 0.0

@@ -20,28 +20,17 @@ was due at the source. Samples wait for the stream's pacing (at most one message
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
 DESCRIPTION = "SSE clients reading one `serve` at once: sample sets lost, p95 delay from source to client"
 
-BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_SPEC = "sim:session"
 DEFAULT_CLIENTS = 10
 MAX_STREAMS = 12          # forceplate.webui.DEFAULTS["MAX_STREAMS"]
 RETRY_S = 20.0            # how long a refused client of a phase keeps trying
 
-
-def _serving():
-    name = "_forceplate_bench_serving"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BENCH_DIR / "_serving.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def client_figures(messages: list[dict], origin_s: float, speed: float) -> dict:
@@ -77,7 +66,7 @@ def client_figures(messages: list[dict], origin_s: float, speed: float) -> dict:
 
 
 def phase(served, cookie: str, clients: int, seconds: float, *, extra: bool = False) -> dict:
-    serving = _serving()
+    import _serving as serving     # bench/ is on sys.path: run.py's own folder, or the tests put it there
     info = served.info
     # The previous phase's streams end on the server only when it next writes to them: a new client that
     # finds every slot still taken (503) tries again, and the phase starts once all are in.
@@ -128,7 +117,7 @@ def phase(served, cookie: str, clients: int, seconds: float, *, extra: bool = Fa
 
 def run(*, quick: bool = False, clients: int = DEFAULT_CLIENTS, seconds: float | None = None,
         spec: str = DEFAULT_SPEC) -> dict:
-    serving = _serving()
+    import _serving as serving     # bench/ is on sys.path: run.py's own folder, or the tests put it there
     if not 1 <= clients <= MAX_STREAMS:
         raise SystemExit(f"--clients must be 1 to {MAX_STREAMS} (the server's MAX_STREAMS)")
     seconds = float(seconds if seconds is not None else (5.0 if quick else 30.0))

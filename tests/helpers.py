@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "bench") not in sys.path:     # as for `python bench/run.py`: bench modules import _serving
+    sys.path.insert(0, str(ROOT / "bench"))
 
 
 def load_module(name, path):
@@ -24,8 +26,8 @@ def load_module(name, path):
 
 
 def bench_serving():
-    """bench/_serving.py, under the name the benchmarks load it by (so they and the tests share one module)."""
-    return load_module("_forceplate_bench_serving", ROOT / "bench" / "_serving.py")
+    """bench/_serving.py, imported as the benchmarks import it (so they and the tests share one module)."""
+    return importlib.import_module("_serving")
 
 
 def parse_sse(chunk: bytes) -> dict:
