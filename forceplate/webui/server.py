@@ -44,7 +44,9 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
                 log.warning("%s: %s", warning.category.__name__, warning.message)
             reminder = _prepare_hardware(source, data_dir)
             app = create_app(source=source, instance_path=data_dir)
-            server = _bind(app, host, port, threads=threads, max_streams=int(app.config["MAX_STREAMS"]))
+            socket_map = {}            # waitress's channels; closed by us at the end
+            server = _bind(app, host, port, socket_map, threads=threads,
+                           max_streams=int(app.config["MAX_STREAMS"]))
         logging.getLogger().addHandler(stderr)
         plate = app.extensions["forceplate"]
         log.info("source: %s", source.describe())
@@ -79,7 +81,7 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
             stop_streams(app)
             try:
                 server.task_dispatcher.shutdown(timeout=2)
-                wasyncore.close_all(server._map)
+                wasyncore.close_all(socket_map)
             finally:
                 try:
                     close_app(app)           # a recording set ends complete, its last events committed
@@ -118,11 +120,11 @@ def _log_only_if_all_goes_well(target: logging.Handler):
         held.close()
 
 
-def _bind(app, host: str, port: int, *, threads: int, max_streams: int):
+def _bind(app, host: str, port: int, socket_map: dict, *, threads: int, max_streams: int):
     if threads < max_streams + 2:
         raise ConfigError(f"{threads} server threads cannot serve {max_streams} live pages and other requests")
     try:
-        return create_server(app, host=host, port=port, threads=threads, ident="forceplate",
+        return create_server(app, map=socket_map, host=host, port=port, threads=threads, ident="forceplate",
                              clear_untrusted_proxy_headers=True)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
@@ -134,16 +136,19 @@ def _bind(app, host: str, port: int, *, threads: int, max_streams: int):
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+class StderrHandler(logging.StreamHandler):
+    """forceplate's own stderr handler: found again by its class when `serve` runs twice in one process."""
+
+
 def _stderr_handler() -> logging.Handler:
     """forceplate's stderr log handler (made once per process; INFO and up)."""
     root = logging.getLogger()
     for handler in root.handlers:
-        if getattr(handler, "_forceplate", False):
+        if isinstance(handler, StderrHandler):
             root.removeHandler(handler)
             return handler
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
-    handler._forceplate = True
     root.setLevel(logging.INFO)
     # waitress says "Client disconnected" at INFO each time a live page closes; keep its warnings only.
     logging.getLogger("waitress").setLevel(logging.WARNING)
