@@ -113,7 +113,7 @@ def _export_one(store, session, root: Path, stick, result, progress):
 
     session_id = session["id"]
     incoming = root / INCOMING
-    folder = root / _folder_name(session["person"], session.get("person_id"))
+    folder = root / folder_name(session["person"], session.get("person_id"))
     stem = f"{_local_date(session['started_at'])}-session-{session_id}"
     csv_path, json_path = folder / f"{stem}.csv", folder / f"{stem}.json"
     doing = f"write {folder.name}/{csv_path.name}"
@@ -252,7 +252,7 @@ def _mkdir(folder: Path, root: Path) -> None:
 _UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
 
 
-def _folder_name(person: str, person_id=None) -> str:
+def folder_name(person: str, person_id=None) -> str:
     """A folder name FAT, exFAT and NTFS accept: no <>:"/\\|?*, no control characters, no trailing dots."""
     name = _UNSAFE.sub("_", str(person or "")).strip().rstrip(". ")
     if not name or name.upper() in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
@@ -268,4 +268,4 @@ def _local_date(started_at: str) -> str:
     return when.astimezone().date().isoformat()
 
 
-__all__ = ["EXPORT_FOLDER", "ExportResult", "UsbExportError", "export_to_stick"]
+__all__ = ["EXPORT_FOLDER", "ExportResult", "UsbExportError", "export_to_stick", "folder_name"]
