@@ -74,16 +74,62 @@ def raw_bytes_per_set(folder: Path, *, minutes: float, rate_hz: float, adc: str,
 
 def _fp1_bytes(store, session_id) -> int:
     """Bytes of the same chunks (same sets per chunk) in the previous self-contained format."""
-    from forceplate.storage.store import encode_chunk
-
     frames = store.raw_frames(session_id)
     sizes = [row[0] for row in store.db.execute("SELECT n_sets FROM raw_chunks WHERE session_id = ? ORDER BY seq",
                                                 [session_id])]
-    total, at = 0, 0
-    for n in sizes:
-        total += len(encode_chunk(frames.t_ns[at:at + n], frames.raw_counts[at:at + n], frames.flags[at:at + n])[1])
-        at += n
-    return total
+    ends = np.cumsum(sizes)
+    return sum(len(encode_fp1_chunk(frames.t_ns[end - n:end], frames.raw_counts[end - n:end],
+                                    frames.flags[end - n:end])[1]) for n, end in zip(sizes, ends))
+
+
+def encode_fp1_chunk(t_ns, raw_counts, flags) -> tuple[str, bytes]:
+    """One chunk in the retired ``fp1`` format, ``(codec, data)``, written from its description in
+    docs/storage.md. forceplate no longer writes fp1 (migration 0006 re-encodes it as fp2); this writer is
+    here for the side-by-side figure above, and for the tests that build databases holding fp1 chunks."""
+    import lzma
+    import struct
+    import zlib
+
+    t_ns = [int(t) for t in t_ns]
+    counts = np.asarray(raw_counts, dtype=np.int64)
+    n, cells = counts.shape
+
+    def zigzag(v):
+        return 2 * v if v >= 0 else -2 * v - 1
+
+    def varints(values):
+        out = bytearray()
+        for v in values:
+            u = zigzag(int(v))
+            while True:
+                out.append((u & 0x7F) | (0x80 if u > 0x7F else 0))
+                u >>= 7
+                if not u:
+                    break
+        return bytes(out)
+
+    steps = [b - a for a, b in zip(t_ns, t_ns[1:])]
+    numbers = varints([s - prev for s, prev in zip(steps, [0] + steps)] + counts[0].tolist())
+    predictions = (lambda x: np.full(n - 1, x[0]),                    # 0: the chunk's first count
+                   lambda x: x[:-1],                                  # 1: the count before
+                   lambda x: np.concatenate((x[:1], 2 * x[1:-1] - x[:-2])))   # 2: the line through two
+    orders, residuals = [], []
+    for cell in range(cells):
+        x = counts[:, cell]
+        candidates = [x[1:] - predict(x) for predict in predictions]
+        best = min(range(3), key=lambda i: int(np.abs(candidates[i]).sum()))      # the first of equals
+        orders.append(best)
+        residuals += [zigzag(int(r)) for r in candidates[best]]
+    top = max(residuals, default=0)
+    width = 2 if top < 1 << 16 else 4 if top < 1 << 32 else 8
+    planes = bytes(b for byte in range(width) for b in ((r >> (8 * byte)) & 0xFF for r in residuals))
+    body = (struct.pack("<IB", len(numbers), width) + numbers + bytes(orders) + planes
+            + np.asarray(flags, dtype=np.uint8).T.tobytes())
+    header = struct.pack("<BIq", cells, n, t_ns[0])
+    by_zlib = zlib.compress(body, 9)
+    by_lzma = lzma.compress(body, format=lzma.FORMAT_RAW,
+                            filters=[{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 1 << 20}])
+    return ("fp1+lzma", header + by_lzma) if len(by_lzma) < len(by_zlib) else ("fp1+zlib", header + by_zlib)
 
 
 def emulated_chips_bytes_per_set(folder: Path, *, seconds: float) -> dict:

@@ -215,7 +215,7 @@ def export(session_id, out_dir, data_dir):
 
     Prints the paths written, one per line. Example: forceplate export 12 --out exports/
     """
-    from .storage.store import export_session
+    from .storage.export import export_session
     try:
         number = int(session_id)
     except ValueError:

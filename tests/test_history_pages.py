@@ -15,7 +15,8 @@ import pytest
 
 from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.live.sets import SetController
-from forceplate.storage.store import Store, export_session
+from forceplate.storage.export import export_session
+from forceplate.storage.store import Store
 from forceplate.webui import close_app
 
 from test_webui import make_app, signed_in

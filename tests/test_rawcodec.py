@@ -1,5 +1,6 @@
 """The fp2 raw-trace coder: lossless across chunks, the compiled kernel equal to its twin, close to the
-entropy of known noise, and never a wrong sample stored (a chunk it cannot reproduce is kept as fp1)."""
+entropy of known noise, and never a wrong sample stored nor one dropped (sets it cannot reproduce are stored
+one per key chunk, and refused loudly only if even that fails)."""
 import importlib
 import math
 
@@ -186,7 +187,8 @@ def test_the_store_writes_a_key_chunk_every_minute_and_a_damaged_chunk_is_named(
             store.raw_frames(session_id)
 
 
-def test_a_chunk_the_coder_cannot_reproduce_is_stored_as_fp1_and_nothing_is_lost(tmp_path, monkeypatch, caplog):
+def test_sets_the_coder_cannot_reproduce_are_stored_one_per_key_chunk_and_nothing_is_lost(tmp_path, monkeypatch,
+                                                                                             caplog):
     frames = session_counts(5.0)
     parts = _slices(frames)
     real = rawcodec.kernels.encode_counts
@@ -204,14 +206,45 @@ def test_a_chunk_the_coder_cannot_reproduce_is_stored_as_fp1_and_nothing_is_lost
         for part in parts:
             store.add_raw_chunk(session_id, part)
         monkeypatch.undo()
-        codecs = [(codec, codec == "fp2" and bool(data[0] & 1)) for _, codec, data in
-                  _sessions_chunks(store, session_id)]
-        assert codecs[2][0] != "fp2"                  # kept in the self-contained format
-        assert codecs[3] == ("fp2", True)             # and the next chunk starts afresh
-        assert "fp1 format" in caplog.text
+        rows = store.db.execute("SELECT seq, n_sets, first_t_ns, codec, data FROM raw_chunks WHERE session_id = ? "
+                                "ORDER BY seq", [session_id]).fetchall()
+        # chunks 0 and 1 whole; chunk 2's 80 sets one per key chunk, in order; then chunks 3 and 4 whole
+        assert [n for _, n, _, _, _ in rows] == [80, 80] + [1] * 80 + [80, 80]
+        assert [seq for seq, *_ in rows] == list(range(84))
+        assert [t for _, _, t, _, _ in rows[2:82]] == parts[2].t_ns.tolist()
+        assert {codec for *_, codec, _ in rows} == {"fp2"}
+        assert all(data[0] & 1 for *_, data in rows[2:83])   # the one-set chunks, and the next chunk, are keys
+        assert not rows[1][4][0] & 1 and not rows[83][4][0] & 1
+        assert "did not survive the fp2 coder's round trip: its 80 sets are stored as one key chunk each" in caplog.text
         back = store.raw_frames(session_id)
+        np.testing.assert_array_equal(back.t_ns, frames.t_ns)
         np.testing.assert_array_equal(back.raw_counts, frames.raw_counts)
         np.testing.assert_array_equal(back.flags, frames.flags)
+
+
+def test_sets_that_cannot_be_stored_even_one_by_one_are_refused_loudly_and_what_was_stored_stays(tmp_path,
+                                                                                                 monkeypatch):
+    frames = session_counts(4.0)
+    parts = _slices(frames)
+    real = rawcodec.decode_chunk
+
+    def misreads(codec, data, state=None):       # a bug that breaks every round trip, one-set chunks too
+        back, after = real(codec, data, state)
+        return Frames(back.t_ns, back.raw_counts + 1, back.flags), after
+    with Store(tmp_path) as store:
+        session_id = _start(store)
+        store.add_raw_chunk(session_id, parts[0])
+        store.add_events(session_id, [{"kind": "impact", "t_peak_s": 0.5, "peak_n": 2000.0, "peak_bw": 3.0,
+                                       "loading_rate_bw_s": 80.0, "thump": True}])
+        monkeypatch.setattr(rawcodec, "decode_chunk", misreads)
+        with pytest.raises(StoreError, match=f"session {session_id}: 80 sample sets could not be stored"):
+            store.add_raw_chunk(session_id, parts[1])
+        monkeypatch.undo()
+        assert store.raw_bytes(session_id)[1] == 80               # nothing of the refused sets, never wrong ones
+        assert store.session(session_id)["events"] == 1
+        store.add_raw_chunk(session_id, parts[2])                # and the next chunk continues what is stored
+        back = store.raw_frames(session_id)
+        np.testing.assert_array_equal(back.raw_counts, np.concatenate([parts[0].raw_counts, parts[2].raw_counts]))
 
 
 def test_a_failed_commit_does_not_advance_the_coder(tmp_path, monkeypatch):

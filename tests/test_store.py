@@ -3,6 +3,8 @@ import json
 import math
 import os
 import sqlite3
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
+from forceplate.device.frames import Frames
 from forceplate.device.sim.mock import FakeClock
 from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.storage import rawcodec
 from forceplate.storage.migrations import MIGRATION_NAMES, migrations
-from forceplate.storage.store import Store, StoreError, UnknownSession, decode_chunk, encode_chunk
+from forceplate.storage.store import Store, StoreError, UnknownSession
+from helpers import ROOT, load_module
+
+# the retired fp1 format, written from docs/storage.md (forceplate itself no longer writes it)
+encode_fp1_chunk = load_module("_forceplate_bench_storage", ROOT / "bench" / "storage.py").encode_fp1_chunk
 
 CAL = {"offset_counts": [10.0, -20.0, 30.0, -40.0], "scale_n_per_count": [0.003, 0.0031, 0.0029, 0.003]}
 
@@ -41,11 +49,62 @@ JUMP = {"kind": "jump", "takeoff_s": 3.0, "landing_s": None, "flight_s": None, "
 # -- schema and migrations ------------------------------------------------------------------------------
 
 def test_a_new_store_is_at_the_newest_schema_in_wal_with_full_sync_and_foreign_keys(store):
-    assert store.schema_version() == len(MIGRATION_NAMES) == 5
+    assert store.schema_version() == len(MIGRATION_NAMES) == 6
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2          # FULL: survives power loss
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store.integrity_check() == "ok"
+
+
+def old_trace(chunks, *, seed, cells=4, sets=80):
+    """What a plate recorded before fp2: a wandering count per cell, a few flagged words, and times stamped
+    as the sampler noticed each set (12.5 ms apart, give or take a few microseconds)."""
+    rng = np.random.default_rng(seed)
+    n = chunks * sets
+    t_ns = 5 * 10**12 + np.cumsum(12_500_000 + rng.integers(-4000, 4000, n))
+    counts = rng.integers(-2**22, 2**22, cells) + np.cumsum(rng.integers(-400, 400, (n, cells)), axis=0)
+    flags = np.where(rng.random((n, cells)) < 0.01, 8, 0)
+    return Frames(t_ns.astype(np.int64), counts.astype(np.int32), flags.astype(np.uint8))
+
+
+def chunked(frames, sets=80):
+    return [Frames(*(a[i:i + sets] for a in frames)) for i in range(0, frames.n_sets, sets)]
+
+
+def insert_chunks(db, session_id, rows):
+    for seq, (part, codec, data) in enumerate(rows):
+        db.execute("INSERT INTO raw_chunks (session_id, seq, first_t_ns, last_t_ns, n_sets, codec, data) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)", [session_id, seq, int(part.t_ns[0]), int(part.t_ns[-1]),
+                                                    part.n_sets, codec, data])
+
+
+def fp1_rows(frames):
+    return [(part, *encode_fp1_chunk(part.t_ns, part.raw_counts, part.flags)) for part in chunked(frames)]
+
+
+def fp2_rows_with_one_fp1_chunk(frames, fp1_at):
+    """How fp2 stored a session when its coder failed on one chunk: that chunk in fp1, the next a key chunk."""
+    rows, state = [], None
+    for i, part in enumerate(chunked(frames)):
+        if i == fp1_at:
+            rows.append((part, *encode_fp1_chunk(part.t_ns, part.raw_counts, part.flags)))
+            state = None
+        else:
+            codec, data, state = rawcodec.encode_chunk(part.t_ns, part.raw_counts, part.flags, state)
+            rows.append((part, codec, data))
+    return rows
+
+
+def assert_same_sets(back, frames):
+    np.testing.assert_array_equal(back.t_ns, frames.t_ns)
+    np.testing.assert_array_equal(back.raw_counts, frames.raw_counts)
+    np.testing.assert_array_equal(back.flags, frames.flags)
+    assert back.raw_counts.dtype == np.int32 and back.t_ns.dtype == np.int64 and back.flags.dtype == np.uint8
+
+
+def stored_chunks(store, session_id):
+    return store.db.execute("SELECT seq, first_t_ns, last_t_ns, n_sets, codec, data FROM raw_chunks "
+                            "WHERE session_id = ? ORDER BY seq", [session_id]).fetchall()
 
 
 @pytest.mark.parametrize("version", range(len(MIGRATION_NAMES)))
@@ -55,17 +114,27 @@ def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_pat
     stop = MIGRATION_NAMES[version]
     migrations.apply(db, stop_before=stop)             # the database as version `version` left it
     assert len(migrations.applied(db)) == version
+    old = old_trace(130, seed=1)                       # more than two minutes: three key chunks once in fp2
+    mixed = old_trace(20, seed=2)
     if version >= 1:
         db.execute("INSERT INTO people (name, created_at) VALUES ('Old Person', '2025-01-01T00:00:00+00:00')")
+        db.execute("INSERT INTO people (name, created_at) VALUES ('Other Person', '2025-01-01T00:00:00+00:00')")
     if version >= 2:
-        db.execute("INSERT INTO sessions (person_id, started_at, status, source, rate_hz, adc, channels, cells, "
-                   "clock_origin_ns, calibration, thump_bw, min_peak_bw) VALUES (1, '2025-01-02T00:00:00+00:00', "
-                   "'complete', 'sim', 80, 'hx711', 1, '[\"fz_n\"]', 0, '{}', 2.5, 1.3)")
+        for session_id, person_id in ((1, 1), (2, 2)):
+            db.execute("INSERT INTO sessions (id, person_id, started_at, status, source, rate_hz, adc, channels, "
+                       "cells, clock_origin_ns, calibration, thump_bw, min_peak_bw) VALUES (?, ?, "
+                       "'2025-01-02T00:00:00+00:00', 'complete', 'sim', 80, 'hx711', 4, "
+                       "'[\"fz1_n\", \"fz2_n\", \"fz3_n\", \"fz4_n\"]', 0, '{}', 2.5, 1.3)",
+                       [session_id, person_id])
         db.execute("INSERT INTO events (session_id, seq, kind, t_s, thump, peak_bw, extra, recorded_at) "
                    "VALUES (1, 0, 'impact', 1.0, 1, 3.0, '{}', '2025-01-02T00:00:01+00:00')")
+        insert_chunks(db, 1, fp1_rows(old))
+        insert_chunks(db, 2, fp2_rows_with_one_fp1_chunk(mixed, fp1_at=7))
     if version >= 4:                                   # from 0004 on, the writer keeps the counts on the row
         db.execute("UPDATE sessions SET event_count = 1, thump_count = 1, peak_bw_max = 3.0, peak_bw_sum = 3.0, "
                    "peak_bw_count = 1 WHERE id = 1")
+    if version >= 5:                                   # from 0005 on, ending a session keeps its median and OI
+        db.execute("UPDATE sessions SET peak_bw_median = 3.0, osteogenic_index = ? WHERE id = 1", [3.0 * math.log(2)])
     db.close()
     with Store(tmp_path) as s:
         assert s.schema_version() == len(MIGRATION_NAMES)
@@ -74,14 +143,70 @@ def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_pat
         if version >= 1:
             assert s.person_by_name("old person")["name"] == "Old Person"
         if version >= 2:
-            (only,) = s.sessions()
+            only = s.session(1)
             assert (only["events"], only["thumps"]) == (1, 1)
             (row,) = s.person_history(1)                # 0005 kept the median and OI of the ended session
             assert row["peak_bw_median"] == 3.0
             assert row["osteogenic_index"] == pytest.approx(3.0 * math.log(2))
+            # 0006: every chunk is fp2 now, in its old order and bounds, with fp2's key chunks
+            for session_id, frames in ((1, old), (2, mixed)):
+                rows = stored_chunks(s, session_id)
+                assert [r[4] for r in rows] == ["fp2"] * len(chunked(frames))
+                assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+                    (i, int(p.t_ns[0]), int(p.t_ns[-1]), 80) for i, p in enumerate(chunked(frames))]
+                keys = [r[0] for r in rows if r[5][0] & 1]
+                assert keys == list(range(0, len(rows), rawcodec.KEY_EVERY))
+                assert_same_sets(s.raw_frames(session_id), frames)
         assert s.integrity_check() == "ok"
     with Store(tmp_path) as again:                      # re-running is a no-op
         assert again.schema_version() == len(MIGRATION_NAMES)
+
+
+def _database_at_version_5(folder: Path, sessions) -> None:
+    db = Database(folder / "forceplate.db")
+    migrations.apply(db, stop_before="0006_raw_chunks_fp2")
+    db.execute("INSERT INTO people (name, created_at) VALUES ('Old Person', '2025-01-01T00:00:00+00:00')")
+    for session_id, (cells, rows) in sessions.items():
+        db.execute("INSERT INTO sessions (id, person_id, started_at, status, source, rate_hz, adc, channels, "
+                   "cells, clock_origin_ns, calibration, thump_bw, min_peak_bw) VALUES (?, 1, "
+                   "'2025-01-02T00:00:00+00:00', 'complete', 'sim', 80, 'hx711', ?, ?, 0, '{}', 2.5, 1.3)",
+                   [session_id, cells, json.dumps([f"fz{i + 1}_n" for i in range(cells)])])
+        insert_chunks(db, session_id, rows)
+    db.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), n=st.integers(1, 200), cells=st.integers(1, 4))
+def test_an_fp1_chunk_of_any_counts_flags_and_times_migrates_to_exactly_those_sets(data, n, cells):
+    i32 = st.integers(-2**31, 2**31 - 1)
+    counts = np.array(data.draw(st.lists(st.lists(i32, min_size=cells, max_size=cells), min_size=n, max_size=n)),
+                      dtype=np.int32).reshape(n, cells)
+    steps = data.draw(st.lists(st.integers(1, 2**40), min_size=n - 1, max_size=n - 1))
+    first = data.draw(st.integers(-2**62, 2**62))
+    t_ns = np.array([first] + list(first + np.cumsum(steps, dtype=np.int64)), dtype=np.int64)
+    flags = np.array(data.draw(st.lists(st.integers(0, 255), min_size=n * cells, max_size=n * cells)),
+                     dtype=np.uint8).reshape(n, cells)
+    frames = Frames(t_ns, counts, flags)
+    with tempfile.TemporaryDirectory() as folder:
+        _database_at_version_5(Path(folder), {1: (cells, [(frames, *encode_fp1_chunk(t_ns, counts, flags))])})
+        with Store(folder) as s:
+            assert [r[4] for r in stored_chunks(s, 1)] == ["fp2"]
+            assert_same_sets(s.raw_frames(1), frames)
+
+
+def test_a_session_whose_fp1_chunks_cannot_be_read_is_left_as_it_was_and_the_rest_migrate(tmp_path, caplog):
+    good, bad = old_trace(3, seed=3), old_trace(3, seed=4)
+    damaged = fp1_rows(bad)
+    part, codec, data = damaged[1]
+    damaged[1] = (part, codec, data[:13] + b"\x00" * (len(data) - 13))      # the header whole, the body not
+    _database_at_version_5(tmp_path, {1: (4, fp1_rows(good)), 2: (4, damaged)})
+    with Store(tmp_path) as s:
+        assert_same_sets(s.raw_frames(1), good)
+        assert [(r[4], r[5]) for r in stored_chunks(s, 2)] == [(c, d) for _, c, d in damaged]    # untouched
+        with pytest.raises(StoreError, match="session 2, raw chunk 0: unknown raw chunk format 'fp1"):
+            s.raw_frames(2)
+    assert "session 2: raw chunks left as they were" in caplog.text
+    assert "raw chunk 1: corrupt raw chunk" in caplog.text
 
 
 def test_columns_refuse_what_the_schema_forbids(store):
@@ -191,29 +316,10 @@ def test_history_lists_one_persons_sessions_newest_first_with_their_event_summar
 # -- raw traces -----------------------------------------------------------------------------------------
 
 def _frames(n, start_ns, channels=4, seed=0):
-    from forceplate.device.frames import Frames
     rng = np.random.default_rng(seed)
     t_ns = start_ns + np.cumsum(rng.integers(12_000_000, 13_000_000, n))
     counts = rng.integers(-2**31, 2**31, (n, channels)).astype(np.int32)
     return Frames(t_ns.astype(np.int64), counts, rng.integers(0, 32, (n, channels)).astype(np.uint8))
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), n=st.integers(1, 300), channels=st.integers(1, 4))
-def test_a_chunk_decodes_to_exactly_the_counts_flags_and_times_it_was_given(data, n, channels):
-    i32 = st.integers(-2**31, 2**31 - 1)
-    counts = np.array(data.draw(st.lists(st.lists(i32, min_size=channels, max_size=channels), min_size=n,
-                                         max_size=n)), dtype=np.int32).reshape(n, channels)
-    steps = data.draw(st.lists(st.integers(1, 2**40), min_size=n - 1, max_size=n - 1))
-    first = data.draw(st.integers(-2**62, 2**62))
-    t_ns = np.array([first] + list(first + np.cumsum(steps, dtype=np.int64)), dtype=np.int64)
-    flags = np.array(data.draw(st.lists(st.integers(0, 255), min_size=n * channels, max_size=n * channels)),
-                     dtype=np.uint8).reshape(n, channels)
-    back = decode_chunk(*encode_chunk(t_ns, counts, flags))
-    np.testing.assert_array_equal(back.t_ns, t_ns)
-    np.testing.assert_array_equal(back.raw_counts, counts)
-    np.testing.assert_array_equal(back.flags, flags)
-    assert back.raw_counts.dtype == np.int32 and back.t_ns.dtype == np.int64 and back.flags.dtype == np.uint8
 
 
 def test_chunks_stored_in_a_session_come_back_in_order(store):

@@ -18,7 +18,7 @@ import pytest
 
 from forceplate.device.frames import Frames
 from forceplate.storage.store import Store
-from forceplate.storage.usb import EXPORT_FOLDER, STICK_ID_FILE, UsbExportError, _folder_name, export_to_stick
+from forceplate.storage.usb import EXPORT_FOLDER, STICK_ID_FILE, UsbExportError, export_to_stick, folder_name
 
 CELLS = ["fz1_n", "fz2_n", "fz3_n", "fz4_n"]
 SETS = 6000                    # 75 s at 80 SPS: a CSV of about 290 kB (the first session: a third of that)
@@ -142,9 +142,9 @@ def test_no_stick_is_bad_input(data_dir, tmp_path):
 
 
 def test_folder_names_suit_every_stick_filesystem():
-    assert _folder_name("Ann Example") == "Ann Example"
-    assert _folder_name('A/B:C*D?"E<F>|G\\') == "A_B_C_D__E_F__G_"
-    assert _folder_name("Dr. ") == "Dr" and _folder_name("...", 7) == "person-7" and _folder_name("CON", 3) == "person-3"
+    assert folder_name("Ann Example") == "Ann Example"
+    assert folder_name('A/B:C*D?"E<F>|G\\') == "A_B_C_D__E_F__G_"
+    assert folder_name("Dr. ") == "Dr" and folder_name("...", 7) == "person-7" and folder_name("CON", 3) == "person-3"
 
 
 # ---------------------------------------------------------------------------------------------- a full stick

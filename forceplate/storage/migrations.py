@@ -6,11 +6,23 @@ whole. Never edit a migration that has shipped: add the next one. The schema ver
 
 Tables are created here with explicit keys, NOT NULLs and CHECKs (STRICT tables: a string never lands in a
 number column), never by an insert. Times are ISO 8601 UTC text (``2026-03-01T09:30:00.123456+00:00``).
-Plans live in their own table (0005); a session keeps the threshold it was judged by (``thump_bw``).
+Plans live in their own table (0005); a session keeps the threshold it was judged by (``thump_bw``). Raw
+chunks are all ``fp2`` from 0006 on (it re-encoded the retired ``fp1`` chunks).
 """
 from __future__ import annotations
 
+import logging
+import lzma
+import struct
+import zlib
+
+import numpy as np
 from sqlite_utils.migrations import Migrations
+
+from . import rawcodec
+from ..device.frames import Frames
+
+log = logging.getLogger(__name__)
 
 MIGRATION_SET = "forceplate"
 migrations = Migrations(MIGRATION_SET)
@@ -69,7 +81,7 @@ def create_people(db) -> None:
 
 @migrations(name="0002_sessions")
 def create_sessions(db) -> None:
-    """Sessions, their events and their raw traces (compressed chunks, see store.encode_chunk)."""
+    """Sessions, their events and their raw traces (compressed chunks, see docs/storage.md)."""
     db.execute("""
         CREATE TABLE sessions (
             id INTEGER PRIMARY KEY,
@@ -183,6 +195,121 @@ def add_plans_pain_and_session_doses(db) -> None:
         if peaks:
             db.execute("UPDATE sessions SET peak_bw_median = ?, osteogenic_index = ? WHERE id = ?",
                        [statistics.median(peaks), osteogenic_index(peaks), session_id])
+
+
+@migrations(name="0006_raw_chunks_fp2")
+def reencode_fp1_raw_chunks(db) -> None:
+    """Every session with a raw chunk in the retired ``fp1`` format (recorded before fp2, or a chunk fp2 once
+    fell back to) re-encoded as ``fp2``, losslessly: decoded, coded again as the store codes a session
+    (:func:`rawcodec.encode_next`: a key chunk first and every ``KEY_EVERY`` chunks, chunks in their order,
+    each chunk's sets in one chunk unless the coder fails on them) and decoded again to check, sets, flags
+    and times equal, before the old rows are replaced. A session with a chunk that cannot be decoded is left
+    as it was (reading it names the chunk, as it did before), and logged."""
+    sessions = [row[0] for row in db.execute(
+        "SELECT DISTINCT session_id FROM raw_chunks WHERE codec != ? ORDER BY session_id", [rawcodec.CODEC])]
+    for session_id in sessions:
+        rows = db.execute("SELECT seq, codec, data FROM raw_chunks WHERE session_id = ? ORDER BY seq",
+                          [session_id]).fetchall()
+        try:
+            old = list(_decode_chunks(rows))
+        except rawcodec.CorruptChunk as exc:
+            log.warning("session %d: raw chunks left as they were, not re-encoded as fp2: %s", session_id, exc)
+            continue
+        new, position = [], None
+        for frames in old:
+            chunks, position = rawcodec.encode_next(frames, position,
+                                                    what=f"raw chunk of session {session_id} (migrating)")
+            new.append(chunks)
+        state = None
+        for frames, chunks in zip(old, new):        # read back as the store reads: in order, state passed on
+            back = []
+            for _, codec, data in chunks:
+                part, state = rawcodec.decode_chunk(codec, data, state)
+                back.append(part)
+            if not all(np.array_equal(np.concatenate([getattr(p, name) for p in back]), getattr(frames, name))
+                       for name in ("t_ns", "raw_counts", "flags")):
+                raise rawcodec.CodecMismatch(f"session {session_id}: its raw trace re-encoded as fp2 does not "
+                                             "decode to the sets it held; the database was left as it was")
+        db.execute("DELETE FROM raw_chunks WHERE session_id = ?", [session_id])
+        parts = [part for chunks in new for part in chunks]
+        db.conn.executemany(
+            "INSERT INTO raw_chunks (session_id, seq, first_t_ns, last_t_ns, n_sets, codec, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[session_id, seq, int(part.t_ns[0]), int(part.t_ns[-1]), int(part.n_sets), codec, data]
+             for seq, (part, codec, data) in enumerate(parts)])
+
+
+def _decode_chunks(rows):
+    """The sets of a session's chunks ``(seq, codec, data)``, in order, whichever format each is in."""
+    state = None
+    for seq, codec, data in rows:
+        try:
+            if codec == rawcodec.CODEC:
+                frames, state = rawcodec.decode_chunk(codec, data, state)
+            else:
+                frames, state = _decode_fp1(codec, data), None
+        except rawcodec.CorruptChunk as exc:
+            raise rawcodec.CorruptChunk(f"raw chunk {seq}: {exc}") from None
+        yield frames
+
+
+_FP1_HEADER = struct.Struct("<BIq")          # cells, sets, first t_ns; then the compressed body
+_FP1_SECTIONS = struct.Struct("<IB")         # body: bytes of varint numbers, bytes per residual
+_FP1_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 1 << 20}]
+
+
+def _decode_fp1(codec: str, data: bytes) -> Frames:
+    """The sets of one chunk in the retired, self-contained ``fp1`` format (docs/storage.md describes it).
+    Only this migration reads it; nothing writes it any more."""
+    data = bytes(data)
+    if codec not in ("fp1+zlib", "fp1+lzma"):
+        raise rawcodec.CorruptChunk(f"unknown raw chunk format {codec!r}")
+    try:
+        return _decode_fp1_body(codec, data)
+    except rawcodec.CorruptChunk:
+        raise
+    except (zlib.error, lzma.LZMAError, struct.error, OverflowError, ValueError) as exc:
+        raise rawcodec.CorruptChunk(f"corrupt raw chunk: {exc}") from None
+
+
+def _decode_fp1_body(codec: str, data: bytes) -> Frames:
+    channels, n, first_t_ns = _FP1_HEADER.unpack_from(data)
+    packed = data[_FP1_HEADER.size:]
+    if codec == "fp1+zlib":
+        body = zlib.decompress(packed)
+    else:
+        body = lzma.decompress(packed, format=lzma.FORMAT_RAW, filters=_FP1_LZMA_FILTERS)
+    numbers_len, width = _FP1_SECTIONS.unpack_from(body)
+    at = _FP1_SECTIONS.size
+    reader = rawcodec.VarintReader(body[at:at + numbers_len])
+    numbers = [rawcodec.unzigzag(reader.varint()) for _ in range((n - 1) + channels)]
+    at += numbers_len
+    orders = body[at:at + channels]
+    at += channels
+    plane_len = width * (n - 1) * channels
+    if (n < 1 or channels < 1 or reader.pos != numbers_len or width not in (2, 4, 8) or len(orders) != channels
+            or max(orders) > 2 or len(body) != at + plane_len + n * channels):
+        raise ValueError("its sections do not add up")
+    # byte planes: every residual's lowest byte, then every next byte, ...; little-endian once transposed back
+    zz = np.frombuffer(body[at:at + plane_len], dtype=np.uint8).reshape(width, -1).T.copy().view(f"<u{width}")
+    residuals = np.array([rawcodec.unzigzag(int(u)) for u in zz.ravel()], dtype=np.int64).reshape(channels, n - 1)
+    flags = np.frombuffer(body[at + plane_len:], dtype=np.uint8).reshape(channels, n).T
+    steps = np.cumsum(np.array(numbers[:n - 1], dtype=np.int64))          # the changes of step, summed
+    t_ns = first_t_ns + np.concatenate(([0], np.cumsum(steps)))
+    counts = np.empty((n, channels), dtype=np.int64)
+    for ch in range(channels):
+        first, r = np.int64(numbers[n - 1 + ch]), residuals[ch]
+        if orders[ch] == 0:                 # each count against the chunk's first
+            rest = first + r
+        elif orders[ch] == 1:               # against the count before
+            rest = first + np.cumsum(r)
+        else:                               # against the line through the two before
+            rest = first + np.cumsum(np.cumsum(r))
+        counts[:, ch] = np.concatenate(([first], rest))
+    if counts.min() < -2**31 or counts.max() >= 2**31:
+        raise ValueError("a count outside 32 bits")
+    return Frames(t_ns.astype(np.int64), np.ascontiguousarray(counts, dtype=np.int32), np.ascontiguousarray(flags))
+
 
 SCHEMA_VERSION = len(migrations._migrations)
 MIGRATION_NAMES = tuple(m.name for m in migrations._migrations)

@@ -11,9 +11,8 @@ power loss), so any later Store that can take the lock of a ``recording`` sessio
 a recorder still running (another process, or another thread of this one) keeps its lock and its status.
 
 Raw traces are stored losslessly in chunks of about one second, in the ``fp2`` format of
-:mod:`forceplate.storage.rawcodec` (an adaptive predictor and Rice code per cell, each chunk continuing the one before
-it, a key chunk every minute). The older self-contained ``fp1`` format (:func:`encode_chunk`: differences,
-byte planes, zlib or lzma) is still read, and written for a chunk the fp2 coder cannot reproduce.
+:mod:`forceplate.storage.rawcodec` (an adaptive predictor and Rice code per cell, each chunk continuing the one
+before it, a key chunk every minute). Chunks of the retired ``fp1`` format were re-encoded by migration 0006.
 """
 from __future__ import annotations
 
@@ -22,13 +21,9 @@ import datetime as _dt
 import errno
 import fcntl
 import json
-import logging
-import lzma
 import math
 import os
 import statistics
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +32,7 @@ from sqlite_utils import Database
 from . import rawcodec
 from ..device.frames import Frames
 from ..exc import ForcePlateError
-from .migrations import MIGRATION_NAMES, migrations
-
-log = logging.getLogger(__name__)
+from .migrations import migrations
 
 DB_FILENAME = "forceplate.db"
 STATUSES = ("recording", "complete", "interrupted")
@@ -61,152 +54,6 @@ class UnknownSession(StoreError, LookupError):
 def utc_now() -> str:
     """The time now, ISO 8601 UTC, microseconds: the one format of every time column."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-# ----------------------------------------------------------------------------------------- raw chunks
-
-_HEADER = struct.Struct("<BIq")         # channels, n_sets, first t_ns
-_SECTIONS = struct.Struct("<IB")        # bytes of varint numbers, width of the residual byte planes
-_ORDERS = (0, 1, 2)                     # predictors: the chunk's first count, the previous count, a line
-
-
-def _zigzag(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.int64)
-    return ((v << 1) ^ (v >> 63)).astype(np.uint64)
-
-
-def _unzigzag(u: np.ndarray) -> np.ndarray:
-    u = np.asarray(u, dtype=np.uint64)
-    return ((u >> np.uint64(1)).astype(np.int64)) ^ -((u & np.uint64(1)).astype(np.int64))
-
-
-def _varint_encode(u: np.ndarray) -> bytes:
-    """LEB128: 7 bits a byte, low first, the high bit set on every byte but a number's last."""
-    u = np.asarray(u, dtype=np.uint64)
-    if u.size == 0:
-        return b""
-    nbytes = np.ones(u.shape, dtype=np.int64)
-    rest = u >> np.uint64(7)
-    while rest.any():
-        nbytes += rest > 0
-        rest >>= np.uint64(7)
-    owner = np.repeat(np.arange(u.size), nbytes)
-    pos = np.arange(owner.size) - np.repeat(np.cumsum(nbytes) - nbytes, nbytes)
-    out = ((u[owner] >> (np.uint64(7) * pos.astype(np.uint64))) & np.uint64(0x7F)).astype(np.uint8)
-    out[pos < nbytes[owner] - 1] |= 0x80
-    return out.tobytes()
-
-
-def _varint_decode(data: bytes, count: int) -> np.ndarray:
-    b = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(b < 0x80)
-    if ends.size != count or (count and ends[-1] != b.size - 1):
-        raise StoreError(f"corrupt raw chunk: {ends.size} numbers where {count} were expected")
-    if count == 0:
-        return np.zeros(0, dtype=np.uint64)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts + 1
-    if lengths.max() > 10:
-        raise StoreError("corrupt raw chunk: a number longer than 64 bits")
-    pos = np.arange(b.size) - np.repeat(starts, lengths)
-    parts = (b & 0x7F).astype(np.uint64) << (np.uint64(7) * pos.astype(np.uint64))
-    return np.bitwise_or.reduceat(parts, starts)
-
-
-def _residuals(x: np.ndarray, order: int) -> np.ndarray:
-    """Counts 1..n-1 of one cell minus their prediction (x: int64, n >= 1)."""
-    if order == 0:
-        return x[1:] - x[0]
-    steps = np.diff(x)
-    return steps if order == 1 else np.concatenate((steps[:1], np.diff(steps)))
-
-
-def _undo_residuals(first: int, r: np.ndarray, order: int) -> np.ndarray:
-    if order == 0:
-        rest = first + r
-    elif order == 1:
-        rest = first + np.cumsum(r)
-    else:
-        rest = first + np.cumsum(np.cumsum(r))
-    return np.concatenate(([first], rest))
-
-
-def encode_chunk(t_ns, raw_counts, flags) -> tuple[str, bytes]:
-    """Encode sample sets losslessly and compactly; returns ``(codec, data)`` for :func:`decode_chunk`.
-
-    Layout before compression: the first step between timestamps and then the changes of step, and each
-    cell's first count (zigzag varints); one predictor per cell (0: the chunk's first count, 1: the previous
-    count, 2: the line through the two previous counts; whichever leaves the smallest residuals); the
-    residuals as little-endian byte planes (all low bytes, then all next bytes: the high planes are nearly
-    all zeros and compress away); the flags. Then zlib or lzma, whichever is smaller.
-
-    Parameters
-    ----------
-    t_ns : array_like, shape (n,), int64
-        The source clock's time of each set (ns), increasing.
-    raw_counts : array_like, shape (n, ch), int32
-        Signed ADC counts.
-    flags : array_like, shape (n, ch), uint8
-        Word flags (forceplate.device.flags).
-    """
-    t_ns = np.asarray(t_ns, dtype=np.int64)
-    counts = np.asarray(raw_counts, dtype=np.int64)
-    flags = np.asarray(flags, dtype=np.uint8)
-    n = t_ns.shape[0]
-    if n == 0 or counts.ndim != 2 or counts.shape[0] != n or flags.shape != counts.shape:
-        raise ValueError(f"a chunk needs n >= 1 sets: t_ns (n,), counts and flags (n, ch); got "
-                         f"{t_ns.shape}, {counts.shape}, {flags.shape}")
-    channels = counts.shape[1]
-    steps_ns = np.diff(t_ns)
-    numbers = _varint_encode(_zigzag(np.concatenate((np.diff(steps_ns, prepend=0), counts[0]))))
-    orders, residuals = [], []
-    for ch in range(channels):
-        candidates = [_residuals(counts[:, ch], order) for order in _ORDERS]
-        best = min(range(len(_ORDERS)), key=lambda i: int(np.abs(candidates[i]).sum()))
-        orders.append(_ORDERS[best])
-        residuals.append(_zigzag(candidates[best]))
-    zz = np.concatenate(residuals)
-    top = int(zz.max()) if zz.size else 0
-    width = 2 if top < 1 << 16 else 4 if top < 1 << 32 else 8
-    planes = zz.astype(f"<u{width}").view(np.uint8).reshape(-1, width).T.tobytes()
-    body = (_SECTIONS.pack(len(numbers), width) + numbers + bytes(orders) + planes + flags.T.tobytes())
-    header = _HEADER.pack(channels, n, int(t_ns[0]))
-    packed_zlib = zlib.compress(body, 9)
-    packed_lzma = lzma.compress(body, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
-    if len(packed_lzma) < len(packed_zlib):
-        return "fp1+lzma", header + packed_lzma
-    return "fp1+zlib", header + packed_zlib
-
-
-_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 1 << 20}]   # 1 MiB: chunks are small
-
-
-def decode_chunk(codec: str, data: bytes) -> Frames:
-    """The exact sets :func:`encode_chunk` was given: Frames(t_ns int64, raw_counts int32, flags uint8)."""
-    if codec == "fp1+zlib":
-        body = zlib.decompress(data[_HEADER.size:])
-    elif codec == "fp1+lzma":
-        body = lzma.decompress(data[_HEADER.size:], format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
-    else:
-        raise StoreError(f"unknown raw chunk format {codec!r}")
-    channels, n, first_t_ns = _HEADER.unpack_from(data)
-    numbers_len, width = _SECTIONS.unpack_from(body)
-    at = _SECTIONS.size
-    numbers = _unzigzag(_varint_decode(body[at:at + numbers_len], (n - 1) + channels))
-    at += numbers_len
-    orders = body[at:at + channels]
-    at += channels
-    plane_len = width * (n - 1) * channels
-    zz = np.frombuffer(body[at:at + plane_len], dtype=np.uint8).reshape(width, -1).T.copy().view(f"<u{width}")
-    residuals = _unzigzag(zz.ravel().astype(np.uint64)).reshape(channels, n - 1)
-    flags = np.frombuffer(body[at + plane_len:], dtype=np.uint8)
-    if flags.size != n * channels:
-        raise StoreError("corrupt raw chunk: the flags are cut short")
-    t_ns = first_t_ns + np.concatenate(([0], np.cumsum(np.cumsum(numbers[:n - 1]))))
-    counts = np.stack([_undo_residuals(int(numbers[n - 1 + ch]), residuals[ch], orders[ch])
-                       for ch in range(channels)], axis=1)
-    return Frames(t_ns.astype(np.int64), np.ascontiguousarray(counts, dtype=np.int32),
-                  np.ascontiguousarray(flags.reshape(channels, n).T))
 
 
 # ------------------------------------------------------------------------------------------ the store
@@ -241,7 +88,7 @@ class Store:
                 raise StoreError(f"{path}: cannot open the database: {exc}") from None
             raise
         self._locks: dict[int, int] = {}          # session id -> fd of its held lock file
-        self._raw_state: dict[int, tuple] = {}    # session id -> (fp2 state after its last chunk, chunks since key)
+        self._raw_state: dict[int, rawcodec.Position] = {}    # session id -> where its next raw chunk continues
         if mark_interrupted:
             self.mark_interrupted()
 
@@ -504,31 +351,27 @@ class Store:
         return list(range(next_seq, next_seq + len(events)))
 
     def add_raw_chunk(self, session_id: int, frames: Frames) -> int:
-        """Commit sample sets as the session's next raw chunk; its sequence number.
+        """Commit sample sets as the session's next raw chunk; its sequence number (its first, when split).
 
-        Chunks are ``fp2`` (:mod:`forceplate.storage.rawcodec`), each continuing the state the last one committed
-        through this Store left, with a key chunk every ``rawcodec.KEY_EVERY``; a chunk the coder cannot
-        reproduce is kept in the self-contained ``fp1`` format instead (and logged)."""
-        state, since_key = self._raw_state.get(session_id, (None, 0))
-        if since_key >= rawcodec.KEY_EVERY:
-            state = None
+        Chunks are ``fp2`` (:func:`forceplate.storage.rawcodec.encode_next`), each continuing the state the last
+        one committed through this Store left, with a key chunk every ``rawcodec.KEY_EVERY``. Sets the coder
+        does not reproduce are stored one per key chunk instead (logged), in the same transaction; if even
+        that fails, StoreError, and nothing of them is stored (never a wrong sample)."""
         try:
-            codec, data, after = rawcodec.encode_chunk(frames.t_ns, frames.raw_counts, frames.flags, state)
-        except rawcodec.CodecMismatch:
-            log.error("raw chunk of session %d kept in the fp1 format: the fp2 coder did not reproduce it",
-                      session_id)
-            codec, data = encode_chunk(frames.t_ns, frames.raw_counts, frames.flags)
-            after = None
+            chunks, after = rawcodec.encode_next(frames, self._raw_state.get(session_id),
+                                                 what=f"a raw chunk of session {session_id}")
+        except rawcodec.CodecMismatch as exc:
+            raise StoreError(f"session {session_id}: {frames.n_sets} sample sets could not be stored: {exc}") from None
         with self._atomic():
-            (seq,) = self.db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM raw_chunks WHERE session_id = ?",
-                                     [session_id]).fetchone()
-            self.db.execute("INSERT INTO raw_chunks (session_id, seq, first_t_ns, last_t_ns, n_sets, codec, data) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [session_id, seq, int(frames.t_ns[0]), int(frames.t_ns[-1]), int(frames.n_sets),
-                             codec, data])
-        # only once committed: the next chunk continues from what is stored
-        self._raw_state[session_id] = (after, 1 if state is None else since_key + 1)
-        return seq
+            (first,) = self.db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM raw_chunks WHERE session_id = ?",
+                                       [session_id]).fetchone()
+            self.db.conn.executemany(
+                "INSERT INTO raw_chunks (session_id, seq, first_t_ns, last_t_ns, n_sets, codec, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [[session_id, first + i, int(part.t_ns[0]), int(part.t_ns[-1]), int(part.n_sets), codec, data]
+                 for i, (part, codec, data) in enumerate(chunks)])
+        self._raw_state[session_id] = after       # only once committed: the next chunk continues what is stored
+        return first
 
     def end_session(self, session_id: int, *, status: str = "complete", body_weight_n: float | None = None,
                     ended_at: str | None = None) -> None:
@@ -658,11 +501,8 @@ class Store:
         for seq, codec, data in self.db.execute(
                 "SELECT seq, codec, data FROM raw_chunks WHERE session_id = ? ORDER BY seq", [session_id]):
             try:
-                if codec == rawcodec.CODEC:
-                    frames, state = rawcodec.decode_chunk(codec, data, state)
-                else:
-                    frames, state = decode_chunk(codec, data), None
-            except (rawcodec.CorruptChunk, ValueError) as exc:
+                frames, state = rawcodec.decode_chunk(codec, data, state)
+            except rawcodec.CorruptChunk as exc:
                 raise StoreError(f"session {session_id}, raw chunk {seq}: {exc}") from None
             parts.append(frames)
         if not parts:
@@ -746,87 +586,3 @@ def _clean_name(name) -> str:
 def _is_sqlite_error(exc: Exception) -> bool:
     import sqlite3
     return isinstance(exc, sqlite3.Error)
-
-
-# ------------------------------------------------------------------------------------------- export
-
-def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
-    """Write a session's raw trace as a CONTRACTS.md section 2 CSV, and its metadata as JSON beside it.
-
-    The CSV has ``t_s`` (seconds since the session's start, on the source's time scale, exactly the times
-    the live analysis had) and one ``*_n`` column per load cell: the stored counts through the session's
-    calibration. A set with a flagged word has no force to give, so it is left out (the live analysis had
-    NaN there); the JSON says how many. Files are written whole or not at all (a temporary file renamed).
-
-    Returns the paths written (CSV, JSON). Raises UnknownSession, or StoreError for a folder that cannot be
-    written (its message names the path and the reason, e.g. a full disk).
-    """
-    from ..signal.calibration import counts_to_newtons
-
-    session = store.session(session_id)
-    frames = store.raw_frames(session_id)
-    calibration = session["calibration"]
-    cells_n = counts_to_newtons(frames.raw_counts, frames.flags, calibration["offset_counts"],
-                                calibration["scale_n_per_count"])
-    t_s = (frames.t_ns - session["clock_origin_ns"]) * (session["speed"] / 1e9)
-    valid = np.isfinite(cells_n).all(axis=1)
-    increasing = t_s > np.maximum.accumulate(np.concatenate(([-np.inf], t_s[:-1])))
-    keep = valid & increasing
-    table = np.column_stack([t_s[keep], cells_n[keep]]).tolist()
-    header = ",".join(["t_s", *session["cells"]])
-    csv_text = header + "\n" + "".join(",".join(map(repr, row)) + "\n" for row in table)
-
-    out_dir = Path(out_dir)
-    csv_path = out_dir / f"session-{session_id}.csv"
-    json_path = out_dir / f"session-{session_id}.json"
-    meta = {
-        "session": session_id, "person": session["person"], "started": session["started_at"],
-        "ended": session["ended_at"], "status": session["status"], "source": session["source"],
-        "rate_hz": session["rate_hz"], "adc": session["adc"], "cells": session["cells"],
-        "speed": session["speed"], "clock_origin_ns": session["clock_origin_ns"],
-        "calibration": calibration, "body_weight_n": session["body_weight_n"],
-        "thump_bw": session["thump_bw"], "min_peak_bw": session["min_peak_bw"],
-        "csv": csv_path.name, "sets": int(frames.n_sets), "sets_exported": int(keep.sum()),
-        "sets_left_out_flagged": int((~valid).sum()),
-        "analyze": (f"forceplate analyze {csv_path.name} --adc {session['adc']} --thump-bw {session['thump_bw']:g} "
-                    f"--min-peak-bw {session['min_peak_bw']:g}"),
-        "events": store.events(session_id),
-    }
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_whole(csv_path, csv_text)
-        _write_whole(json_path, json.dumps(meta, indent=1, allow_nan=False) + "\n")
-    except OSError as exc:
-        raise StoreError(f"cannot write the export to {out_dir}: {exc.strerror or exc}") from None
-    return csv_path, json_path
-
-
-def session_force(store: Store, session_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """A session's stored trace as total vertical force: ``(t_s, force_n)``, seconds since its start on the
-    source's time scale (as the events' times) and newtons (NaN where a cell's word was flagged)."""
-    from ..signal.calibration import counts_to_newtons
-
-    session = store.session(session_id)
-    frames = store.raw_frames(session_id)
-    calibration = session["calibration"]
-    if not frames.n_sets:
-        return np.zeros(0), np.zeros(0)
-    cells_n = counts_to_newtons(frames.raw_counts, frames.flags, calibration["offset_counts"],
-                                calibration["scale_n_per_count"])
-    return (frames.t_ns - session["clock_origin_ns"]) * (session["speed"] / 1e9), cells_n.sum(axis=1)
-
-
-def _write_whole(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

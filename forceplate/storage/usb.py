@@ -17,7 +17,7 @@ one (EIO, the folder gone, another filesystem at the mount point) stops the expo
 session that failed. The database is only read, apart from that one setting.
 
 Test-only hook: ``FORCEPLATE_USB_TEST_FAULT=eio@N`` makes the N-th block this module writes to the stick (each
-session's JSON; the CSV is written by ``store.export_session``) fail with EIO, as a pulled stick does. It exists
+session's JSON; the CSV is written by ``export.export_session``) fail with EIO, as a pulled stick does. It exists
 so tests can pull a stick mid-session in a real subprocess; do not set it otherwise.
 """
 from __future__ import annotations
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exc import ForcePlateError
+from .files import fsync_folder, write_file_atomically
 
 EXPORT_FOLDER = "forceplate-exports"
 STICK_ID_FILE = ".forceplate-stick"
@@ -107,18 +108,19 @@ def export_to_stick(store, mount_point, *, progress=None) -> ExportResult:
 
 
 def _export_one(store, session, root: Path, stick, result, progress):
-    from .store import StoreError, export_session
+    from .export import export_session
+    from .store import StoreError
 
     session_id = session["id"]
     incoming = root / INCOMING
-    folder = root / _folder_name(session["person"], session.get("person_id"))
+    folder = root / folder_name(session["person"], session.get("person_id"))
     stem = f"{_local_date(session['started_at'])}-session-{session_id}"
     csv_path, json_path = folder / f"{stem}.csv", folder / f"{stem}.json"
     doing = f"write {folder.name}/{csv_path.name}"
     stick.check(doing)
     if not incoming.is_dir():              # gone: never let export_session re-create it below the mount point
         raise UsbExportError(f"the USB stick at {stick.mount} went away while trying to {doing}")
-    try:                                   # whole files under temporary names, fsynced, renamed (store.py)
+    try:                                   # whole files under temporary names, fsynced, renamed (export.py)
         csv_tmp, json_tmp = export_session(store, session_id, incoming)
     except StoreError as exc:
         cause = exc.__context__            # export_session says "cannot write ...: <reason>"; the errno is here
@@ -131,7 +133,7 @@ def _export_one(store, session, root: Path, stick, result, progress):
         meta["analyze"] = meta.get("analyze", "").replace(csv_tmp.name, csv_path.name)
         meta["csv"] = csv_path.name
         stick.guard(f"make {folder.name}", lambda: _mkdir(folder, root))
-        stick.guard(doing, lambda: (os.replace(csv_tmp, csv_path), _fsync_dir(folder)))
+        stick.guard(doing, lambda: (os.replace(csv_tmp, csv_path), fsync_folder(folder)))
         try:
             stick.write(json_path, (json.dumps(meta, indent=1, allow_nan=False) + "\n").encode("utf-8"))
         except UsbExportError:
@@ -181,40 +183,21 @@ class _Stick:
             raise self.error(exc, doing) from None
 
     def write(self, target: Path, data: bytes) -> None:
-        self._write_whole(target, (data[i:i + BLOCK_BYTES] for i in range(0, len(data), BLOCK_BYTES)))
-
-    def _write_whole(self, target: Path, blocks) -> None:
-        """Write under a temporary name, fsync, rename, fsync the folder; on failure remove the partial file."""
+        """Write a whole file (see files.write_file_atomically) in blocks; on failure the partial file is
+        removed and the error says whether the stick is full or gone."""
         doing = f"write {target.parent.name}/{target.name}"
         self.check(doing)
-        tmp = target.with_name(f".{target.name}.tmp")
-        fd = None
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            for block in blocks:
-                self.blocks += 1
-                if self.fail_at_block is not None and self.blocks >= self.fail_at_block:
-                    raise OSError(errno.EIO, os.strerror(errno.EIO) + f" ({TEST_FAULT_ENV})")
-                view = memoryview(block)
-                while view:
-                    view = view[os.write(fd, view):]
-            os.fsync(fd)
-            os.close(fd)
-            fd = None
-            self.check(doing)
-            os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            write_file_atomically(target, self._blocks(data), mode=0o644, before_replace=lambda: self.check(doing))
         except OSError as exc:
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
             raise self.error(exc, doing) from None
+
+    def _blocks(self, data: bytes):
+        for i in range(0, len(data), BLOCK_BYTES):
+            self.blocks += 1
+            if self.fail_at_block is not None and self.blocks >= self.fail_at_block:
+                raise OSError(errno.EIO, os.strerror(errno.EIO) + f" ({TEST_FAULT_ENV})")
+            yield data[i:i + BLOCK_BYTES]
 
     def error(self, exc: OSError, doing: str) -> UsbExportError:
         reason = exc.strerror or str(exc)
@@ -256,13 +239,7 @@ def _stick_id(root: Path) -> str:
     except (FileNotFoundError, UnicodeDecodeError):
         pass
     new = uuid.uuid4().hex
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="ascii") as fh:
-        fh.write(new + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(root)
+    write_file_atomically(path, new + "\n", mode=0o644)
     return new
 
 
@@ -272,24 +249,10 @@ def _mkdir(folder: Path, root: Path) -> None:
     folder.mkdir(exist_ok=True)
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):     # vfat may refuse a directory fsync
-            raise
-    finally:
-        os.close(fd)
-
-
 _UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
 
 
-def _folder_name(person: str, person_id=None) -> str:
+def folder_name(person: str, person_id=None) -> str:
     """A folder name FAT, exFAT and NTFS accept: no <>:"/\\|?*, no control characters, no trailing dots."""
     name = _UNSAFE.sub("_", str(person or "")).strip().rstrip(". ")
     if not name or name.upper() in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
@@ -305,4 +268,4 @@ def _local_date(started_at: str) -> str:
     return when.astimezone().date().isoformat()
 
 
-__all__ = ["EXPORT_FOLDER", "ExportResult", "UsbExportError", "export_to_stick"]
+__all__ = ["EXPORT_FOLDER", "ExportResult", "UsbExportError", "export_to_stick", "folder_name"]

@@ -19,7 +19,6 @@ import math
 import os
 import secrets
 import stat
-import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -31,6 +30,7 @@ from flask import (Blueprint, abort, current_app, jsonify, redirect, render_temp
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..exc import ConfigError
+from ..storage.files import write_file_atomically
 
 log = logging.getLogger(__name__)
 
@@ -127,38 +127,9 @@ class PasswordFile:
             "generation": secrets.token_hex(16),
             "changed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        _write_private_atomically(self.path, json.dumps(record, indent=1) + "\n")
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_file_atomically(self.path, json.dumps(record, indent=1) + "\n", mode=0o600)   # 0600 from the start
         return self.path
-
-
-def _write_private_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (mode 0600) so a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")   # mkstemp: 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with _suppress_oserror():
-            os.unlink(temp)
-        raise
-    with _suppress_oserror():          # make the rename itself durable (a power cut on a Pi)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-class _suppress_oserror:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, _value, _tb):
-        return kind is not None and issubclass(kind, OSError)
 
 
 def set_password(data_dir, password: str) -> Path:

@@ -13,7 +13,8 @@ import numpy as np
 from flask import Blueprint, abort, jsonify, render_template, request, send_file
 
 from ..programme.rules import MIN_SESSIONS_PER_WEEK
-from ..storage.store import UnknownSession, export_session, session_force
+from ..storage.export import export_session, session_force
+from ..storage.store import UnknownSession
 from . import get_store
 from .people import _person_or_404
 from .stream import decimate_min_max, json_safe

@@ -1,0 +1,78 @@
+"""Writing a whole file so that a reader, a crash or a power cut sees the old file or the new one, never half.
+
+Every file forceplate writes outside the database (exports, the clinic password, files on a USB stick) goes
+through :func:`write_file_atomically`.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+
+def write_file_atomically(path, data: bytes | str | Iterable[bytes], *, mode: int = 0o666,
+                          before_replace: Callable[[], None] | None = None) -> Path:
+    """Write ``data`` to ``path`` under a temporary name beside it, fsync it, rename it over ``path`` and fsync
+    the folder. On any failure the temporary file is removed and the exception raised; ``path`` is untouched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write; its folder must exist.
+    data : bytes, str or iterable of bytes
+        The contents: text is written as UTF-8 with its newlines as they are; an iterable is written block by
+        block (a caller can then fail or stop between blocks).
+    mode : int
+        Permission bits of the new file, less the umask (as ``open()``); ``0o600`` keeps a secret private
+        from the moment the file exists, not only after a chmod.
+    before_replace : callable, optional
+        Called after the data is on disk and before the rename; raising there leaves ``path`` as it was (a
+        USB stick checks that it is still the same stick).
+
+    Returns the path written.
+    """
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    blocks = (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    # a name of our own: two writers of the same file never share a temporary file
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        try:
+            for block in blocks:
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if before_replace is not None:
+            before_replace()
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_folder(path.parent)
+    return path
+
+
+def fsync_folder(folder) -> None:
+    """Make a rename or a new entry in ``folder`` durable. Filesystems that cannot fsync a folder (vfat may
+    refuse with EINVAL) are left as they are; any other error is raised (a stick that went away)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
