@@ -17,6 +17,7 @@ import struct
 import zlib
 
 import numpy as np
+from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from . import rawcodec
@@ -311,5 +312,6 @@ def _decode_fp1_body(codec: str, data: bytes) -> Frames:
     return Frames(t_ns.astype(np.int64), np.ascontiguousarray(counts, dtype=np.int32), np.ascontiguousarray(flags))
 
 
-SCHEMA_VERSION = len(migrations._migrations)
-MIGRATION_NAMES = tuple(m.name for m in migrations._migrations)
+# Every migration, in order: what an empty database has pending (read-only; sqlite-utils' public API).
+MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))
+SCHEMA_VERSION = len(MIGRATION_NAMES)
