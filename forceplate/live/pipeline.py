@@ -102,7 +102,7 @@ class SessionWriter:
     or spans ``MAX_CHUNK_CLOCK_S`` of the source's clock; events are committed at once.
     """
 
-    def __init__(self, store, session_id: int, *, rate_hz: float, speed: float = 1.0):
+    def __init__(self, store, session_id: int, *, rate_hz: float):
         self.store = store
         self.session_id = session_id
         self.chunk_sets = max(1, int(round(CHUNK_S * float(rate_hz))))
@@ -121,7 +121,7 @@ class SessionWriter:
             cells=cell_names(source), offset_counts=pipeline.offset_counts,
             scale_n_per_count=pipeline.scale_n_per_count, clock_origin_ns=pipeline.clock_origin_ns,
             speed=pipeline.speed, thump_bw=pipeline.thump_bw, min_peak_bw=pipeline.min_peak_bw)
-        return cls(store, session_id, rate_hz=source.rate_hz, speed=pipeline.speed)
+        return cls(store, session_id, rate_hz=source.rate_hz)
 
     def add_frames(self, frames: Frames) -> None:
         if not frames.n_sets:
