@@ -1,6 +1,6 @@
 """Recording sets from the live plate (``forceplate serve``): one set at a time, for one person.
 
-:class:`SetController` hangs on the LivePlate's ``on_batch`` hook. While a set records, the sampler thread
+:class:`SetController` listens to the LivePlate (``LivePlate.add_listener``). While a set records, the sampler thread
 only puts each batch on a queue (``SimpleQueue.put`` never blocks), and a writer thread that owns its own
 Store drains it: the set's own :class:`~forceplate.live.pipeline.ForcePipeline` (the person's target peak as the
 thump threshold, their body mass) turns counts into events, each committed before anyone hears of it, and a
@@ -48,7 +48,7 @@ class SetController:
     Parameters
     ----------
     plate : LivePlate
-        Its ``on_batch`` hook is taken (an existing hook is still called).
+        Listened to from construction until :meth:`close` (other listeners are untouched).
     store_path : path
         The database (file or folder); the writer thread opens its own Store on it.
     source_spec : str, optional
@@ -77,8 +77,7 @@ class SetController:
         self._fault: str | None = None
         self.selected_person_id: int | None = None
         self._closed = False
-        self._previous_hook = plate.on_batch
-        plate.on_batch = self._on_batch
+        plate.add_listener(self._on_batch)
         self._store_opened = threading.Event()
         self._thread = threading.Thread(target=self._writer_loop, name="forceplate-set-writer", daemon=True)
         self._thread.start()
@@ -187,18 +186,15 @@ class SetController:
             self.stop(reason="the server stopped")
         except ForcePlateError as exc:
             log.warning("the set could not end cleanly: %s", exc)
+        self.plate.remove_listener(self._on_batch)     # before the writer ends: no batch queued for nobody
         self._queue.put(("close", None, None))
         self._thread.join(timeout_s)
-        if self.plate.on_batch == self._on_batch:
-            self.plate.on_batch = self._previous_hook
 
     # -- the sampler thread: hand on, never wait ----------------------------------------------------------
 
     def _on_batch(self, frames, events) -> None:
         if self._accepting:
             self._queue.put(("frames", frames, None))
-        if self._previous_hook is not None:
-            self._previous_hook(frames, events)
 
     # -- commands to the writer thread ---------------------------------------------------------------------
 
