@@ -154,7 +154,7 @@ def record(person, max_s, source_spec, data_dir):
                 while not stop and not recorder.is_done:
                     frames = source.read(4096, timeout_s=0.05)
                     if frames.n_sets:
-                        for event in recorder.ingest(frames):
+                        for event in recorder.ingest(frames).events:
                             _echo_json(event)
                     elif source.is_finished:
                         break
