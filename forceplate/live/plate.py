@@ -58,6 +58,13 @@ class Update:
         return self.t_s.size == 0 and not self.events
 
 
+@dataclass(eq=False)
+class _Listener:
+    """One add_listener call: the callback, and whether it has failed (only the sampler thread sets that)."""
+    callback: object
+    has_failed: bool = False
+
+
 @dataclass
 class _Stats:
     sets: int = 0
@@ -111,9 +118,8 @@ class LivePlate:
         self._pipeline = None
         # Replaced whole under the lock, never changed in place: the sampler reads one reference per batch
         # and calls that tuple without a lock, so adding or removing never waits on a listener or loses one.
-        self._listeners: tuple = ()
+        self._listeners: tuple[_Listener, ...] = ()
         self._listeners_lock = threading.Lock()
-        self._failed_listeners: list = []       # the sampler's own: each failing listener is logged once
 
     # -- the sampler ---------------------------------------------------------------------------------------
 
@@ -173,7 +179,7 @@ class LivePlate:
         Safe from any thread while the plate samples. A listener added during a batch hears from the next one.
         """
         with self._listeners_lock:
-            self._listeners = self._listeners + (callback,)
+            self._listeners = self._listeners + (_Listener(callback),)
 
     def remove_listener(self, callback) -> None:
         """Stop calling ``callback`` (nothing happens if it is not listening). Safe from any thread.
@@ -182,18 +188,21 @@ class LivePlate:
         """
         with self._listeners_lock:
             listeners = list(self._listeners)
-            if callback in listeners:
-                listeners.remove(callback)
-                self._listeners = tuple(listeners)
+            for i, listener in enumerate(listeners):
+                if listener.callback == callback:
+                    del listeners[i]
+                    self._listeners = tuple(listeners)
+                    return
 
     def _tell_listeners(self, frames, events) -> None:
-        for callback in self._listeners:
+        for listener in self._listeners:
             try:
-                callback(frames, events)
+                listener.callback(frames, events)
             except Exception:          # noqa: BLE001 - a listener's bug must not stop the sampling
-                if callback not in self._failed_listeners:    # once: not a log line per batch
-                    self._failed_listeners.append(callback)
-                    log.exception("a plate listener failed (%r); its further failures are not logged", callback)
+                if not listener.has_failed:             # once: not a log line per batch
+                    listener.has_failed = True
+                    log.exception("a plate listener failed (%r); its further failures are not logged",
+                                  listener.callback)
 
     def _run(self) -> None:
         try:
