@@ -29,8 +29,8 @@ def record(store, source, clock, seconds, *, step_s=0.25, **kw):
             for event in new:                                  # committed before it was returned
                 assert event["seq"] in {e["seq"] for e in stored}
             reported += new
-    last, summary = recorder.finish()
-    return recorder, reported + last, summary, read
+    last = recorder.finish()
+    return recorder, reported + last, recorder.summary(), read
 
 
 def test_every_reported_event_and_every_raw_set_is_in_the_store(store):
@@ -130,5 +130,5 @@ def test_interrupting_commits_the_buffered_sets_and_marks_the_session_interrupte
     clock.advance(0.5)                                          # less than a raw chunk: still buffered
     recorder.ingest(source.read(100_000))
     recorder.interrupt()
-    assert store.session(recorder.session_id)["status"] == "interrupted"
+    assert store.session(recorder.session_id)["status"] == recorder.summary()["status"] == "interrupted"
     assert store.raw_frames(recorder.session_id).n_sets == 40

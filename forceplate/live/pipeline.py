@@ -173,7 +173,8 @@ class Ingested:
 
 
 class Recorder:
-    """One session from one source into the store, in the calling thread: ``start``, ``ingest``, ``finish``.
+    """One session from one source into the store, in the calling thread: ``start``, ``ingest``, ``finish``
+    (or ``interrupt``), then ``summary``.
 
     The one way a session is recorded: ``forceplate record`` records its whole run with one, and each set on
     the live page is one (forceplate.live.sets). Each batch's events are committed before ``ingest`` returns
@@ -213,6 +214,7 @@ class Recorder:
                                       body_mass_kg=body_mass_kg)
         self.writer: SessionWriter | None = None
         self.last_t_s = 0.0
+        self.status = "recording"         # until finish() or interrupt()
 
     @property
     def session_id(self) -> int:
@@ -250,20 +252,25 @@ class Recorder:
         self.writer.add_frames(frames)
         return Ingested(reported, processed)
 
-    def finish(self, *, status: str = "complete") -> tuple[list[dict], dict]:
-        """End the session: the last events (committed) and a summary of the session."""
+    def finish(self, *, status: str = "complete") -> list[dict]:
+        """End the session: its last events (committed), as reported."""
         reported = self._commit(self.pipeline.flush())
+        self.writer.finish(status=status, body_weight_n=self.pipeline.body_weight_n)
+        self.status = status
+        return reported
+
+    def summary(self) -> dict:
+        """The ended session in one line (``record``'s last): counts, duration, body weight."""
         body_weight_n = self.pipeline.body_weight_n
-        self.writer.finish(status=status, body_weight_n=body_weight_n)
-        summary = {"kind": "summary", "session": self.session_id, "person": self.store.person(self.person_id)["name"],
-                   "status": status, "duration_s": round(self.last_t_s, 3), "sets": self.writer.sets,
-                   "events": self.writer.events, "thumps": self.writer.thumps,
-                   "body_weight_n": None if body_weight_n is None else round(float(body_weight_n), 1)}
-        return reported, summary
+        return {"kind": "summary", "session": self.session_id, "person": self.store.person(self.person_id)["name"],
+                "status": self.status, "duration_s": round(self.last_t_s, 3), "sets": self.writer.sets,
+                "events": self.writer.events, "thumps": self.writer.thumps,
+                "body_weight_n": None if body_weight_n is None else round(float(body_weight_n), 1)}
 
     def interrupt(self) -> None:
         """Something failed: commit the buffered raw sets and end the session ``interrupted``, analysing no more."""
         self.writer.finish(status="interrupted")
+        self.status = "interrupted"
 
     def _sets_of_this_recording(self, frames: Frames) -> Frames:
         if not frames.n_sets or (self.max_s is None and not self.skip_sets_before_start):

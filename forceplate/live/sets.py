@@ -380,7 +380,7 @@ class _Recording:
 
     def finish(self, *, pain, reason: str, changed_by: str) -> tuple[list[dict], dict]:
         """End the set ``complete``: its last events (committed) and its summary."""
-        events, _ = self.recorder.finish(status="complete")
+        events = self.recorder.finish(status="complete")
         self._count_flagged(events)
         session_id = self.session_id
         if pain is not None:
