@@ -154,7 +154,7 @@ def record(person, max_s, source_spec, data_dir):
                 while not stop and not recorder.is_done:
                     frames = source.read(4096, timeout_s=0.05)
                     if frames.n_sets:
-                        for event in recorder.ingest(frames):
+                        for event in recorder.ingest(frames).events:
                             _echo_json(event)
                     elif source.is_finished:
                         break
@@ -162,10 +162,9 @@ def record(person, max_s, source_spec, data_dir):
                 status, failure = "interrupted", exc
             for sig in previous:                 # a second signal must not interrupt the ending
                 signals.signal(sig, signals.SIG_IGN)
-            events, summary = recorder.finish(status=status)
-            for event in events:
+            for event in recorder.finish(status=status):
                 _echo_json(event)
-            _echo_json(summary)
+            _echo_json(recorder.summary())
     finally:
         for sig, handler in previous.items():
             signals.signal(sig, handler)

@@ -1,5 +1,6 @@
 """The appliance wiring: the front panel drives sets and tares a live plate; the stored calibration is used."""
 import functools
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -61,11 +62,17 @@ def push_empty(plate, seconds, *, drift_n=(1.0, -2.0, 0.5, 3.0), load_n=0.0):
 
 
 def tare_with_pushed_counts(link, plate, **push):
-    result = {}
-    import threading
+    """Tare in a thread and push the counts once it listens to the plate (the plate's thread is real)."""
+    result, listening, add_listener = {}, threading.Event(), plate.add_listener
+
+    def add_and_tell(callback):          # the plate (this test's own) says when the tare listens
+        add_listener(callback)
+        listening.set()
+
+    plate.add_listener = add_and_tell
     worker = threading.Thread(target=lambda: result.setdefault("ok", link.tare(timeout_s=10.0)))
     worker.start()
-    time.sleep(0.2)                      # the tare starts collecting (the plate thread is real)
+    assert listening.wait(10.0)
     push_empty(plate, 3.2, **push)
     worker.join(15.0)
     return result["ok"]

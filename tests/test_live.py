@@ -207,7 +207,8 @@ def test_high_rates_are_processed_in_batches_not_set_by_set():
     from forceplate.live.plate import BATCH_S, LivePlate
     sizes = []
     source = SimulatedSource("standing", rate_hz=1000.0, adc="ideal", clock=FakeClock())
-    plate = LivePlate(source, on_batch=lambda frames, events: frames is not None and sizes.append(frames.n_sets))
+    plate = LivePlate(source)
+    plate.add_listener(lambda frames, events: frames is not None and sizes.append(frames.n_sets))
     with source, plate:                  # the context starts and stops the plate
         deadline = _time.monotonic() + 20.0
         while sum(sizes) < 3000 and _time.monotonic() < deadline:
@@ -239,3 +240,129 @@ def test_a_person_standing_still_is_never_zeroed_away(source, plate):
     _, force_n = plate.history(seconds=1.0)
     assert np.mean(force_n) == pytest.approx(700.0, abs=1.0)
     assert plate.status()["drift_n"] == 0.0
+
+
+# -- listeners --------------------------------------------------------------------------------------------
+
+class SetsHeard:
+    """A plate listener that counts the sets it was handed (the sampler thread calls it)."""
+
+    def __init__(self):
+        self.sets = 0
+
+    def __call__(self, frames, events):
+        if frames is not None:
+            self.sets += frames.n_sets
+
+
+class Gate:
+    """A plate listener that holds the sampler inside its first batch until the test lets it go."""
+
+    def __init__(self):
+        self.entered, self.released = threading.Event(), threading.Event()
+
+    def __call__(self, frames, events):
+        self.entered.set()
+        assert self.released.wait(WAIT_S)
+
+
+def push_sets(source, plate, n_sets):
+    """Push ``n_sets`` sets of an empty plate and wait until the plate (and so every listener) had them."""
+    total = plate.status()["stats"]["sets"] + n_sets
+    source.push(np.tile(source.offset_counts, (n_sets, 1)))
+    source.advance(n_sets / source.rate_hz)
+    wait_for_sets(plate, total)
+    assert plate.status()["stats"]["sets"] == total
+
+
+def from_another_thread(call, *args):
+    """Run ``call(*args)`` in a thread; it must return while the sampler is busy handing a batch on."""
+    worker = threading.Thread(target=call, args=args)
+    worker.start()
+    worker.join(WAIT_S)
+    assert not worker.is_alive(), f"{call.__name__} waited for the sampler's listeners"
+
+
+def test_a_tare_and_a_set_coming_and_going_mid_batch_keep_each_others_listeners(source, plate):
+    set_heard, tare_heard, gate = SetsHeard(), SetsHeard(), Gate()
+    plate.add_listener(gate)
+    source.push(np.tile(source.offset_counts, (8, 1)))
+    source.advance(8 / 80.0)
+    assert gate.entered.wait(WAIT_S)               # the sampler is handing its first batch on
+    from_another_thread(plate.add_listener, tare_heard)      # a tare starts collecting,
+    from_another_thread(plate.add_listener, set_heard)       # a set starts meanwhile,
+    from_another_thread(plate.remove_listener, tare_heard)   # and the tare ends first
+    gate.released.set()
+    wait_for_sets(plate, 8)
+    assert (set_heard.sets, tare_heard.sets) == (0, 0)     # added during a batch: heard from the next one
+
+    push_sets(source, plate, 16)
+    assert (set_heard.sets, tare_heard.sets) == (16, 0)    # the set kept its listener when the tare ended
+    plate.add_listener(tare_heard)                         # a second tare,
+    push_sets(source, plate, 8)
+    plate.remove_listener(set_heard)                       # the set closes while the tare listens,
+    push_sets(source, plate, 8)
+    plate.remove_listener(tare_heard)                      # then the tare ends
+    push_sets(source, plate, 8)
+    assert (set_heard.sets, tare_heard.sets) == (16 + 8, 8 + 8)   # neither came back nor went early
+    assert plate.is_running
+
+
+def test_listeners_added_and_removed_from_many_threads_never_cost_a_steady_listener_a_set(source, plate):
+    steady, passing = SetsHeard(), [SetsHeard() for _ in range(4)]
+    for listener in passing + [steady]:                    # some ahead of the steady one, some behind later
+        plate.add_listener(listener)
+    start = threading.Barrier(len(passing) + 1)
+
+    def come_and_go(listener):
+        start.wait(WAIT_S)
+        for _ in range(500):
+            plate.remove_listener(listener)
+            plate.add_listener(listener)
+        plate.remove_listener(listener)
+
+    workers = [threading.Thread(target=come_and_go, args=(p,)) for p in passing]
+    for worker in workers:
+        worker.start()
+    start.wait(WAIT_S)
+    for _ in range(40):                                    # batches flow while the others come and go
+        source.push(np.tile(source.offset_counts, (4, 1)))
+        source.advance(4 / 80.0)
+    for worker in workers:
+        worker.join(WAIT_S)
+    wait_for_sets(plate, 160)
+    heard_while_passing = [p.sets for p in passing]
+    push_sets(source, plate, 40)
+    assert steady.sets == 200
+    assert [p.sets for p in passing] == heard_while_passing     # all gone: none is called any more
+
+
+def test_a_failing_listener_is_logged_once_and_the_sampler_and_other_listeners_go_on(source, plate, caplog):
+    def broken(frames, events):
+        raise ValueError("a listener's bug")
+
+    heard = SetsHeard()
+    plate.add_listener(broken)
+    plate.add_listener(heard)
+    push_sets(source, plate, 8)
+    push_sets(source, plate, 8)                            # two batches at least: both failed
+    assert plate.is_running and plate.error is None
+    assert heard.sets == 16
+    failures = [r for r in caplog.records if "plate listener failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info[0] is ValueError
+
+
+def test_removing_a_listener_that_is_not_listening_changes_nothing(source, plate):
+    heard = SetsHeard()
+    plate.add_listener(heard)
+    plate.remove_listener(SetsHeard())
+    push_sets(source, plate, 8)
+    assert heard.sets == 8
+
+
+def test_time_zero_is_the_start_on_the_sources_clock(source):
+    plate = LivePlate(source)
+    assert plate.t0_ns is None
+    source.advance(2.5)
+    with plate:
+        assert plate.t0_ns == source.ticks_ns()          # the mock's clock only moves when told

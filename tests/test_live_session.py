@@ -123,6 +123,34 @@ def test_a_set_stores_every_sample_and_rep_judged_by_the_persons_target(source, 
     assert heard.kinds("set_ended")[0]["reason"] == "stopped"
 
 
+def test_a_batch_read_across_the_start_gives_the_set_only_the_sets_after_it(source, plate, controller, person, db):
+    held, released = threading.Event(), threading.Event()
+
+    def hold_first_batch(frames, events):                  # the sampler waits inside its first batch
+        held.set()
+        assert released.wait(WAIT_S)
+
+    plate.add_listener(hold_first_batch)
+    source.push_force(np.full(8, BW_N))
+    source.advance(0.5)
+    assert held.wait(WAIT_S)
+    before = source.push_force(np.full(40, BW_N))
+    source.advance(1.0)                                    # due before the set starts, not read yet
+    session_id = controller.start(person)
+    after = source.push_force(np.full(40, BW_N))
+    source.advance(1.0)
+    released.set()
+    cursor = Cursor()
+    while (update := plate.wait_for_update(cursor, timeout_s=WAIT_S)).stats["sets"] < 8 + 80:
+        assert not update.is_empty, "the plate did not sample what was pushed"
+        cursor = update.cursor
+    assert any(before[0] in r.t_ns and after[-1] in r.t_ns for r in source.reads)   # one read across the start
+    controller.wait_idle()
+    controller.stop()
+    with Store(db) as store:
+        np.testing.assert_array_equal(store.raw_frames(session_id).t_ns, after)
+
+
 def test_events_are_committed_while_the_set_records_and_the_sampler_never_waits(source, plate, controller,
                                                                                person, db):
     heard = Heard()

@@ -24,13 +24,13 @@ def record(store, source, clock, seconds, *, step_s=0.25, **kw):
             clock.advance(step_s)
             frames = source.read(100_000)
             read.append(frames)
-            new = recorder.ingest(frames)
+            new = recorder.ingest(frames).events
             stored = reader.events(recorder.session_id)
             for event in new:                                  # committed before it was returned
                 assert event["seq"] in {e["seq"] for e in stored}
             reported += new
-    last, summary = recorder.finish()
-    return recorder, reported + last, summary, read
+    last = recorder.finish()
+    return recorder, reported + last, recorder.summary(), read
 
 
 def test_every_reported_event_and_every_raw_set_is_in_the_store(store):
@@ -93,3 +93,42 @@ def test_the_pipeline_puts_flagged_words_out_as_nan_on_the_sources_time_scale():
     processed = pipeline.process(source.read(1000))
     assert processed.t_s[-1] == pytest.approx(2.0)                     # 1 s of clock at speed 2
     assert np.isnan(processed.total_n).any()
+
+
+@pytest.mark.parametrize("skip, first_s", [(True, 1.0), (False, 1 / 80)])
+def test_a_recording_begun_on_a_sampling_plate_can_leave_out_the_sets_before_its_start(store, skip, first_s):
+    clock = FakeClock()
+    source = SimulatedSource("standing", rate_hz=80.0, adc="hx711", clock=clock)
+    clock.advance(1.0)                                          # 80 sets wait in the source from before the start
+    recorder = Recorder(store, source, store.person_id_for("Ann", changed_by="test"), skip_sets_before_start=skip)
+    recorder.start()
+    clock.advance(2.0)
+    batch = recorder.ingest(source.read(100_000))              # one batch across the start
+    recorder.finish()
+    raw = store.raw_frames(recorder.session_id)
+    t_s = source.scenario_time_s(raw.t_ns)                      # the sets' own times: set k at k / 80 s
+    np.testing.assert_allclose(t_s, np.arange(round(first_s * 80), 241) / 80.0, atol=1e-9)
+    assert batch.processed.t_s[0] == pytest.approx(first_s - 1.0)   # seconds since the start
+
+
+def test_a_jump_note_is_stored_with_every_jump_and_no_other_event(store):
+    clock = FakeClock()
+    source = SimulatedSource("session", rate_hz=200.0, adc="ideal", seed=2, clock=clock)
+    recorder, reported, *_ = record(store, source, clock, 60.0, jump_note="no jumps today")
+    stored = store.events(recorder.session_id)
+    kinds = {e["kind"] for e in stored}
+    assert kinds == {"impact", "jump"}                          # the session scenario has heel drops and jumps
+    assert all((e.get("note") == "no jumps today") == (e["kind"] == "jump") for e in stored)
+    assert [e.get("note") for e in reported] == [e.get("note") for e in stored]
+
+
+def test_interrupting_commits_the_buffered_sets_and_marks_the_session_interrupted(store):
+    clock = FakeClock()
+    source = SimulatedSource("standing", rate_hz=80.0, adc="hx711", clock=clock)
+    recorder = Recorder(store, source, store.person_id_for("Ann", changed_by="test"))
+    recorder.start()
+    clock.advance(0.5)                                          # less than a raw chunk: still buffered
+    recorder.ingest(source.read(100_000))
+    recorder.interrupt()
+    assert store.session(recorder.session_id)["status"] == recorder.summary()["status"] == "interrupted"
+    assert store.raw_frames(recorder.session_id).n_sets == 40

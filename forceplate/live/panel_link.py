@@ -93,9 +93,10 @@ class PanelLink:
         # gpiozero calls this on its own thread, which must stay free: the tare waits for seconds of counts.
         threading.Thread(target=self.tare, name="forceplate-tare", daemon=True).start()
 
-    def _collect(self, frames) -> None:
+    def _collect(self, frames, _events) -> None:
+        """A plate listener while a tare runs: keeps the valid raw counts (on the sampler's thread)."""
         with self._tare_lock:
-            if self._tare_counts is None:
+            if frames is None or self._tare_counts is None:    # the recording ended, or the tare did
                 return
             valid = np.all(np.asarray(frames.flags) == 0, axis=1)
             self._tare_counts.append(np.asarray(frames.raw_counts)[valid])
@@ -116,18 +117,11 @@ class PanelLink:
             self._tare_counts = []
             self._tare_need = max(2, int(round(self.tare_s * float(source.rate_hz))))
             self._tare_done.clear()
-        previous = self.plate.on_batch
-
-        def on_batch(frames, events):         # the raw counts pass by here on the sampler's thread
-            if frames is not None:
-                self._collect(frames)
-            if previous is not None:
-                previous(frames, events)
-        self.plate.on_batch = on_batch
+        self.plate.add_listener(self._collect)
         try:
             finished = self._tare_done.wait(timeout_s if timeout_s is not None else self.tare_s * 3 + 2.0)
         finally:
-            self.plate.on_batch = previous
+            self.plate.remove_listener(self._collect)
         with self._tare_lock:
             counts, self._tare_counts = self._tare_counts, None
         if not finished or not counts:

@@ -4,7 +4,8 @@
 page (:class:`forceplate.live.plate.LivePlate`) and ``forceplate record``, so both see the same events.
 :class:`SessionWriter` puts one session into the store as it happens: each batch of events committed before
 anyone is told of it, the raw sample sets in chunks of about a second (committed at least once a second of
-the source's clock). :class:`Recorder` joins the two for a process that records one session (the CLI).
+the source's clock). :class:`Recorder` joins the two into one recorded session, for ``forceplate record``
+and for each set of the live page (forceplate.live.sets).
 
 Time is in seconds since the session's start on the source's own clock, put back on the source's time scale
 when it plays faster than real time (``speed``): ``t_s = (t_ns - clock_origin_ns) * speed / 1e9``. The store
@@ -102,7 +103,7 @@ class SessionWriter:
     or spans ``MAX_CHUNK_CLOCK_S`` of the source's clock; events are committed at once.
     """
 
-    def __init__(self, store, session_id: int, *, rate_hz: float, speed: float = 1.0):
+    def __init__(self, store, session_id: int, *, rate_hz: float):
         self.store = store
         self.session_id = session_id
         self.chunk_sets = max(1, int(round(CHUNK_S * float(rate_hz))))
@@ -121,7 +122,7 @@ class SessionWriter:
             cells=cell_names(source), offset_counts=pipeline.offset_counts,
             scale_n_per_count=pipeline.scale_n_per_count, clock_origin_ns=pipeline.clock_origin_ns,
             speed=pipeline.speed, thump_bw=pipeline.thump_bw, min_peak_bw=pipeline.min_peak_bw)
-        return cls(store, session_id, rate_hz=source.rate_hz, speed=pipeline.speed)
+        return cls(store, session_id, rate_hz=source.rate_hz)
 
     def add_frames(self, frames: Frames) -> None:
         if not frames.n_sets:
@@ -164,8 +165,20 @@ class SessionWriter:
         self.store.end_session(self.session_id, status=status, body_weight_n=body_weight_n)
 
 
+@dataclass(frozen=True)
+class Ingested:
+    """What one batch added to a recording."""
+    events: list[dict]               # the new events, committed, as reported (with ``session`` and ``seq``)
+    processed: Processed | None      # the batch's part of the recording through the pipeline; None if empty
+
+
 class Recorder:
-    """One session from one source into the store, in the calling thread: ``start``, ``ingest``, ``finish``.
+    """One session from one source into the store, in the calling thread: ``start``, ``ingest``, ``finish``
+    (or ``interrupt``), then ``summary``.
+
+    The one way a session is recorded: ``forceplate record`` records its whole run with one, and each set on
+    the live page is one (forceplate.live.sets). Each batch's events are committed before ``ingest`` returns
+    them, then its raw sets are buffered for the store (:class:`SessionWriter`).
 
     Parameters
     ----------
@@ -174,21 +187,34 @@ class Recorder:
     source : LoadCellSource
         An open source; the recorder reads nothing itself (the caller reads and passes Frames).
     person_id : int
+    source_spec : str, optional
+        How the source was named (kept with the session); else the source's name.
+    thump_bw, min_peak_bw, body_mass_kg
+        As for the LiveAnalyzer (and ``forceplate analyze``).
     max_s : float, optional
         Sets after this many seconds of recording are left out (``record --seconds``).
+    skip_sets_before_start : bool
+        Leave out sets stamped before :meth:`start`: a recording that begins on a plate already sampling (a
+        set) gets a batch read across its start. A source opened for this recording keeps all it delivers.
+    jump_note : str, optional
+        Stored with every jump (as the event's ``note``), e.g. when jumps are not allowed for this person.
     """
 
     def __init__(self, store, source, person_id: int, *, source_spec: str | None = None, thump_bw=2.5,
-                 min_peak_bw=1.3, body_mass_kg=None, max_s: float | None = None):
+                 min_peak_bw=1.3, body_mass_kg=None, max_s: float | None = None,
+                 skip_sets_before_start: bool = False, jump_note: str | None = None):
         self.store = store
         self.source = source
         self.person_id = person_id
         self.source_spec = source_spec
         self.max_s = None if max_s is None else float(max_s)
+        self.skip_sets_before_start = bool(skip_sets_before_start)
+        self.jump_note = jump_note
         self.pipeline = ForcePipeline(source, thump_bw=thump_bw, min_peak_bw=min_peak_bw,
                                       body_mass_kg=body_mass_kg)
         self.writer: SessionWriter | None = None
         self.last_t_s = 0.0
+        self.status = "recording"         # until finish() or interrupt()
 
     @property
     def session_id(self) -> int:
@@ -199,6 +225,15 @@ class Recorder:
         """True once ``max_s`` seconds have been recorded."""
         return self.max_s is not None and self.last_t_s >= self.max_s
 
+    @property
+    def events(self) -> int:
+        """Events committed so far."""
+        return self.writer.events
+
+    @property
+    def thumps(self) -> int:
+        return self.writer.thumps
+
     def start(self) -> int:
         """Open the session (time zero is now on the source's clock); its id."""
         self.pipeline.start()
@@ -206,28 +241,53 @@ class Recorder:
                                           source_spec=self.source_spec)
         return self.writer.session_id
 
-    def ingest(self, frames: Frames) -> list[dict]:
-        """Store and analyse a batch; returns the new events, already committed, as reported."""
-        if self.max_s is not None and frames.n_sets:
-            keep = self.pipeline.t_s(frames.t_ns) <= self.max_s
-            if not keep.all():
-                frames = Frames(frames.t_ns[keep], frames.raw_counts[keep], frames.flags[keep])
-                self.last_t_s = self.max_s
+    def ingest(self, frames: Frames) -> Ingested:
+        """Analyse and store a batch: its new events (already committed) and the batch through the pipeline."""
+        frames = self._sets_of_this_recording(frames)
         if not frames.n_sets:
-            return []
+            return Ingested([], None)
         processed = self.pipeline.process(frames)
         self.last_t_s = max(self.last_t_s, float(processed.t_s[-1]))
-        reported = self.writer.add_events(processed.events)    # committed before anyone hears of them
+        reported = self._commit(processed.events)              # before anyone hears of them, before raw sets
         self.writer.add_frames(frames)
+        return Ingested(reported, processed)
+
+    def finish(self, *, status: str = "complete") -> list[dict]:
+        """End the session: its last events (committed), as reported."""
+        reported = self._commit(self.pipeline.flush())
+        self.writer.finish(status=status, body_weight_n=self.pipeline.body_weight_n)
+        self.status = status
         return reported
 
-    def finish(self, *, status: str = "complete") -> tuple[list[dict], dict]:
-        """End the session: the last events (committed) and a summary of the session."""
-        reported = self.writer.add_events(self.pipeline.flush())
+    def summary(self) -> dict:
+        """The ended session in one line (``record``'s last): counts, duration, body weight."""
         body_weight_n = self.pipeline.body_weight_n
-        self.writer.finish(status=status, body_weight_n=body_weight_n)
-        summary = {"kind": "summary", "session": self.session_id, "person": self.store.person(self.person_id)["name"],
-                   "status": status, "duration_s": round(self.last_t_s, 3), "sets": self.writer.sets,
-                   "events": self.writer.events, "thumps": self.writer.thumps,
-                   "body_weight_n": None if body_weight_n is None else round(float(body_weight_n), 1)}
-        return reported, summary
+        return {"kind": "summary", "session": self.session_id, "person": self.store.person(self.person_id)["name"],
+                "status": self.status, "duration_s": round(self.last_t_s, 3), "sets": self.writer.sets,
+                "events": self.writer.events, "thumps": self.writer.thumps,
+                "body_weight_n": None if body_weight_n is None else round(float(body_weight_n), 1)}
+
+    def interrupt(self) -> None:
+        """Something failed: commit the buffered raw sets and end the session ``interrupted``, analysing no more."""
+        self.writer.finish(status="interrupted")
+        self.status = "interrupted"
+
+    def _sets_of_this_recording(self, frames: Frames) -> Frames:
+        if not frames.n_sets or (self.max_s is None and not self.skip_sets_before_start):
+            return frames
+        keep = np.ones(frames.n_sets, dtype=bool)
+        if self.skip_sets_before_start:
+            keep &= frames.t_ns >= self.pipeline.clock_origin_ns
+        if self.max_s is not None:
+            is_early = self.pipeline.t_s(frames.t_ns) <= self.max_s
+            if not is_early.all():
+                self.last_t_s = self.max_s
+            keep &= is_early
+        if keep.all():
+            return frames
+        return Frames(frames.t_ns[keep], frames.raw_counts[keep], frames.flags[keep])
+
+    def _commit(self, events: list[dict]) -> list[dict]:
+        if self.jump_note is not None:
+            events = [e | {"note": self.jump_note} if e.get("kind") == "jump" else e for e in events]
+        return self.writer.add_events(events)

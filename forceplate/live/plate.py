@@ -58,6 +58,13 @@ class Update:
         return self.t_s.size == 0 and not self.events
 
 
+@dataclass(eq=False)
+class _Listener:
+    """One add_listener call: the callback, and whether it has failed (only the sampler thread sets that)."""
+    callback: object
+    has_failed: bool = False
+
+
 @dataclass
 class _Stats:
     sets: int = 0
@@ -80,14 +87,13 @@ class LivePlate:
         rate with room for a faster real one).
     body_mass_kg : float, optional
         Fixes body weight instead of estimating it from quiet standing.
-    on_batch : callable, optional
-        Called in the sampler thread with ``(frames, events)`` after each batch is analysed (and with
-        ``(None, events)`` for the last events of a finished recording). It must only hand them on (e.g. put
-        them on a queue for a recorder thread), never block: no SQLite in the sampler thread.
+
+    Listeners (``add_listener``) are called in the sampler thread with ``(frames, events)`` after each batch
+    is analysed, and with ``(None, events)`` for the last events of a finished recording. They must only hand
+    them on (e.g. put them on a queue for a recorder thread), never block: no SQLite in the sampler thread.
     """
 
-    def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, history_s=60.0, body_mass_kg=None,
-                 on_batch=None):
+    def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, history_s=60.0, body_mass_kg=None):
         self.source = source
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)
@@ -110,7 +116,10 @@ class LivePlate:
         self._finished = False
         self._error: str | None = None
         self._pipeline = None
-        self.on_batch = on_batch
+        # Replaced whole under the lock, never changed in place: the sampler reads one reference per batch
+        # and calls that tuple without a lock, so adding or removing never waits on a listener or loses one.
+        self._listeners: tuple[_Listener, ...] = ()
+        self._listeners_lock = threading.Lock()
 
     # -- the sampler ---------------------------------------------------------------------------------------
 
@@ -159,6 +168,42 @@ class LivePlate:
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def t0_ns(self) -> int | None:
+        """Time zero on the source's clock (ns): when start() was called; None before."""
+        return self._t0_ns
+
+    def add_listener(self, callback) -> None:
+        """Call ``callback(frames, events)`` in the sampler thread after each batch (see the class docstring).
+
+        Safe from any thread while the plate samples. A listener added during a batch hears from the next one.
+        """
+        with self._listeners_lock:
+            self._listeners = self._listeners + (_Listener(callback),)
+
+    def remove_listener(self, callback) -> None:
+        """Stop calling ``callback`` (nothing happens if it is not listening). Safe from any thread.
+
+        A batch already being handed on when this is called may still reach ``callback`` once.
+        """
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+            for i, listener in enumerate(listeners):
+                if listener.callback == callback:
+                    del listeners[i]
+                    self._listeners = tuple(listeners)
+                    return
+
+    def _tell_listeners(self, frames, events) -> None:
+        for listener in self._listeners:
+            try:
+                listener.callback(frames, events)
+            except Exception:          # noqa: BLE001 - a listener's bug must not stop the sampling
+                if not listener.has_failed:             # once: not a log line per batch
+                    listener.has_failed = True
+                    log.exception("a plate listener failed (%r); its further failures are not logged",
+                                  listener.callback)
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
@@ -171,8 +216,7 @@ class LivePlate:
                         self.source.pause(left_s)        # the source keeps its sets (its ring) meanwhile
                 elif self.source.is_finished:
                     events = self._pipeline.flush()      # the end of the recording settles the last events
-                    if self.on_batch is not None:
-                        self.on_batch(None, events)
+                    self._tell_listeners(None, events)
                     with self._cond:
                         self._append_events(events)
                         self._pending = []
@@ -202,8 +246,7 @@ class LivePlate:
         t_s, total_n, events = processed.t_s, processed.total_n, processed.events
         if processed.cells_n is not None:
             self._follow_drift(processed.cells_n)
-        if self.on_batch is not None:
-            self.on_batch(frames, events)
+        self._tell_listeners(frames, events)
         flags = np.asarray(frames.flags)
         is_flagged = flags != 0
         flagged_per_channel = is_flagged.sum(axis=0) if is_flagged.any() else None

@@ -1,11 +1,11 @@
 """Recording sets from the live plate (``forceplate serve``): one set at a time, for one person.
 
-:class:`SetController` hangs on the LivePlate's ``on_batch`` hook. While a set records, the sampler thread
-only puts each batch on a queue (``SimpleQueue.put`` never blocks), and a writer thread that owns its own
-Store drains it: the set's own :class:`~forceplate.live.pipeline.ForcePipeline` (the person's target peak as the
-thump threshold, their body mass) turns counts into events, each committed before anyone hears of it, and a
-:class:`~forceplate.live.pipeline.SessionWriter` commits the raw sets about once a second. So the sampler never
-waits on SQLite, and what the live page shows of a set is what the history will show.
+:class:`SetController` listens to the LivePlate (``LivePlate.add_listener``). While a set records, the
+sampler thread only puts each batch on a queue (``SimpleQueue.put`` never blocks), and a writer thread that
+owns its own Store drains it into the set's :class:`~forceplate.live.pipeline.Recorder` (the one that
+``forceplate record`` uses), with the person's target peak as the thump threshold and their body mass: events
+committed before anyone hears of them, the raw sets about once a second. So the sampler never waits on
+SQLite, and what the live page shows of a set is what the history will show.
 
 A set ends ``complete`` when it is stopped (the page, the GPIO panel's button), when the person steps off
 (the plate empty for ``step_off_end_s`` seconds after someone stood on it), when the recording source ends,
@@ -24,11 +24,10 @@ import threading
 
 import numpy as np
 
-from ..device.frames import Frames
 from ..exc import ForcePlateError
 from ..programme.rules import LEVELS
 from ..programme.standing import standing_of
-from .pipeline import ForcePipeline, SessionWriter
+from .pipeline import Recorder
 from ..signal.jumps import flight_threshold
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ class SetController:
     Parameters
     ----------
     plate : LivePlate
-        Its ``on_batch`` hook is taken (an existing hook is still called).
+        Listened to from construction until :meth:`close` (other listeners are untouched).
     store_path : path
         The database (file or folder); the writer thread opens its own Store on it.
     source_spec : str, optional
@@ -77,8 +76,7 @@ class SetController:
         self._fault: str | None = None
         self.selected_person_id: int | None = None
         self._closed = False
-        self._previous_hook = plate.on_batch
-        plate.on_batch = self._on_batch
+        plate.add_listener(self._on_batch)
         self._store_opened = threading.Event()
         self._thread = threading.Thread(target=self._writer_loop, name="forceplate-set-writer", daemon=True)
         self._thread.start()
@@ -187,18 +185,15 @@ class SetController:
             self.stop(reason="the server stopped")
         except ForcePlateError as exc:
             log.warning("the set could not end cleanly: %s", exc)
+        self.plate.remove_listener(self._on_batch)     # before the writer ends: no batch queued for nobody
         self._queue.put(("close", None, None))
         self._thread.join(timeout_s)
-        if self.plate.on_batch == self._on_batch:
-            self.plate.on_batch = self._previous_hook
 
     # -- the sampler thread: hand on, never wait ----------------------------------------------------------
 
     def _on_batch(self, frames, events) -> None:
         if self._accepting:
             self._queue.put(("frames", frames, None))
-        if self._previous_hook is not None:
-            self._previous_hook(frames, events)
 
     # -- commands to the writer thread ---------------------------------------------------------------------
 
@@ -245,15 +240,21 @@ class SetController:
             try:
                 if command == "frames":
                     if recording is not None:
-                        ended = recording.ingest(argument)
+                        events, ended = recording.ingest(argument)
+                        self._report(recording, events)
                         if ended:
                             self._finish(store, recording, pain=None, reason=ended)
                             recording = None
                 elif command == "start":
                     if store is None:
                         raise SetError(self.fault or "the database is not open")
-                    recording = _Recording(self, store, argument)
-                    reply.put((True, recording.info()))
+                    recording = _Recording(store, argument, plate=self.plate, source_spec=self.source_spec,
+                                           step_off_end_s=self.step_off_end_s, today=self.today())
+                    info = recording.info()
+                    with self._state_lock:
+                        self._events = []
+                        self._current = info
+                    reply.put((True, dict(info)))
                 elif command == "stop":
                     pain, reason, changed_by = argument
                     summary = None
@@ -272,7 +273,7 @@ class SetController:
                     log.exception("the set recorder failed")
                     if recording is not None:
                         try:
-                            recording.writer.finish(status="interrupted")
+                            recording.recorder.interrupt()
                         except Exception:        # noqa: BLE001 - the store marks it on the next start
                             pass
                         recording = None
@@ -283,9 +284,25 @@ class SetController:
         if store is not None:
             store.close()
 
+    def _report(self, recording: "_Recording", events: list[dict]) -> None:
+        """The set's progress, and its new events (already committed), to the pages and the listeners."""
+        offset_s = recording.plate_offset_s
+        with self._state_lock:
+            for event in events:
+                self._events.append(event | {"t_plate_s": _plus(event.get("t_peak_s"), offset_s),
+                                             "takeoff_plate_s": _plus(event.get("takeoff_s"), offset_s)})
+            if self._current is not None:
+                self._current.update(recording.progress())
+        session_id = recording.session_id
+        for event in events:
+            self._notify({"kind": "rep", "event": event, "session": session_id})
+            if event.get("note") == JUMP_NOTE:
+                self._notify({"kind": "jump_not_allowed", "session": session_id, "message": JUMP_NOTE})
+
     def _finish(self, store, recording: "_Recording", *, pain, reason: str, changed_by: str = "plate") -> dict:
         self._accepting = False
-        summary = recording.finish(pain=pain, reason=reason, changed_by=changed_by)
+        events, summary = recording.finish(pain=pain, reason=reason, changed_by=changed_by)
+        self._report(recording, events)
         with self._state_lock:
             self._current = None
             self._last = summary
@@ -294,102 +311,89 @@ class SetController:
 
 
 class _Recording:
-    """One set in the writer thread: the person's pipeline, the session writer, step-off detection."""
+    """One set in the writer thread: the person's standing, the set's Recorder, step-off detection.
 
-    def __init__(self, controller: SetController, store, person_id: int):
-        self.controller = controller
+    It reports what happened (events, why the set ended) and leaves the controller's state to the controller.
+    """
+
+    def __init__(self, store, person_id: int, *, plate, source_spec: str | None, step_off_end_s: float,
+                 today: dt.date):
         self.store = store
         try:
-            standing = standing_of(store, person_id, controller.today())
+            standing = standing_of(store, person_id, today)
         except LookupError:
             raise SetError("that person is not in the database (were they removed?)") from None
         self.standing = standing
-        source = controller.plate.source
-        self.pipeline = ForcePipeline(source, thump_bw=standing.target_bw, min_peak_bw=controller.plate.min_peak_bw,
-                                      body_mass_kg=standing.body_mass_kg)
-        self.origin_ns = self.pipeline.start()
-        self.writer = SessionWriter.start(store, person_id, source, self.pipeline,
-                                          source_spec=controller.source_spec or source.name)
-        store.set_session_restricted(self.writer.session_id, standing.is_restricted)
+        source = plate.source
+        self.recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name,
+                                 thump_bw=standing.target_bw, min_peak_bw=plate.min_peak_bw,
+                                 body_mass_kg=standing.body_mass_kg, skip_sets_before_start=True,
+                                 jump_note=JUMP_NOTE if standing.is_restricted else None)
+        session_id = self.recorder.start()
+        store.set_session_restricted(session_id, standing.is_restricted)
+        self.step_off_end_s = float(step_off_end_s)
         self.had_person = False
         self.last_loaded_s = 0.0
-        self.last_t_s = 0.0
-        self.started_at = store.session(self.writer.session_id)["started_at"]
+        self.jumps_flagged = 0
+        self.started_at = store.session(session_id)["started_at"]
         # the plate's clock starts earlier: the live chart puts a set's events at t + plate_offset_s
-        plate_t0 = getattr(controller.plate, "_t0_ns", None)
-        self.plate_offset_s = 0.0 if plate_t0 is None else (self.origin_ns - plate_t0) * self.pipeline.speed / 1e9
-        with controller._state_lock:
-            controller._events = []
-            controller._current = self.info()
+        pipeline = self.recorder.pipeline
+        self.plate_offset_s = (0.0 if plate.t0_ns is None
+                               else (pipeline.clock_origin_ns - plate.t0_ns) * pipeline.speed / 1e9)
+
+    @property
+    def session_id(self) -> int:
+        return self.recorder.session_id
 
     def info(self) -> dict:
+        """Who records what: the set as the live page shows it."""
         s = self.standing
-        return {"session": self.writer.session_id, "person_id": s.person["id"], "person": s.person["name"],
+        return {"session": self.session_id, "person_id": s.person["id"], "person": s.person["name"],
                 "started_at": self.started_at, "target_bw": s.target_bw, "level": s.effective.level,
                 "body_mass_kg": s.body_mass_kg, "restricted": s.is_restricted,
                 "restriction_reasons": list(s.restriction_reasons), "impacts_left_today": s.impacts_left_today,
-                "reps_per_set": LEVELS[s.effective.level].reps_per_set[1], "plate_offset_s": self.plate_offset_s,
-                "reps": self.writer.events, "thumps": self.writer.thumps,
-                "jumps_flagged": 0, "duration_s": round(self.last_t_s, 3)}
+                "reps_per_set": LEVELS[s.effective.level].reps_per_set[1],
+                "plate_offset_s": self.plate_offset_s} | self.progress()
 
-    def ingest(self, frames) -> str | None:
-        """Store and analyse a batch; returns why the set ended (the person stepped off, the source ended)."""
-        if frames is None:                           # the source has finished
-            return "the recording ended"
-        keep = frames.t_ns >= self.origin_ns         # a batch read across the start: only the set's sets
-        if not keep.all():
-            frames = Frames(frames.t_ns[keep], frames.raw_counts[keep], frames.flags[keep])
-        if not frames.n_sets:
-            return None
-        processed = self.pipeline.process(frames)
-        self.report(processed.events)                # committed before the raw sets: events are what matter
-        self.writer.add_frames(frames)
-        self.last_t_s = float(processed.t_s[-1])
+    def progress(self) -> dict:
+        """The part of :meth:`info` that changes as the set records."""
+        return {"reps": self.recorder.events, "thumps": self.recorder.thumps, "jumps_flagged": self.jumps_flagged,
+                "duration_s": round(self.recorder.last_t_s, 3)}
+
+    def ingest(self, frames) -> tuple[list[dict], str | None]:
+        """Store and analyse a batch (None: the source has finished): the new events, already committed, and
+        why the set ended (the person stepped off, the source ended), or None."""
+        if frames is None:
+            return [], "the recording ended"
+        batch = self.recorder.ingest(frames)
+        self._count_flagged(batch.events)
+        processed = batch.processed
+        if processed is None:
+            return batch.events, None
         # someone is on the plate above the analyser's flight threshold; a flagged (NaN) sample is no proof of absence
-        loaded = np.flatnonzero(~(processed.total_n < flight_threshold(self.pipeline.body_weight_n)))
+        loaded = np.flatnonzero(~(processed.total_n < flight_threshold(self.recorder.pipeline.body_weight_n)))
         if loaded.size:
             self.had_person, self.last_loaded_s = True, float(processed.t_s[loaded[-1]])
-        if self.had_person and self.last_t_s - self.last_loaded_s >= self.controller.step_off_end_s:
-            return "the person stepped off"
-        with self.controller._state_lock:
-            if self.controller._current is not None:
-                self.controller._current["duration_s"] = round(self.last_t_s, 3)
-        return None
+        if self.had_person and self.recorder.last_t_s - self.last_loaded_s >= self.step_off_end_s:
+            return batch.events, "the person stepped off"
+        return batch.events, None
 
-    def report(self, events: list[dict]) -> None:
-        if not events:
-            return
-        flagged = []
-        for event in events:
-            if event.get("kind") == "jump" and self.standing.is_restricted:
-                event["note"] = JUMP_NOTE            # kept with the event (its extra fields) and shown
-                flagged.append(event)
-        reported = self.writer.add_events(events)
-        c = self.controller
-        with c._state_lock:
-            for event in reported:
-                c._events.append(event | {"t_plate_s": _plus(event.get("t_peak_s"), self.plate_offset_s),
-                                          "takeoff_plate_s": _plus(event.get("takeoff_s"), self.plate_offset_s)})
-            if c._current is not None:
-                c._current.update(reps=self.writer.events, thumps=self.writer.thumps,
-                                  jumps_flagged=c._current["jumps_flagged"] + len(flagged))
-        for event in reported:
-            c._notify({"kind": "rep", "event": event, "session": self.writer.session_id})
-            if event.get("note") == JUMP_NOTE:
-                c._notify({"kind": "jump_not_allowed", "session": self.writer.session_id, "message": JUMP_NOTE})
-
-    def finish(self, *, pain, reason: str, changed_by: str) -> dict:
-        self.report(self.pipeline.flush())
-        self.writer.finish(status="complete", body_weight_n=self.pipeline.body_weight_n)
+    def finish(self, *, pain, reason: str, changed_by: str) -> tuple[list[dict], dict]:
+        """End the set ``complete``: its last events (committed) and its summary."""
+        events = self.recorder.finish(status="complete")
+        self._count_flagged(events)
+        session_id = self.session_id
         if pain is not None:
-            self.store.set_pain(self.writer.session_id, bool(pain), changed_by=changed_by)
-        row = self.store.session(self.writer.session_id)
-        return self.info() | {"status": row["status"], "ended_at": row["ended_at"], "reason": reason,
-                              "peak_bw_median": row["peak_bw_median"], "osteogenic_index": row["osteogenic_index"],
-                              "pain": None if pain is None else bool(pain),
-                              "body_weight_n": row["body_weight_n"]}
+            self.store.set_pain(session_id, bool(pain), changed_by=changed_by)
+        row = self.store.session(session_id)
+        return events, self.info() | {
+            "status": row["status"], "ended_at": row["ended_at"], "reason": reason,
+            "peak_bw_median": row["peak_bw_median"], "osteogenic_index": row["osteogenic_index"],
+            "pain": None if pain is None else bool(pain), "body_weight_n": row["body_weight_n"]}
+
+    def _count_flagged(self, events: list[dict]) -> None:
+        self.jumps_flagged += sum(1 for e in events if e.get("note") == JUMP_NOTE)
 
 
 def _plus(value, offset_s):
     return None if value is None or not np.isfinite(value) else float(value) + offset_s
-
