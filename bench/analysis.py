@@ -1,6 +1,6 @@
 """``analysis``: seconds of force signal analysed per CPU second, ours against jumpmetrics and plateforce.
 
-Ours (:func:`forceplate.signal.events.analyze_force`) gets each jump-containing recording of ``../shared/data``
+Ours (:func:`forceplate.signal.events.analyze_force`) gets each jump-containing recording of ``tests/data``
 whole and finds every jump and impact in it. The two peers analyse one countermovement jump per call and weigh
 the person on a fixed window at the start of what they are given, so each jump is cut out for them: from the
 quietest loaded second before it (the weighing window, placed at the start of the cut) to 1 s after landing.
@@ -11,7 +11,7 @@ and the rate stated in the file's JSON. CPU time is ``time.process_time``; each 
 used at least ``min_cpu_s`` of CPU, rounds are interleaved between the sides, and the median round counts.
 A peer's failures are timed too (it was given that signal), and every cut's outcome is in ``cuts``.
 
-Data attribution (see ../shared/data/*.json): gidiel_vj_single_* (c) 2025 gidiel-machado, MIT;
+Data attribution (see tests/data/README.md and tests/data/*.json): gidiel_vj_single_* (c) 2025 gidiel-machado, MIT;
 acl_squat_jump_* (c) 2022 andrewlba, MIT; bmc_duarte_* Marcos Duarte / BMClab, CC BY 4.0.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 DESCRIPTION = "signal seconds analysed per CPU second: ours (whole recordings) vs jumpmetrics and plateforce (per jump)"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_DATA_DIR = REPO_ROOT / "tests" / "data"
 
 FLIGHT_THRESHOLD_N = 20.0        # the contract's flight threshold; the cutter's take-off and landing
 MIN_FLIGHT_S = 0.003             # shorter dips below 20 N are blips, not flights (as in the data's checks)

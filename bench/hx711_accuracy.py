@@ -2,14 +2,14 @@
 
     .venv/bin/python bench/hx711_accuracy.py [--json] [--draws N] [--seed S]
 
-Real recordings (../shared/data, 1 kHz and 600 Hz, the authors' data as the truth) and synthetic impacts of
+Real recordings (tests/data, 1 kHz and 600 Hz, the authors' data as the truth) and synthetic impacts of
 known peak go through the HX711 model (forceplate.signal.hx711_model: 4 cascaded boxcars) at random rates of 82-92
 SPS and random sampling phases, plus 2 N of white noise per word. Each landing or impact is then estimated
 from the words with `estimate_impact` (peak) and `estimate_edge` (take-off and landing instants), and compared
 with the truth, side by side with what a plain reading of the words gives (the largest word; the words' own
 20 N crossings). The real recordings are for validation only: nothing in the estimator is tuned to them.
 
-Data attribution (see ../shared/data/*.json): gidiel_vj_single_* (c) 2025 gidiel-machado, MIT;
+Data attribution (see tests/data/README.md and tests/data/*.json): gidiel_vj_single_* (c) 2025 gidiel-machado, MIT;
 acl_squat_jump_* (c) 2022 andrewlba, MIT; bmc_duarte_* Marcos Duarte / BMClab, CC BY 4.0.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from forceplate.signal.hx711_model import (Hx711Model, estimate_edge, estimate_impact, filter_samples,  # noqa: E402
                                      respond, skewed_pulse)
 
-DATA_DIR = Path("/work/shared/data")
+DATA_DIR = ROOT / "tests" / "data"       # the real recordings, each with its licence and attribution in a JSON
 RECORDINGS = ("gidiel_vj_single_cmj", "gidiel_vj_single_sj", "gidiel_vj_single_dj", "acl_squat_jump_bfr003",
               "acl_squat_jump_bfr007", "bmc_duarte_grfzjump", "bmc_duarte_grfzjump_m")
 G = 9.80665
@@ -45,7 +45,7 @@ MODEL = Hx711Model()
 # ------------------------------------------------------------------------------------------ the truth
 
 def load_recording(name: str):
-    """(force_n, rate_hz) of a shared recording: the sum of its *_n columns."""
+    """(force_n, rate_hz) of a recording in tests/data: the sum of its *_n columns."""
     path = DATA_DIR / f"{name}.csv"
     data = np.genfromtxt(path, delimiter=",", names=True)
     force = sum(data[c] for c in data.dtype.names if c.endswith("_n"))

@@ -4,15 +4,49 @@
   ``forceplate serve`` as a real process use bench/_serving.py's ``serving``, ``sign_in`` and ``free_port``:
   one way to start, wait for and stop a server, for the benchmarks and the tests alike.
 - ``parse_sse``: one Server-Sent Events message.
+- ``data_path``: a real recording in tests/data (``DATA_DIR``), or a skip saying why it is not there;
+  ``recordings``: every recording there.
 """
 import importlib.util
 import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "bench") not in sys.path:     # as for `python bench/run.py`: bench modules import _serving
     sys.path.insert(0, str(ROOT / "bench"))
+
+DATA_DIR = ROOT / "tests" / "data"
+# Recordings some tests use that the repository may not hold: name -> why it is absent (tests/data/README.md).
+NOT_REDISTRIBUTED = {
+    "dossantos_quiet_standing_control0": (
+        "its only copy comes through a repository with no licence of its own; a CC BY 4.0 copy converted from "
+        "the figshare original (dos Santos et al. 2017, doi:10.6084/m9.figshare.4525082) belongs in tests/data"),
+}
+
+
+def data_path(name: str) -> Path:
+    """tests/data/<name>: a real recording (``.csv``) or its licence and reference values (``.json``).
+
+    A recording the repository does not redistribute skips the test that asked for it, saying why; any other
+    missing name is an error (a test that silently skipped would prove nothing)."""
+    path = DATA_DIR / name
+    if not path.exists():
+        why = NOT_REDISTRIBUTED.get(Path(name).stem)
+        if why is None:
+            raise FileNotFoundError(f"{path}: no such recording in tests/data (see tests/data/README.md)")
+        pytest.skip(f"{name} is not in tests/data: {why}")
+    return path
+
+
+def recordings() -> list[Path]:
+    """Every CSV recording in tests/data, sorted; an empty folder is an error, not a loop that proves nothing."""
+    paths = sorted(DATA_DIR.glob("*.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no recordings in {DATA_DIR} (see tests/data/README.md)")
+    return paths
 
 
 def load_module(name, path):

@@ -1,4 +1,4 @@
-"""analyze_force and analyze_file: analytic properties, and the real recordings in ../shared/data.
+"""analyze_force and analyze_file: analytic properties, and the real recordings in tests/data.
 
 Expected values come from the recordings' authors (``reference_author``) or from the README's description of
 each movement, never from forceplate's own output.
@@ -13,15 +13,16 @@ from hypothesis import given, settings, strategies as st
 from forceplate.analyze import analyze_file, format_report
 from forceplate.exc import ConfigError
 from forceplate.signal import analyze_force
+from helpers import data_path, recordings
 from signals import half_sine_impact, jump, standing
 
 
-def analyse(shared_data, name, **options):
-    return analyze_file(shared_data / f"{name}.csv", **options)
+def analyse(name, **options):
+    return analyze_file(data_path(f"{name}.csv"), **options)
 
 
-def reference(shared_data, name):
-    return json.loads((shared_data / f"{name}.json").read_text())
+def reference(name):
+    return json.loads(data_path(f"{name}.json").read_text())
 
 
 # -- analytic --------------------------------------------------------------------------------------------------
@@ -122,20 +123,20 @@ def kinds(result):
     return [e["kind"] for e in result["events"]]
 
 
-def test_quiet_standing_has_a_weight_and_no_events(shared_data):
-    result = analyse(shared_data, "dossantos_quiet_standing_control0")
+def test_quiet_standing_has_a_weight_and_no_events():
+    result = analyse("dossantos_quiet_standing_control0")
     assert result["events"] == []
     assert result["body_weight_n"] is not None
     assert result["sample_rate_hz"] == 100.0 and result["duration_s"] == 60.0
 
 
-def test_bmc_duarte_jump_against_the_author(shared_data):
+def test_bmc_duarte_jump_against_the_author():
     """Author: take-off 0.907 s and landing 1.323 s, the first and last sample below 10 N above the series'
     minimum (about 3 N absolute), not interpolated; h = 0.213 m with g = 9.8. We cross 20 N, interpolated, so
     our take-off comes earlier and our landing later (the edges take a few ms to pass from 3 N to 20 N),
     and our height is a little larger."""
-    author = reference(shared_data, "bmc_duarte_grfzjump")["reference_author"]
-    result = analyse(shared_data, "bmc_duarte_grfzjump")
+    author = reference("bmc_duarte_grfzjump")["reference_author"]
+    result = analyse("bmc_duarte_grfzjump")
     assert result["body_weight_n"] is None                      # only 0.19 s of stance: no quiet second
     (event,) = result["events"]
     assert event["kind"] == "jump" and event["peak_bw"] is None and event["thump"] is None
@@ -146,19 +147,19 @@ def test_bmc_duarte_jump_against_the_author(shared_data):
     assert author_height_m <= event["height_flight_m"] <= author_height_m + 0.01
 
 
-def test_bmc_duarte_body_mass_gives_body_weights(shared_data):
-    result = analyse(shared_data, "bmc_duarte_grfzjump", body_mass_kg=65.0)
+def test_bmc_duarte_body_mass_gives_body_weights():
+    result = analyse("bmc_duarte_grfzjump", body_mass_kg=65.0)
     assert result["body_weight_n"] == pytest.approx(65.0 * 9.80665, abs=0.1)
     (event,) = result["events"]
     assert event["peak_bw"] == pytest.approx(event["peak_n"] / (65.0 * 9.80665), abs=1e-3)
     assert event["thump"] is (event["peak_bw"] >= 2.5)
 
 
-def test_bfr007_jumps_against_the_hand_marked_phases(shared_data):
+def test_bfr007_jumps_against_the_hand_marked_phases():
     """Author phases are hand-marked boundaries, not threshold crossings: the 'Concentric Phase' ends a few
     ms after a threshold take-off and the 'Landing Phase' starts before the threshold landing (README)."""
-    phases = reference(shared_data, "acl_squat_jump_bfr007")["reference_author"]["phases"]
-    result = analyse(shared_data, "acl_squat_jump_bfr007")
+    phases = reference("acl_squat_jump_bfr007")["reference_author"]["phases"]
+    result = analyse("acl_squat_jump_bfr007")
     assert kinds(result) == ["jump", "jump", "jump"]             # the step-off at the end is not a jump
     for k, event in enumerate(result["events"], start=1):
         concentric_end_s = phases["Concentric Phase"][f"jump{k}"]["end_s"]
@@ -169,14 +170,14 @@ def test_bfr007_jumps_against_the_hand_marked_phases(shared_data):
         assert span["start_s"] < event["takeoff_s"] < event["t_peak_s"] < span["end_s"]
 
 
-def test_bfr003_three_jumps(shared_data):
-    result = analyse(shared_data, "acl_squat_jump_bfr003")
+def test_bfr003_three_jumps():
+    result = analyse("acl_squat_jump_bfr003")
     assert kinds(result) == ["jump", "jump", "jump"]
     assert result["body_weight_n"] is not None
 
 
-def test_drop_jump_is_an_impact_then_a_jump(shared_data):
-    result = analyse(shared_data, "gidiel_vj_single_dj")
+def test_drop_jump_is_an_impact_then_a_jump():
+    result = analyse("gidiel_vj_single_dj")
     assert kinds(result) == ["impact", "jump"]
     drop, rebound = result["events"]
     assert 1.85 < drop["t_peak_s"] < 2.1 and drop["peak_bw"] > 4.0      # README: about 4.7 BW
@@ -186,8 +187,8 @@ def test_drop_jump_is_an_impact_then_a_jump(shared_data):
 
 
 @pytest.mark.parametrize("name", ["gidiel_vj_single_cmj", "gidiel_vj_single_sj"])
-def test_single_jumps_from_standing(shared_data, name):
-    result = analyse(shared_data, name)
+def test_single_jumps_from_standing(name):
+    result = analyse(name)
     (event,) = result["events"]
     assert event["kind"] == "jump" and event["thump"] is True
     assert result["body_weight_n"] is not None
@@ -195,13 +196,13 @@ def test_single_jumps_from_standing(shared_data, name):
     assert event["height_impulse_m"] == pytest.approx(event["height_flight_m"], abs=0.03)
 
 
-def test_sj_landing_is_very_hard(shared_data):
-    (event,) = analyse(shared_data, "gidiel_vj_single_sj")["events"]
+def test_sj_landing_is_very_hard():
+    (event,) = analyse("gidiel_vj_single_sj")["events"]
     assert event["peak_bw"] > 5.0                                # README: about 6 BW
 
 
-def test_step_on_and_rebound_hop(shared_data):
-    result = analyse(shared_data, "bmc_duarte_grfzjump_m")
+def test_step_on_and_rebound_hop():
+    result = analyse("bmc_duarte_grfzjump_m")
     assert result["body_weight_n"] is not None
     # the CMJ, then the ~44 ms rebound hop: a flight of more than 2 samples is a jump by the contract
     assert kinds(result) == ["jump", "jump"]
@@ -209,8 +210,8 @@ def test_step_on_and_rebound_hop(shared_data):
     assert hop["flight_s"] == pytest.approx(0.044, abs=0.005)
 
 
-def test_every_recording_is_json_safe_in_both_adc_modes(shared_data):
-    for csv in sorted(shared_data.glob("*.csv")):
+def test_every_recording_is_json_safe_in_both_adc_modes():
+    for csv in recordings():
         for adc in ("ideal", "hx711"):
             result = analyze_file(csv, adc=adc)
             json.dumps(result, allow_nan=False)

@@ -9,6 +9,7 @@ import pytest
 
 import signals as S
 from forceplate.device.sim.simulator import CORNERS_M, split_by_centre_of_pressure
+from helpers import data_path
 
 FORCEPLATE = Path(sys.executable).parent / "forceplate"
 
@@ -66,7 +67,7 @@ def test_without_corner_positions_there_is_no_cop_and_it_says_why(tmp_path):
     assert "lean" not in result["events"][0]
 
 
-def test_per_foot_recordings_have_no_cop(shared_data):
-    result = analyze(shared_data / "dossantos_quiet_standing_control0.csv")
+def test_per_foot_recordings_have_no_cop():
+    result = analyze(data_path("dossantos_quiet_standing_control0.csv"))
     assert result["balance"]["sway"] is None
     assert "2 force column(s)" in result["balance"]["sway_method"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import load_module
+from helpers import DATA_DIR, load_module
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "bench" / "run.py"
@@ -52,8 +52,8 @@ def test_machine_names_cpu_cores_python_numpy():
     assert info["numpy"]
 
 
-def test_cuts_start_with_a_quiet_loaded_second_when_there_is_one(shared_data):
-    cmj, = [r for r in analysis.load_recordings(shared_data) if r.name == "gidiel_vj_single_cmj"]
+def test_cuts_start_with_a_quiet_loaded_second_when_there_is_one():
+    cmj, = [r for r in analysis.load_recordings(DATA_DIR) if r.name == "gidiel_vj_single_cmj"]
     cut, = analysis.cut_jumps(cmj)
     rate_hz = cmj.rate_hz
     assert cut.weighing_sd_n is not None and cut.weighing_sd_n < 10.0
@@ -62,8 +62,8 @@ def test_cuts_start_with_a_quiet_loaded_second_when_there_is_one(shared_data):
     assert cut.force_n.base is not None                      # a view of the array ours gets, not a copy
 
 
-def test_a_drop_onto_an_empty_plate_has_no_quiet_second(shared_data):
-    recordings = {r.name: r for r in analysis.load_recordings(shared_data)}
+def test_a_drop_onto_an_empty_plate_has_no_quiet_second():
+    recordings = {r.name: r for r in analysis.load_recordings(DATA_DIR)}
     assert "dossantos_quiet_standing_control0" not in recordings     # no jump in it
     cut, = analysis.cut_jumps(recordings["gidiel_vj_single_dj"])
     assert cut.weighing_sd_n is None
@@ -71,8 +71,8 @@ def test_a_drop_onto_an_empty_plate_has_no_quiet_second(shared_data):
 
 
 @pytest.mark.slow
-def test_analysis_quick_json_has_the_contract_keys(shared_data):
-    done = bench("analysis", "--json", "--quick", "--data", str(shared_data))
+def test_analysis_quick_json_has_the_contract_keys():
+    done = bench("analysis", "--json", "--quick", "--data", str(DATA_DIR))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)                     # exactly one JSON object on stdout
 
@@ -80,7 +80,7 @@ def test_analysis_quick_json_has_the_contract_keys(shared_data):
     assert result["signal_s_per_cpu_s"] > 0
     assert result["cpu_s"] > 0 and result["signal_s"] > 0
     assert result["files"] and all(name.endswith(".csv") for name in result["files"])
-    assert all((shared_data / name).exists() for name in result["files"])
+    assert all((DATA_DIR / name).exists() for name in result["files"])
     assert result["jumps_found"] >= result["jumps_given"] > 0
     assert result["signal_s_per_cpu_s_ours_on_cuts"] > 0
     assert {"cpu", "cores", "python", "numpy"} <= set(result["machine"])
@@ -101,11 +101,11 @@ def test_analysis_quick_json_has_the_contract_keys(shared_data):
     assert "forceplate" in table and all(peer in table for peer in PEERS)
 
 
-def test_analysis_without_the_peers_still_measures_ours(shared_data):
+def test_analysis_without_the_peers_still_measures_ours():
     # sys.modules[name] = None makes `import name` fail, as if the bench extra were not installed
     hide = "; ".join(f"sys.modules[{peer!r}] = None" for peer in PEERS)
     code = (f"import runpy, sys; {hide}; sys.argv = [{str(RUN)!r}, 'analysis', '--json', '--quick', "
-            f"'--data', {str(shared_data)!r}]; runpy.run_path({str(RUN)!r}, run_name='__main__')")
+            f"'--data', {str(DATA_DIR)!r}]; runpy.run_path({str(RUN)!r}, run_name='__main__')")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from forceplate.storage.store import Store
+from helpers import DATA_DIR
 
 REPLAY_DJ = "replay:{data}/gidiel_vj_single_dj.csv?speed=8"
 SIM_HEEL_DROPS = "sim:heel-drops?speed=8&adc=ideal&rate_hz=1000"
@@ -27,8 +28,8 @@ def lines(stdout):
     return [json.loads(line) for line in stdout.splitlines()]
 
 
-def test_record_prints_each_event_with_its_session_then_a_summary(tmp_path, shared_data):
-    run = forceplate("record", "--person", "Ann", "--source", REPLAY_DJ.format(data=shared_data), data_dir=tmp_path)
+def test_record_prints_each_event_with_its_session_then_a_summary(tmp_path):
+    run = forceplate("record", "--person", "Ann", "--source", REPLAY_DJ.format(data=DATA_DIR), data_dir=tmp_path)
     assert run.returncode == 0, run.stderr
     *events, summary = lines(run.stdout)
     assert [e["kind"] for e in events] == ["impact", "jump"]       # the drop onto the plate, then the jump
@@ -39,8 +40,8 @@ def test_record_prints_each_event_with_its_session_then_a_summary(tmp_path, shar
     assert summary["sets"] == 5000                                   # every sample of the 5 s file
 
 
-def test_sessions_lists_id_person_times_status_and_counts(tmp_path, shared_data):
-    forceplate("record", "--person", "Ann", "--source", REPLAY_DJ.format(data=shared_data), data_dir=tmp_path)
+def test_sessions_lists_id_person_times_status_and_counts(tmp_path):
+    forceplate("record", "--person", "Ann", "--source", REPLAY_DJ.format(data=DATA_DIR), data_dir=tmp_path)
     forceplate("record", "--person", "Bob", "--seconds", "2", "--source", SIM_HEEL_DROPS, data_dir=tmp_path)
     everyone = json.loads(forceplate("sessions", "--json", data_dir=tmp_path).stdout)
     assert [(s["id"], s["person"], s["status"]) for s in everyone] == [(1, "Ann", "complete"), (2, "Bob", "complete")]
@@ -59,8 +60,8 @@ def _analyze(path):
 
 
 @pytest.mark.parametrize("spec, seconds", [(REPLAY_DJ, None), (SIM_HEEL_DROPS, "30")])
-def test_analyze_on_an_export_reproduces_the_sessions_events(tmp_path, shared_data, spec, seconds):
-    args = ["record", "--person", "Ann", "--source", spec.format(data=shared_data)]
+def test_analyze_on_an_export_reproduces_the_sessions_events(tmp_path, spec, seconds):
+    args = ["record", "--person", "Ann", "--source", spec.format(data=DATA_DIR)]
     run = forceplate(*args, *(["--seconds", seconds] if seconds else []), data_dir=tmp_path)
     assert run.returncode == 0, run.stderr
     live = [e for e in lines(run.stdout) if e["kind"] != "summary"]

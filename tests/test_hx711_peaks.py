@@ -2,7 +2,7 @@
 
 Expected values come from the model's definition (a B-spline of order 4: settles in 4 periods, DC gain 1,
 step response 1/2 at its centre, 2 periods), analytic pulses of known peak, physics (h = g t^2 / 8), and the
-authors' 1 kHz / 600 Hz recordings in /work/shared/data as the truth. Never from our own output.
+authors' 1 kHz / 600 Hz recordings in tests/data as the truth. Never from our own output.
 """
 import json
 import math
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from forceplate.signal.hx711_model import (Hx711Model, estimate_edge, estimate_impact, filter_samples, kernel,
                                      respond, skewed_pulse, step_response, thump_verdict)
+from helpers import data_path
 
-DATA = Path("/work/shared/data")
 G = 9.80665
 
 
@@ -262,7 +262,6 @@ RECORDINGS = ("gidiel_vj_single_cmj", "gidiel_vj_single_sj", "gidiel_vj_single_d
               "acl_squat_jump_bfr007", "bmc_duarte_grfzjump", "bmc_duarte_grfzjump_m")
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="shared recordings not present")
 def test_real_recordings_through_the_model():
     """The authors' 1 kHz / 600 Hz landings through the model (82-92 SPS, random phase, 2 N noise). Goals we
     reach: flight height within 2 cm (p90 well under 1 cm); peak median error <= 5 % and p90 <= 10 %; the
@@ -286,5 +285,5 @@ def test_real_recordings_through_the_model():
     assert abs(f["estimate"]["flight_err_ms"]["median"]) < 5.0
     assert f["plain"]["flight_err_ms"]["median"] < -8.0            # the filter shortens plain flights
     # the recordings are the ones the data README lists, loaded as their own check values say
-    meta = json.loads((DATA / "bmc_duarte_grfzjump.json").read_text())
+    meta = json.loads(data_path("bmc_duarte_grfzjump.json").read_text())
     assert meta["sample_rate_hz"] == 600.0

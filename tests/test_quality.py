@@ -9,6 +9,7 @@ import pytest
 
 import signals as S
 from forceplate.signal.quality import event_notes, find_clipping
+from helpers import data_path
 
 FORCEPLATE = Path(sys.executable).parent / "forceplate"
 
@@ -65,7 +66,7 @@ def test_borderline_thump_is_explained():
     assert notes == ["borderline: the plausible peak (2.41-2.63 BW) straddles the thump line"]
 
 
-def test_no_quiet_second_is_a_recording_note(shared_data):
-    result = analyze(shared_data / "bmc_duarte_grfzjump.csv")
+def test_no_quiet_second_is_a_recording_note():
+    result = analyze(data_path("bmc_duarte_grfzjump.csv"))
     assert result["body_weight_n"] is None
     assert any(note.startswith("no body weight") and "stand still" in note for note in result["notes"])

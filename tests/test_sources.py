@@ -15,6 +15,7 @@ from forceplate.device.sim.replay import ReplaySource
 from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.exc import ConfigError, TraceFormatError
 from forceplate.signal.calibration import counts_to_newtons
+from helpers import data_path
 
 
 def newtons(source, frames):
@@ -177,8 +178,8 @@ def replay_all(source, clock, seconds, *, step_s=0.05):
             np.concatenate([f.flags for f in frames]))
 
 
-def test_replay_gives_back_the_file_at_speed(shared_data, fake_clock):
-    path = shared_data / "gidiel_vj_single_cmj.csv"
+def test_replay_gives_back_the_file_at_speed(fake_clock):
+    path = data_path("gidiel_vj_single_cmj.csv")
     t_file_s, force_file_n = read_csv(path)
     source = ReplaySource(path, speed=10.0, clock=fake_clock)
     assert (source.channels, source.adc, source.is_simulated) == (1, "ideal", True)
@@ -195,15 +196,15 @@ def test_replay_gives_back_the_file_at_speed(shared_data, fake_clock):
     assert source.read(timeout_s=5.0).n_sets == 0                   # finished: no wait, nothing more
 
 
-def test_replay_paces_sets_by_the_clock(shared_data, fake_clock):
-    source = ReplaySource(shared_data / "dossantos_quiet_standing_control0.csv", clock=fake_clock)
+def test_replay_paces_sets_by_the_clock(fake_clock):
+    source = ReplaySource(data_path("dossantos_quiet_standing_control0.csv"), clock=fake_clock)
     fake_clock.advance(1.0)
     assert source.read().n_sets == 100                               # 100 Hz recording, 1 s
     assert not source.is_finished
 
 
-def test_replay_sums_two_plates(shared_data, fake_clock):
-    path = shared_data / "acl_squat_jump_bfr003.csv"
+def test_replay_sums_two_plates(fake_clock):
+    path = data_path("acl_squat_jump_bfr003.csv")
     _, force_file_n = read_csv(path)
     source = ReplaySource(path, speed=100.0, clock=fake_clock)
     assert source.channels == 2 and source.columns == ("fz1_n", "fz2_n")
@@ -211,8 +212,8 @@ def test_replay_sums_two_plates(shared_data, fake_clock):
     np.testing.assert_allclose((counts * 0.01).sum(axis=1), force_file_n.sum(axis=1), atol=0.011)
 
 
-def test_replay_loops_forever(shared_data, fake_clock):
-    path = shared_data / "bmc_duarte_grfzjump.csv"                   # 1200 samples at 600 Hz: 2 s
+def test_replay_loops_forever(fake_clock):
+    path = data_path("bmc_duarte_grfzjump.csv")                      # 1200 samples at 600 Hz: 2 s
     _, force_file_n = read_csv(path)
     source = ReplaySource(path, speed=10.0, loop=True, clock=fake_clock)
     _, counts, _ = replay_all(source, fake_clock, 0.5)               # 5 s: two passes and a half
@@ -223,8 +224,8 @@ def test_replay_loops_forever(shared_data, fake_clock):
     assert not source.is_finished
 
 
-def test_replay_rate_wins_over_the_file_times(shared_data, fake_clock):
-    source = ReplaySource(shared_data / "gidiel_vj_single_sj.csv", rate_hz=500.0, clock=fake_clock)
+def test_replay_rate_wins_over_the_file_times(fake_clock):
+    source = ReplaySource(data_path("gidiel_vj_single_sj.csv"), rate_hz=500.0, clock=fake_clock)
     assert source.rate_hz == 500.0
     fake_clock.advance(1.0)
     assert source.read().n_sets == 500
@@ -356,8 +357,8 @@ def test_spec_options_reach_the_simulator():
     assert sources.source_from_spec("sim").name == "sim:session"
 
 
-def test_spec_builds_a_replay(shared_data):
-    path = shared_data / "gidiel_vj_single_dj.csv"
+def test_spec_builds_a_replay():
+    path = data_path("gidiel_vj_single_dj.csv")
     source = sources.source_from_spec(f"replay:{path}?speed=2&loop=1")
     assert isinstance(source, ReplaySource)
     assert (source.speed, source.loop, source.name) == (2.0, True, f"replay:{path}")
@@ -384,6 +385,6 @@ def test_a_replay_spec_of_a_missing_file_names_it(tmp_path):
         sources.source_from_spec(f"replay:{tmp_path / 'gone.csv'}")
 
 
-def test_a_yes_no_option_that_is_neither_is_refused(shared_data):
+def test_a_yes_no_option_that_is_neither_is_refused():
     with pytest.raises(ConfigError, match="loop='maybe' is not a bool"):
-        sources.source_from_spec(f"replay:{shared_data / 'gidiel_vj_single_cmj.csv'}?loop=maybe")
+        sources.source_from_spec(f"replay:{data_path('gidiel_vj_single_cmj.csv')}?loop=maybe")

@@ -5,6 +5,7 @@ import pytest
 from forceplate.signal import analyze_force
 from forceplate.signal.streaming import LiveAnalyzer
 from forceplate.storage.traces import read_trace
+from helpers import recordings
 from signals import half_sine_impact, jump, standing
 
 
@@ -39,9 +40,9 @@ def assert_same_events(live_events, offline_events, rate_hz, *, fitted=False):
 
 
 @pytest.mark.parametrize("adc", ["ideal", "hx711"])
-def test_every_recording_streams_to_the_offline_events(shared_data, adc):
+def test_every_recording_streams_to_the_offline_events(adc):
     from forceplate.signal.hx711_model import filter_samples
-    for k, csv in enumerate(sorted(shared_data.glob("*.csv"))):
+    for k, csv in enumerate(recordings()):
         trace = read_trace(csv)
         t, force, rate_hz = trace.t_s, trace.total_force_n, trace.rate_hz
         if adc == "hx711":           # what the live plate sees: the recording as HX711 words at ~86 SPS

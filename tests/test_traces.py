@@ -7,6 +7,7 @@ import pytest
 
 from forceplate.exc import ForcePlateError, TraceFormatError
 from forceplate.storage.traces import Trace, read_trace
+from helpers import recordings
 
 
 def write(tmp_path, text, name="run.csv", encoding="utf-8"):
@@ -74,8 +75,8 @@ def test_reads_standard_input(monkeypatch):
     assert trace.rate_hz == pytest.approx(100.0)
 
 
-def test_reads_every_shared_recording(shared_data):
-    for csv in sorted(shared_data.glob("*.csv")):
+def test_reads_every_recording():
+    for csv in recordings():
         trace = read_trace(csv)
         assert trace.force_n.shape[0] > 1000, csv.name
         assert np.all(np.diff(trace.t_s) > 0)

@@ -1,6 +1,6 @@
 """Peaks and edges behind the HX711's filter: the chip model and estimators that see through it.
 
-The HX711 does not publish its digital filter. The working model (design/hx711-peaks.md, docs/hx711-model.md):
+The HX711 does not publish its digital filter. The working model (docs/hx711-model.md):
 each output word, at the instant ``t`` its conversion ends, is the input force averaged by ``order`` (default 4)
 cascaded boxcars, each one output period ``T = 1 / rate_hz`` long, optionally ``delay_s`` earlier::
 
@@ -42,7 +42,7 @@ SHAPE_TOLERANCE = 0.045         # misfit (fraction of the pulse height) not held
 class Hx711Model:
     """The HX711's filter: `order` cascaded boxcars, each one output period long, then `delay_s` (s).
 
-    ``order=4, delay_s=0`` is the design note's model (settles in 4 periods, as the datasheet says). Fit both
+    ``order=4, delay_s=0`` is the model of docs/hx711-model.md (settles in 4 periods, as the datasheet says). Fit both
     to a real chip with a simultaneous fast-ADC capture (docs/hx711-model.md).
     """
 

@@ -4,7 +4,7 @@
 ``step-on-off`` or ``session``) in real time. One loop of the scenario is scripted once, at construction, at
 1 kHz with vectorised numpy: the true total force, its split over the four corners by the centre of
 pressure, and each corner's sensor noise. Reading turns the sets now due into HX711 words (each the 1 kHz
-force averaged by the filter model of design/hx711-peaks.md, or the force at that instant for
+force averaged by the filter model of docs/hx711-model.md, or the force at that instant for
 ``adc="ideal"``), calibrates them into counts and 24-bit words, and pushes them through the real sampling
 kernel's ring, so everything above sees what a plate would give. No thread runs: work happens in ``read``.
 
@@ -71,7 +71,7 @@ class MonotonicClock:
 # ------------------------------------------------------------------------------------------ HX711 model
 
 def hx711_filter(force_n, t_s, rate_hz, *, input_rate_hz=INTERNAL_RATE_HZ, mode="edge"):
-    """What HX711 words report for a finely sampled force: the model of design/hx711-peaks.md.
+    """What HX711 words report for a finely sampled force: the model of docs/hx711-model.md.
 
     Each output word at instant ``t`` is the input averaged by four cascaded boxcars, each one output period
     ``1 / rate_hz`` long: a weighted mean of the input over ``[t - 4 / rate_hz, t]`` with cubic B-spline
