@@ -38,7 +38,7 @@ THRESHOLD_N = 20.0
 THUMP_BW = 2.5
 NOISE_N = 2.0
 RATES_HZ = (82.0, 92.0)
-LANDING_WINDOW_S = 0.3          # CONTRACTS.md: the landing peak is the largest force within 0.3 s
+LANDING_WINDOW_S = 0.3          # docs/contracts.md: the landing peak is the largest force within 0.3 s
 MODEL = Hx711Model()
 
 

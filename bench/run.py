@@ -1,6 +1,6 @@
 """Run one benchmark: ``python bench/run.py NAME [--json] [--quick]`` from the repository root.
 
-Each benchmark is a module ``bench/<NAME>.py`` listed in :data:`BENCHMARKS` (CONTRACTS.md section 4). A module
+Each benchmark is a module ``bench/<NAME>.py`` listed in :data:`BENCHMARKS` (docs/contracts.md section 4). A module
 provides ``DESCRIPTION``, ``run_from_args(args) -> dict`` (one JSON-able object with the contract's keys) and
 optionally ``add_arguments(parser)`` for its own options and ``format_table(result) -> str`` for the readable
 output. A name whose module does not exist yet is known but not implemented: exit 2 with a message.

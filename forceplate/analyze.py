@@ -1,4 +1,4 @@
-"""`forceplate analyze`: a recorded trace in, the CONTRACTS.md section 1 result out.
+"""`forceplate analyze`: a recorded trace in, the docs/contracts.md section 1 result out.
 
 :func:`analyze_file` reads and checks, then calls the one analysis the live page uses too
 (:func:`forceplate.signal.analyze_force`); :func:`format_report` words the result for people.
@@ -48,7 +48,7 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
     -------
     dict
         ``contract``, ``sample_rate_hz``, ``duration_s``, ``adc``, ``body_weight_n``, ``body_mass_kg`` and
-        ``events`` exactly as CONTRACTS.md section 1 says (JSON-safe: no NaN), plus a few extra fields
+        ``events`` exactly as docs/contracts.md section 1 says (JSON-safe: no NaN), plus a few extra fields
         (``file``, ``body_weight_method``, ``thump_bw``, ``min_peak_bw``; on each event ``intensity`` and
         ``caution``, on each impact ``sit_to_stand``), and two optional top-level fields:
 

@@ -53,9 +53,9 @@ def cli():
               help="An impact reaching this many body weights is a thump (a rep that counts).")
 @click.option("--min-peak-bw", type=float, default=1.3, show_default=True,
               help="Smaller peaks (in body weights) are not impacts.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (CONTRACTS.md section 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (docs/contracts.md section 1).")
 @click.option("--data-dir", default=None,
-              help="Accepted as by every command (CONTRACTS.md section 3); analyze reads only the file.")
+              help="Accepted as by every command (docs/contracts.md section 3); analyze reads only the file.")
 def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, as_json, data_dir):
     """Find impacts and jumps in a recorded force trace (CSV; - reads standard input).
 
@@ -179,7 +179,7 @@ def _echo_json(obj) -> None:
 
 @cli.command()
 @click.option("--person", default=None, help="Only this person's sessions.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (CONTRACTS.md section 3).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (docs/contracts.md section 3).")
 @click.option("--data-dir", default=None, help=DATA_DIR_HELP)
 def sessions(person, as_json, data_dir):
     """List recorded sessions, oldest first.

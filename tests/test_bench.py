@@ -1,6 +1,6 @@
 """bench/run.py: the runner's registry and errors, and a smoke run of the ``analysis`` benchmark.
 
-No timing is asserted here (STYLE.md section 12): the figures come from ``python bench/run.py NAME``. The peers
+No timing is asserted here: the figures come from ``python bench/run.py NAME``. The peers
 (jumpmetrics, plateforce) come with the ``bench`` extra, which the test suite does not install: without them
 only our side is checked.
 """

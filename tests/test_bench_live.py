@@ -1,6 +1,6 @@
 """bench/latency.py, bench/footprint.py, bench/load.py: smoke runs with ``--quick`` and their bookkeeping.
 
-Keys present and values sane, never how fast (STYLE.md section 12): the figures come from
+Keys present and values sane, never how fast: the figures come from
 ``python bench/run.py NAME``. The only ordering checked is causality (a page cannot show an impact before it
 happened), which a slow machine cannot break.
 """

@@ -90,7 +90,7 @@ def test_shared_contract_check_holds():
 
 
 def test_analyze_accepts_data_dir_like_every_command(tmp_path):
-    # CONTRACTS.md section 3: every command takes --data-dir; analyze needs no database and creates none.
+    # docs/contracts.md section 3: every command takes --data-dir; analyze needs no database and creates none.
     r = subprocess.run([str(FORCEPLATE), "analyze", str(data_path("gidiel_vj_single_cmj.csv")), "--json",
                         "--data-dir", str(tmp_path / "data")], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

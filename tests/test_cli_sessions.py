@@ -1,4 +1,4 @@
-"""`forceplate record`, `sessions` and `export` as a script uses them (CONTRACTS.md section 3), in real processes."""
+"""`forceplate record`, `sessions` and `export` as a script uses them (docs/contracts.md section 3), in real processes."""
 import json
 import os
 import resource

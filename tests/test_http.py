@@ -23,7 +23,7 @@ BODY_MASS_KG = 72.0
 STANDARD_GRAVITY_M_S2 = 9.80665
 SPEC = f"sim:heel-drops?speed=4&seed=7&body_mass_kg={BODY_MASS_KG:g}"
 START_S = 30.0          # safety nets for a slow machine, not timing claims
-CLEAN_END_S = 5.0       # CONTRACTS.md section 3
+CLEAN_END_S = 5.0       # docs/contracts.md section 3
 PASSWORD = "clinic password 1"
 
 bench = bench_serving()

@@ -1,4 +1,4 @@
-"""Reading recorded force traces (CONTRACTS.md section 1, Input): good files, and every bad one named."""
+"""Reading recorded force traces (docs/contracts.md section 1, Input): good files, and every bad one named."""
 import io
 import sys
 

@@ -48,7 +48,7 @@ class Analysis:
         return sorted(self.jumps + self.impacts, key=event_time_s)
 
     def event_dicts(self) -> list[dict]:
-        """The events as CONTRACTS.md section 1 objects (with extra fields), JSON-safe.
+        """The events as docs/contracts.md section 1 objects (with extra fields), JSON-safe.
 
         Each impact also says whether it is the force peak of a sit-to-stand rise (``sit_to_stand``): the
         contract keeps it an impact (a peak of at least ``min_peak_bw`` that is not a jump's landing).

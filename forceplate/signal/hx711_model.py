@@ -775,7 +775,7 @@ def estimate_edge(t_s, force_n, *, kind: str, rate_hz: float | None = None, thre
         crossing to ``contact_words`` after). Not modified.
     kind : {"takeoff", "landing"}
     threshold_n : float
-        The flight threshold (N) whose crossing by the true force is wanted (CONTRACTS.md: about 20 N).
+        The flight threshold (N) whose crossing by the true force is wanted (docs/contracts.md: about 20 N).
     flight_level_n : float, optional
         What the plate reads in flight (N); default the median of the words wholly in flight (else 0).
 

@@ -37,7 +37,7 @@ def find_clipping(force_n, rate_hz, *, min_run_s: float = 0.003, min_level_n: fl
 
 
 def event_notes(event: dict, *, clipped_s=()) -> list[str]:
-    """Notes for one contract event dict (see CONTRACTS.md section 1 and its extra fields).
+    """Notes for one contract event dict (see docs/contracts.md section 1 and its extra fields).
 
     `clipped_s`: (start_s, end_s, level_n) of clipped stretches, from :func:`find_clipping` in seconds.
     """

@@ -37,7 +37,7 @@ half the body height minus the chair height, 0.9 m the mass above the shanks, an
 takes a tenth of the five-rep time instead).
 
 The fast rise's peak is also an ``impact`` event of ``forceplate analyze`` when it reaches ``--min-peak-bw``:
-CONTRACTS.md section 1 defines an impact as any force peak of at least that size that is not a jump's landing,
+docs/contracts.md section 1 defines an impact as any force peak of at least that size that is not a jump's landing,
 and the simulator's ground truth counts it so. The sit-to-stand list adds what the impact cannot say.
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ import numpy as np
 
 from .common import STANDARD_GRAVITY_M_S2, as_force, check_rate, crossing, runs, sample_times, time_at
 
-EMPTY_PLATE_N = 20.0            # CONTRACTS.md section 1: flight (an empty plate) is force below about 20 N
+EMPTY_PLATE_N = 20.0            # docs/contracts.md section 1: flight (an empty plate) is force below about 20 N
 FAST_RISE_S = 1.0               # tempo defaults (configurable): "fast up" ...
 SLOW_LOWERING_S = 2.0           # ... "slow down"
 ALCAZAR_MASS_FRACTION = 0.9     # Alcazar et al. 2018: the mass that rises (all but the shanks and feet)

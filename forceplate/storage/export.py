@@ -1,4 +1,4 @@
-"""A stored session as files and arrays: the CONTRACTS.md section 2 export (CSV and JSON) and its total force.
+"""A stored session as files and arrays: the docs/contracts.md section 2 export (CSV and JSON) and its total force.
 
 The store (:mod:`forceplate.storage.store`) only reads and writes the database; this module turns what it
 reads into newtons through the session's calibration and writes files (whole or not at all).
@@ -16,7 +16,7 @@ from .store import Store, StoreError
 
 
 def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
-    """Write a session's raw trace as a CONTRACTS.md section 2 CSV, and its metadata as JSON beside it.
+    """Write a session's raw trace as a docs/contracts.md section 2 CSV, and its metadata as JSON beside it.
 
     The CSV has ``t_s`` (seconds since the session's start, on the source's time scale, exactly the times
     the live analysis had) and one ``*_n`` column per load cell: the stored counts through the session's

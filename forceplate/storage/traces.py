@@ -1,4 +1,4 @@
-"""Recorded force traces: read the CSV format of CONTRACTS.md section 1.
+"""Recorded force traces: read the CSV format of docs/contracts.md section 1.
 
 A header row; an optional ``t_s`` column of strictly increasing sample times in seconds; every column whose
 name ends in ``_n`` is a vertical force in newtons (their sum is the total force); other columns are ignored.
@@ -69,7 +69,7 @@ class Trace:
 
 
 def read_trace(path, *, rate_hz: float | None = None) -> Trace:
-    """Read a force trace CSV (CONTRACTS.md section 1).
+    """Read a force trace CSV (docs/contracts.md section 1).
 
     Parameters
     ----------

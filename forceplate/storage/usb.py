@@ -1,4 +1,4 @@
-"""Export to a USB stick: every session not yet on that stick, as CONTRACTS.md section 2 files, losing nothing.
+"""Export to a USB stick: every session not yet on that stick, as docs/contracts.md section 2 files, losing nothing.
 
 Layout on the stick::
 

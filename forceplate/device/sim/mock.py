@@ -1,4 +1,4 @@
-"""A plate you drive by hand, and a clock that moves only when told: the test doubles of STYLE.md section 4.
+"""A plate you drive by hand, and a clock that moves only when told: the test doubles at the hardware edge.
 
 A test reads like a lab note: the chips say this (``push``), half a second passes (``advance``), our code
 read that (``reads``)::

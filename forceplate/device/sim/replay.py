@@ -1,4 +1,4 @@
-"""Replay a recorded force trace (CONTRACTS.md section 1) as if a plate were sending it, in real time.
+"""Replay a recorded force trace (docs/contracts.md section 1) as if a plate were sending it, in real time.
 
 Each ``*_n`` column is one load cell. Forces become counts with offset 0 and 0.01 N per count (so they come
 back to within 0.005 N) and go through the real kernel's ring, like every other source. Sample ``i`` is due
@@ -23,7 +23,7 @@ class ReplaySource(PacedSource):
     Parameters
     ----------
     path : str or os.PathLike
-        A CSV as in CONTRACTS.md section 1. Read at once: a missing or malformed file raises
+        A CSV as in docs/contracts.md section 1. Read at once: a missing or malformed file raises
         ``TraceFormatError`` (naming the file and line) here, not later.
     speed : float
         Playback speed; 1 is real time.

@@ -42,7 +42,7 @@ PLATE_DEPTH_M = 0.40
 CORNERS_M = np.array([(-PLATE_WIDTH_M / 2, PLATE_DEPTH_M / 2), (PLATE_WIDTH_M / 2, PLATE_DEPTH_M / 2),
                       (-PLATE_WIDTH_M / 2, -PLATE_DEPTH_M / 2), (PLATE_WIDTH_M / 2, -PLATE_DEPTH_M / 2)])
 CORNER_NOISE_N = 1.0                # white noise on each corner at 1 kHz, RMS
-FLIGHT_THRESHOLD_N = 20.0           # CONTRACTS.md section 1: flight is force below about 20 N
+FLIGHT_THRESHOLD_N = 20.0           # docs/contracts.md section 1: flight is force below about 20 N
 SCENARIOS = ("standing", "heel-drops", "jumps", "sit-to-stand", "step-on-off", "session")
 ADCS = ("hx711", "ideal")
 HX711_MAX_RATE_HZ = 125.0           # the chip runs at 10 or 80 SPS (parts reach ~94); 1 kHz must resolve a period
@@ -157,7 +157,7 @@ class ScriptedEvent:
     Times are scenario seconds; None where a field does not apply.
 
     kind : "step-on", "step-off", "heel-drop", "jump" or "sit-to-stand".
-    contract_kind : what ``forceplate analyze`` should report for it (CONTRACTS.md section 1): "impact",
+    contract_kind : what ``forceplate analyze`` should report for it (docs/contracts.md section 1): "impact",
         "jump", or None (nothing: a gentle step stays under the default 1.3 BW).
     start_s, end_s : the movement's first and last instant (quiet standing or an empty plate either side).
     t_peak_s, peak_n, peak_bw : the largest true total force of the impact (the landing, for a jump).
