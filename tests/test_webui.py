@@ -406,3 +406,21 @@ def test_update_message_always_has_a_pending_list():
     update = Update(cursor=Cursor(), t_s=np.array([0.1]), force_n=np.array([700.0]), events=[],
                     body_weight_n=700.0, status="Ready", stats={})
     assert update_message(update, 80.0)["pending"] == []
+
+
+# -- the package's own hygiene --------------------------------------------------------------------------------
+
+def test_no_web_module_imports_a_private_name_of_another():
+    # A blueprint reaching into another's underscore helpers ties their insides together; shared helpers
+    # are public where they belong (auth.too_many_tries, people.person_or_404).
+    import ast
+    from pathlib import Path
+
+    import forceplate.webui
+    folder = Path(forceplate.webui.__file__).parent
+    offenders = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("forceplate")):
+                offenders += [f"{path.name}: {a.name}" for a in node.names if a.name.startswith("_")]
+    assert offenders == []

@@ -211,6 +211,12 @@ class LoginThrottle:
                 del self._locked_until[address]
 
 
+def too_many_tries(wait_s: float) -> str:
+    """What a throttled person reads (any LoginThrottle's ``wait_s``: passwords, setup codes, PINs)."""
+    seconds = max(1, math.ceil(wait_s))
+    return f"Too many tries: wait {seconds} second{'s' if seconds != 1 else ''}, then try again."
+
+
 # ------------------------------------------------------------------------------------------ the app's auth state
 
 class Auth:
@@ -368,11 +374,6 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
-def _too_many_tries(wait_s: float) -> str:
-    seconds = max(1, math.ceil(wait_s))
-    return f"Too many tries: wait {seconds} second{'s' if seconds != 1 else ''}, then try again."
-
-
 def _page(template: str, status: int = 200, *, retry_after_s: float | None = None, **context):
     response = current_app.make_response((render_template(template, **context), status))
     if retry_after_s:
@@ -400,7 +401,7 @@ def login():
     client = _client()
     wait_s = auth.throttle.wait_s(client)
     if wait_s:
-        return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path, error=_too_many_tries(wait_s))
+        return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path, error=too_many_tries(wait_s))
     if not csrf_valid():
         return _page("login.html", 400, next_path=next_path,
                      error="This page had expired. Please type the password again.")
@@ -409,7 +410,7 @@ def login():
         log.info("wrong password from %s", client)
         if wait_s:
             return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path,
-                         error="Wrong password. " + _too_many_tries(wait_s))
+                         error="Wrong password. " + too_many_tries(wait_s))
         return _page("login.html", 401, next_path=next_path, error="Wrong password. Please try again.")
     auth.throttle.succeeded(client)
     _start_session(auth)
@@ -439,7 +440,7 @@ def setup():
     client = _client()
     wait_s = auth.throttle.wait_s(client)
     if wait_s:
-        return _page("setup.html", 429, retry_after_s=wait_s, error=_too_many_tries(wait_s))
+        return _page("setup.html", 429, retry_after_s=wait_s, error=too_many_tries(wait_s))
     if not csrf_valid():
         return _page("setup.html", 400, error="This page had expired. Please fill it in again.")
     code = "".join(request.form.get("code", "").split())          # "123 456" is fine too
@@ -452,7 +453,7 @@ def setup():
             log.info("wrong setup code from %s", client)
             error = "Wrong setup code. It is the 6-digit number shown where forceplate was started."
             if wait_s:
-                return _page("setup.html", 429, retry_after_s=wait_s, error=error + " " + _too_many_tries(wait_s))
+                return _page("setup.html", 429, retry_after_s=wait_s, error=error + " " + too_many_tries(wait_s))
             return _page("setup.html", 401, error=error)
         problem = password_problem(password, again)
         if problem:
