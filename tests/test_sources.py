@@ -441,3 +441,13 @@ def test_a_calibration_with_the_wrong_number_of_cells_is_refused(config_toml):
     with pytest.raises(ConfigError, match="hx711 calibration needs 4 offsets and 4 scales"):
         sources.apply_configured_calibration(BareHardware(), None, None, kind="hx711",
                                              uncalibrated_scale_n_per_count=1.0)
+
+
+def test_the_sources_and_the_login_throttle_share_one_real_clock():
+    from forceplate.webui.auth import LoginThrottle
+    clock = sources.MonotonicClock()
+    before_ns = clock.now_ns()
+    clock.sleep(0.001)
+    assert clock.now_ns() - before_ns >= 1_000_000                  # now_ns is in nanoseconds
+    assert type(LoginThrottle().clock) is sources.MonotonicClock
+    assert type(SimulatedSource(scenario="standing").clock) is sources.MonotonicClock

@@ -30,6 +30,18 @@ from .frames import Frames
 DEFAULT_SOURCE = None   # a spec or a LoadCellSource; tests swap it (and restore it)
 
 
+class MonotonicClock:
+    """The real clock: ``now_ns()`` and ``sleep(seconds)``, what every ``clock=`` in forceplate takes (the
+    simulated sources', the login throttle's). Tests pass FakeClock (forceplate.device.sim.mock) instead."""
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
 class LoadCellSource(abc.ABC):
     """Raw ADC words from one plate, and the plate's clock. A context manager.
 

@@ -29,6 +29,7 @@ from flask import (Blueprint, abort, current_app, jsonify, redirect, render_temp
                    url_for)
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..device.sources import MonotonicClock
 from ..exc import ConfigError
 from ..storage.files import write_file_atomically
 
@@ -138,13 +139,6 @@ def set_password(data_dir, password: str) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------ the throttle
-
-class MonotonicClock:
-    """The real clock (``now_ns``), as the sources' ``clock=``; tests pass a FakeClock instead."""
-
-    def now_ns(self) -> int:
-        return time.monotonic_ns()
-
 
 class LoginThrottle:
     """After ``max_failures`` wrong tries from one address, refuse that address for ``lockout_s`` seconds.
