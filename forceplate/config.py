@@ -187,14 +187,16 @@ class Setting:
     app_key: str | None = None
     in_file: bool = True                  # False: read from the environment only (read before any file)
     blank_is_none: bool = False           # an empty environment variable means "none", not "unset"
+    is_secret: bool = False               # never shown in an error or a warning (they reach the log)
 
     def default_value(self):
         return self.default() if callable(self.default) else self.default
 
 
-def _web(name: str, default, check, help: str, *, app_key: str | None = None) -> Setting:
+def _web(name: str, default, check, help: str, *, app_key: str | None = None, is_secret: bool = False) -> Setting:
     """A web UI setting: ``FORCEPLATE_<NAME>``, and ``<NAME>`` in the app's config unless told otherwise."""
-    return Setting(name, default, check, f"FORCEPLATE_{name.upper()}", help, app_key=app_key or name.upper())
+    return Setting(name, default, check, f"FORCEPLATE_{name.upper()}", help, app_key=app_key or name.upper(),
+                   is_secret=is_secret)
 
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
@@ -242,7 +244,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     _web("session_lifetime_s", 12 * 3600, _whole_seconds, "seconds a sign-in lasts, counted from signing in",
          app_key="PERMANENT_SESSION_LIFETIME"),
     _web("secret_key", None, _secret,
-         "key signing the sign-in cookie; unset: made once and kept in the data folder (`secret_key`, 0600)"),
+         "key signing the sign-in cookie; unset: made once and kept in the data folder (`secret_key`, 0600)",
+         is_secret=True),
 ]}
 
 _BY_APP_KEY = {s.app_key: s for s in SETTINGS.values() if s.app_key}
@@ -343,11 +346,12 @@ def _checked(setting: Setting, raw, where: str):
     try:
         return setting.check(raw)
     except ValueError as exc:
+        shown = "(hidden)" if setting.is_secret else repr(raw)
         if where == setting.env:
-            raise ConfigError(f"{setting.env}={raw!r}: {exc}") from None
+            raise ConfigError(f"{setting.env}={shown}: {exc}") from None
         if where == "option":
-            raise ConfigError(f"--{setting.name.replace('_', '-')} {raw!r}: {exc}") from None
-        raise ConfigError(f"{where}: {setting.name} = {raw!r}: {exc}") from None
+            raise ConfigError(f"--{setting.name.replace('_', '-')} {shown}: {exc}") from None
+        raise ConfigError(f"{where}: {setting.name} = {shown}: {exc}") from None
 
 
 def _read_toml(path: Path) -> dict:
@@ -389,7 +393,9 @@ def _read_legacy_pyfile(path: Path, toml_path: Path | None) -> dict:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{path}: unknown setting {key!r}{hint}")
         table[setting.name] = value
-    lines = ", ".join(f"{name} = {_as_toml(value)}" for name, value in table.items())
+    # The warning goes to the log: it names a secret's setting but never shows the secret.
+    lines = ", ".join(f"{name} = {'(the key)' if SETTINGS[name].is_secret else _as_toml(value)}"
+                      for name, value in table.items())
     target = toml_path or SYSTEM_CONFIG
     warnings.warn(f"{path} is deprecated and will stop being read: put its settings in {target} "
                   f"({lines or 'it sets nothing'}) and delete it", FutureWarning, stacklevel=3)

@@ -106,6 +106,13 @@ def test_a_bad_variable_is_named(toml, monkeypatch):
         config.load()
 
 
+def test_a_bad_secret_key_is_named_but_never_shown(toml):
+    path = toml("secret_key = 123456789\n")
+    with pytest.raises(ConfigError) as caught:
+        config.load()
+    assert str(caught.value) == f"{path}: secret_key = (hidden): is not a non-empty text"
+
+
 def test_an_unknown_key_in_the_file_is_reported_with_the_likely_one(toml):
     path = toml("thump_wb = 3.0\n")
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: unknown setting 'thump_wb' "
@@ -159,6 +166,15 @@ def test_the_toml_file_and_the_environment_beat_the_old_config_py(toml, tmp_path
     with pytest.warns(FutureWarning):
         settings = config.load(legacy_pyfile=legacy)
     assert (settings["thump_bw"], settings["min_peak_bw"], settings["login_lockout_s"]) == (3.0, 1.5, 60.0)
+
+
+def test_the_warning_about_the_old_config_py_never_shows_the_secret_key(toml, tmp_path):
+    legacy = tmp_path / "config.py"
+    legacy.write_text("SECRET_KEY = 'hunter2-but-longer-than-thirty-two-chars'\n")
+    with pytest.warns(FutureWarning) as caught:
+        settings = config.load(legacy_pyfile=legacy)
+    assert settings["secret_key"] == "hunter2-but-longer-than-thirty-two-chars"
+    assert "hunter2" not in str(caught[0].message) and "secret_key = (the key)" in str(caught[0].message)
 
 
 def test_the_old_config_py_is_checked_like_the_rest(toml, tmp_path):
