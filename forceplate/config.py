@@ -85,8 +85,10 @@ def _whole(*, at_least: int, at_most: int | None = None) -> Callable:
 
 
 def _text(value) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("is not a non-empty text")
+    if not isinstance(value, str):
+        raise ValueError("is not text (in the file, put it in quotes)")
+    if not value.strip():
+        raise ValueError("is empty")
     return value.strip()
 
 

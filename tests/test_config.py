@@ -110,7 +110,7 @@ def test_a_bad_secret_key_is_named_but_never_shown(toml):
     path = toml("secret_key = 123456789\n")
     with pytest.raises(ConfigError) as caught:
         config.load()
-    assert str(caught.value) == f"{path}: secret_key = (hidden): is not a non-empty text"
+    assert str(caught.value) == f"{path}: secret_key = (hidden): is not text (in the file, put it in quotes)"
 
 
 def test_an_unknown_key_in_the_file_is_reported_with_the_likely_one(toml):
