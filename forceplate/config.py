@@ -7,7 +7,7 @@ or the file itself. Precedence, highest first:
 
 1. a command-line option (the caller passes it as ``given``);
 2. the setting's ``FORCEPLATE_*`` environment variable (empty counts as unset, except for the panel pins,
-   where empty means "no such part");
+   where empty means "no such part"), then a variable it had before (``old_env``), with a FutureWarning;
 3. the TOML config file: ``$FORCEPLATE_CONFIG``, else ``/etc/forceplate/config.toml``, else
    ``~/.config/forceplate/config.toml`` (the first that exists);
 4. only for the web UI: a Python ``config.py`` in the data folder, the old way of setting the web UI's
@@ -190,15 +190,21 @@ class Setting:
     in_file: bool = True                  # False: read from the environment only (read before any file)
     blank_is_none: bool = False           # an empty environment variable means "none", not "unset"
     is_secret: bool = False               # never shown in an error or a warning (they reach the log)
+    old_env: str | None = None            # a variable this setting was read from before: honoured, with a warning
 
     def default_value(self):
         return self.default() if callable(self.default) else self.default
 
 
 def _web(name: str, default, check, help: str, *, app_key: str | None = None, is_secret: bool = False) -> Setting:
-    """A web UI setting: ``FORCEPLATE_<NAME>``, and ``<NAME>`` in the app's config unless told otherwise."""
-    return Setting(name, default, check, f"FORCEPLATE_{name.upper()}", help, app_key=app_key or name.upper(),
-                   is_secret=is_secret)
+    """A web UI setting: ``FORCEPLATE_<NAME>``, and ``<NAME>`` in the app's config unless told otherwise.
+
+    The web UI used to take every ``FORCEPLATE_<APP_KEY>`` variable, so where the app key differs from the
+    name, that variable is still read (``old_env``)."""
+    app_key = app_key or name.upper()
+    old_env = f"FORCEPLATE_{app_key}" if app_key != name.upper() else None
+    return Setting(name, default, check, f"FORCEPLATE_{name.upper()}", help, app_key=app_key, is_secret=is_secret,
+                   old_env=old_env)
 
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
@@ -338,6 +344,10 @@ def _raw_value(setting: Setting, given: dict, layers: list) -> tuple[object, str
     text = os.environ.get(setting.env)
     if text is not None and (text.strip() or setting.blank_is_none):
         return text, setting.env
+    if setting.old_env and os.environ.get(setting.old_env, "").strip():
+        warnings.warn(f"{setting.old_env} is deprecated and will stop being read: set {setting.env} instead",
+                      FutureWarning, stacklevel=4)
+        return os.environ[setting.old_env], setting.old_env
     for where, table in layers:
         if setting.name in table:
             return table[setting.name], where
@@ -349,8 +359,8 @@ def _checked(setting: Setting, raw, where: str):
         return setting.check(raw)
     except ValueError as exc:
         shown = "(hidden)" if setting.is_secret else repr(raw)
-        if where == setting.env:
-            raise ConfigError(f"{setting.env}={shown}: {exc}") from None
+        if where in (setting.env, setting.old_env):
+            raise ConfigError(f"{where}={shown}: {exc}") from None
         if where == "option":
             raise ConfigError(f"--{setting.name.replace('_', '-')} {shown}: {exc}") from None
         raise ConfigError(f"{where}: {setting.name} = {shown}: {exc}") from None

@@ -66,6 +66,14 @@ def test_an_empty_variable_is_unset_but_an_empty_pin_is_no_part(toml, monkeypatc
     assert settings["port"] == 9000 and settings["panel_buzzer_pin"] is None
 
 
+def test_the_web_uis_old_variable_for_the_session_lifetime_still_works_with_a_warning(toml, monkeypatch):
+    monkeypatch.setenv("FORCEPLATE_PERMANENT_SESSION_LIFETIME", "600")
+    with pytest.warns(FutureWarning, match="set FORCEPLATE_SESSION_LIFETIME_S instead"):
+        assert config.load()["session_lifetime_s"] == 600
+    monkeypatch.setenv("FORCEPLATE_SESSION_LIFETIME_S", "900")
+    assert config.load()["session_lifetime_s"] == 900                # the new name wins, and no warning
+
+
 def test_the_data_folder_follows_xdg_when_unset(toml, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert config.data_dir() == tmp_path / "xdg" / "forceplate"
