@@ -224,8 +224,8 @@ def _finite(x) -> bool:
 # --- centre of pressure ---------------------------------------------------------------------------------
 # The CoP needs the corners' positions, which a CSV alone does not give. They come from the JSON beside the
 # CSV (``corners_m``: four [x, y] pairs in metres, in the order of the force columns, as forceplate's
-# exports write it), else from the config file (``plate_corners_m``), else there is no CoP. Per-foot plates
-# (two columns) have no corners, so no CoP either.
+# exports write it), else from the ``plate_corners_m`` setting (forceplate.config), else there is no CoP.
+# Per-foot plates (two columns) have no corners, so no CoP either.
 def corners_for(path, n_columns: int):
     """The corner positions (4, 2) in metres for this recording, and where they came from; (None, reason)."""
     if n_columns != 4:
@@ -239,9 +239,11 @@ def corners_for(path, n_columns: int):
                 raise ConfigError(f"{sidecar}: cannot read the recording's metadata: {exc}") from None
             if isinstance(meta, dict) and "corners_m" in meta:
                 return _checked(meta["corners_m"], str(sidecar)), f"corner positions from {sidecar.name}"
-    configured = config.load_config().get("plate_corners_m")
-    if configured is not None:
-        return _checked(configured, "config plate_corners_m"), "corner positions from the config file"
+    settings = config.load()                # checks plate_corners_m: four [x, y] pairs of finite numbers
+    if settings["plate_corners_m"] is not None:
+        where = settings.origin("plate_corners_m")
+        return (np.asarray(settings["plate_corners_m"], dtype=np.float64),
+                f"corner positions from {'the config file' if where.endswith('.toml') else where}")
     return None, "corner positions unknown (give plate_corners_m in the config file)"
 
 

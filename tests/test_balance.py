@@ -1,5 +1,6 @@
 """Centre of pressure in `forceplate analyze` for four-corner recordings: lean at each impact, sway."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,25 @@ def test_per_foot_recordings_have_no_cop():
     result = analyze(data_path("dossantos_quiet_standing_control0.csv"))
     assert result["balance"]["sway"] is None
     assert "2 force column(s)" in result["balance"]["sway_method"]
+
+
+def test_corner_positions_can_come_from_the_config_file(tmp_path):
+    t, corners, _ = heel_drop_with_cop(0.06)
+    (tmp_path / "plate.toml").write_text(f"plate_corners_m = {np.asarray(CORNERS_M).tolist()}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORCEPLATE_")}
+    env["FORCEPLATE_CONFIG"] = str(tmp_path / "plate.toml")
+    result = analyze(write_corners_csv(tmp_path / "bare.csv", t, corners, corners_m=None), env=env)
+    (impact,) = result["events"]
+    assert impact["lean"] == "forward" and impact["lean_cm"] == pytest.approx(6.0, abs=0.3)
+
+
+def test_malformed_configured_corners_stop_analyze_naming_the_key(tmp_path):
+    t, corners, _ = heel_drop_with_cop(0.0)
+    (tmp_path / "plate.toml").write_text("plate_corners_m = [[0, 0], [0.4, 0]]\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORCEPLATE_")}
+    env["FORCEPLATE_CONFIG"] = str(tmp_path / "plate.toml")
+    path = write_corners_csv(tmp_path / "bare.csv", t, corners, corners_m=None)
+    r = subprocess.run([str(FORCEPLATE), "analyze", str(path), "--json"], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "plate.toml: plate_corners_m = " in r.stderr

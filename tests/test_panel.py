@@ -4,6 +4,7 @@ gpiozero's hold detection and blinking run on its own threads in real time, so t
 panel's times (a 50 ms long press, blinks of tens of ms) rather than sleep for seconds, and wait on events
 with a generous deadline instead of fixed sleeps.
 """
+import re
 import threading
 import time
 
@@ -184,6 +185,15 @@ def test_pins_come_from_the_environment_or_the_config_file(monkeypatch, tmp_path
     assert panel_pins() == {"button_pin": 23, "led_pin": 16, "buzzer_pin": None}
     monkeypatch.setenv("FORCEPLATE_PANEL_LED_PIN", "forty")
     with pytest.raises(ConfigError, match="FORCEPLATE_PANEL_LED_PIN"):
+        panel_pins()
+
+
+def test_a_pin_off_the_header_in_the_config_file_names_file_and_key(monkeypatch, tmp_path):
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("panel_buzzer_pin = 28\n")
+    monkeypatch.setenv("FORCEPLATE_CONFIG", str(config_file))
+    monkeypatch.delenv("FORCEPLATE_PANEL_BUZZER_PIN", raising=False)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(config_file))}: panel_buzzer_pin = 28: GPIO 28"):
         panel_pins()
 
 

@@ -2,6 +2,7 @@
 
 Nothing sleeps: every source here runs on FakeClock, whose sleep advances it.
 """
+import os
 import threading
 import time
 
@@ -388,3 +389,66 @@ def test_a_replay_spec_of_a_missing_file_names_it(tmp_path):
 def test_a_yes_no_option_that_is_neither_is_refused():
     with pytest.raises(ConfigError, match="loop='maybe' is not a bool"):
         sources.source_from_spec(f"replay:{data_path('gidiel_vj_single_cmj.csv')}?loop=maybe")
+
+
+# ------------------------------------------------------------------------------- the configured source
+
+@pytest.fixture
+def config_toml(tmp_path, monkeypatch):
+    """The config file forceplate.config reads; no FORCEPLATE_* variable is set."""
+    for name in [n for n in os.environ if n.startswith("FORCEPLATE_")]:
+        monkeypatch.delenv(name)
+    path = tmp_path / "config.toml"
+    monkeypatch.setenv("FORCEPLATE_CONFIG", str(path))
+    return path
+
+
+def test_open_source_takes_the_source_setting_file_below_environment(config_toml, monkeypatch):
+    config_toml.write_text('source = "sim:jumps"\n')
+    with sources.open_source() as source:
+        assert source.name == "sim:jumps"
+    monkeypatch.setenv("FORCEPLATE_SOURCE", "sim:standing")
+    with sources.open_source() as source:
+        assert source.name == "sim:standing"
+
+
+class BareHardware:
+    """What apply_configured_calibration needs of a hardware source: its cell count."""
+    channels = 4
+    is_simulated = False
+    warning = None
+
+
+def test_hardware_calibration_comes_from_the_settings(config_toml, monkeypatch):
+    config_toml.write_text("hx711_scale_n_per_count = [0.01, 0.02, 0.03, 0.04]\n")
+    monkeypatch.setenv("FORCEPLATE_HX711_OFFSET_COUNTS", "100,200,300,400")
+    source = BareHardware()
+    sources.apply_configured_calibration(source, None, None, kind="hx711", uncalibrated_scale_n_per_count=1.0)
+    np.testing.assert_array_equal(source.offset_counts, [100, 200, 300, 400])
+    np.testing.assert_array_equal(source.scale_n_per_count, [0.01, 0.02, 0.03, 0.04])
+    assert source.warning is None
+
+
+def test_without_calibration_settings_hardware_says_it_is_uncalibrated(config_toml):
+    config_toml.write_text("")
+    source = BareHardware()
+    sources.apply_configured_calibration(source, None, None, kind="ads1256", uncalibrated_scale_n_per_count=1.0)
+    assert "not calibrated" in source.warning
+    np.testing.assert_array_equal(source.scale_n_per_count, [1.0] * 4)
+
+
+def test_a_calibration_with_the_wrong_number_of_cells_is_refused(config_toml):
+    config_toml.write_text("hx711_offset_counts = [1, 2, 3]\nhx711_scale_n_per_count = [1, 1, 1]\n")
+    with pytest.raises(ConfigError, match="hx711 calibration needs 4 offsets and 4 scales"):
+        sources.apply_configured_calibration(BareHardware(), None, None, kind="hx711",
+                                             uncalibrated_scale_n_per_count=1.0)
+
+
+def test_the_sources_and_the_login_throttle_share_one_real_clock():
+    from forceplate.webui.auth import LoginThrottle
+    clock = sources.MonotonicClock()
+    before_ns = clock.now_ns()
+    clock.sleep(0.001)
+    assert clock.now_ns() - before_ns >= 1_000_000                  # now_ns is in nanoseconds
+    assert type(LoginThrottle().clock) is sources.MonotonicClock
+    assert type(SimulatedSource(scenario="standing").clock) is sources.MonotonicClock

@@ -16,6 +16,7 @@ import pytest
 from forceplate.device import sampling
 from forceplate.device.sim.mock import FakeClock, MockSource
 from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.exc import ConfigError
 from forceplate.live.plate import Cursor, LivePlate, Update
 from forceplate.webui import create_app, stop_streams
 from forceplate.webui.auth import AUTH_FILE, set_password
@@ -189,11 +190,44 @@ def test_debug_mode_is_never_on(tmp_path):
     assert app.debug is False
 
 
-def test_environment_configures_the_app(tmp_path, monkeypatch):
+@pytest.fixture
+def config_toml(tmp_path, monkeypatch):
+    """The TOML config file the app reads; no FORCEPLATE_* variable is set."""
+    for name in [n for n in os.environ if n.startswith("FORCEPLATE_")]:
+        monkeypatch.delenv(name)
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    monkeypatch.setenv("FORCEPLATE_CONFIG", str(path))
+    return path
+
+
+def test_environment_configures_the_app(tmp_path, monkeypatch, config_toml):
     monkeypatch.setenv("FORCEPLATE_THUMP_BW", "3.0")
     app = create_app(source=HardwarePlate(), instance_path=tmp_path)
     assert app.config["THUMP_BW"] == 3.0
     assert app.extensions["forceplate"].thump_bw == 3.0
+
+
+def test_the_config_file_configures_the_app_below_the_environment(tmp_path, monkeypatch, config_toml):
+    config_toml.write_text("thump_bw = 3.0\nmin_peak_bw = 1.5\nmax_streams = 3\nsession_lifetime_s = 600\n")
+    monkeypatch.setenv("FORCEPLATE_MIN_PEAK_BW", "1.4")
+    app = create_app(source=HardwarePlate(), instance_path=tmp_path)
+    plate = app.extensions["forceplate"]
+    assert (plate.thump_bw, plate.min_peak_bw) == (3.0, 1.4)
+    assert app.config["MAX_STREAMS"] == 3 and app.config["PERMANENT_SESSION_LIFETIME"] == 600
+
+
+def test_the_old_config_py_in_the_data_folder_still_configures_the_app_with_a_warning(tmp_path, config_toml):
+    (tmp_path / "config.py").write_text("THUMP_BW = 3.5\nDEBUG = True\n")
+    with pytest.warns(FutureWarning, match="config.py is deprecated"):
+        app = create_app(source=HardwarePlate(), instance_path=tmp_path)
+    assert app.extensions["forceplate"].thump_bw == 3.5 and app.debug is False
+
+
+def test_a_bad_setting_stops_the_app_naming_it(tmp_path, config_toml):
+    config_toml.write_text("max_streams = 0\n")
+    with pytest.raises(ConfigError, match=r"config.toml: max_streams = 0: must be at least 1"):
+        create_app(source=HardwarePlate(), instance_path=tmp_path)
 
 
 # -- the secret key ----------------------------------------------------------------------------------------
@@ -372,3 +406,21 @@ def test_update_message_always_has_a_pending_list():
     update = Update(cursor=Cursor(), t_s=np.array([0.1]), force_n=np.array([700.0]), events=[],
                     body_weight_n=700.0, status="Ready", stats={})
     assert update_message(update, 80.0)["pending"] == []
+
+
+# -- the package's own hygiene --------------------------------------------------------------------------------
+
+def test_no_web_module_imports_a_private_name_of_another():
+    # A blueprint reaching into another's underscore helpers ties their insides together; shared helpers
+    # are public where they belong (auth.too_many_tries, people.person_or_404).
+    import ast
+    from pathlib import Path
+
+    import forceplate.webui
+    folder = Path(forceplate.webui.__file__).parent
+    offenders = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("forceplate")):
+                offenders += [f"{path.name}: {a.name}" for a in node.names if a.name.startswith("_")]
+    assert offenders == []

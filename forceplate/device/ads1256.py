@@ -38,7 +38,7 @@ compiled GPIO backend's, GIL released) and one ioctl (ctypes, GIL released); dec
 while the next conversion converts. docs/ads1256.md gives the measured loop cost and why that is enough.
 
 Spec: ``ads1256?bus=0&device=0&drdy=25&pdwn=24&rate=30000&gain=64&speed_hz=1800000&buffer=1&timeout_ms=5``.
-Calibration comes from the config file (``ads1256_offset_counts``, ``ads1256_scale_n_per_count``).
+Calibration comes from the settings ``ads1256_offset_counts`` and ``ads1256_scale_n_per_count`` (forceplate.config).
 """
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ refuses them the source samples on at normal priority and says why: a ``Realtime
 what was asked for explicitly, one WARNING log record per process for the default priority (the systemd
 unit grants CAP_SYS_NICE for it; a plain user without that or an rtprio limit is refused).
 
-Calibration comes from the config file (``hx711_offset_counts``, ``hx711_scale_n_per_count``, one entry
-per cell); without it the source is uncalibrated and says so.
+Calibration comes from the settings ``hx711_offset_counts`` and ``hx711_scale_n_per_count`` (forceplate.config:
+the config file or ``FORCEPLATE_HX711_*``, one entry per cell); without it the source is uncalibrated and says so.
 """
 from __future__ import annotations
 

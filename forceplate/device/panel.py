@@ -13,60 +13,34 @@ A person standing on the plate cannot reach a tablet, so the plate answers by ha
 
 The panel knows nothing of sets or recorders: it calls back and is told what to show, so it can be wired to
 any controller (``on_event`` takes the dicts a controller's listener receives). Pins are BCM numbers; the
-defaults avoid the HX711 lines of docs/wiring.md and come from the config file's ``panel_button_pin``,
-``panel_led_pin``, ``panel_buzzer_pin`` or ``FORCEPLATE_PANEL_*_PIN`` (:func:`panel_pins`).
+defaults avoid the HX711 lines of docs/wiring.md; the settings ``panel_button_pin``, ``panel_led_pin`` and
+``panel_buzzer_pin`` (``FORCEPLATE_PANEL_*_PIN``) of forceplate.config choose others (:func:`panel_pins`).
 
 gpiozero chooses the pin factory: ``pin_factory=`` here, else ``Device.pin_factory``, else
 ``GPIOZERO_PIN_FACTORY``; tests use its ``MockFactory``.
 """
 from __future__ import annotations
 
-import os
 import threading
 
 from .. import config
 from ..exc import ConfigError, HardwareUnavailable
 
-DEFAULT_BUTTON_PIN = 17     # physical pin 11; GND at pin 9
-DEFAULT_LED_PIN = 27        # physical pin 13
-DEFAULT_BUZZER_PIN = 22     # physical pin 15
+DEFAULT_BUTTON_PIN = config.SETTINGS["panel_button_pin"].default     # physical pin 11; GND at pin 9
+DEFAULT_LED_PIN = config.SETTINGS["panel_led_pin"].default           # physical pin 13
+DEFAULT_BUZZER_PIN = config.SETTINGS["panel_buzzer_pin"].default     # physical pin 15
 STATES = ("off", "ready", "recording", "fault")
 _STATE_OF_KIND = {"set_started": "recording", "set_ended": "ready", "fault": "fault"}   # SetController events
-
-_PIN_SETTINGS = {           # config-file key -> environment variable
-    "panel_button_pin": "FORCEPLATE_PANEL_BUTTON_PIN",
-    "panel_led_pin": "FORCEPLATE_PANEL_LED_PIN",
-    "panel_buzzer_pin": "FORCEPLATE_PANEL_BUZZER_PIN",
-}
-
 
 def panel_pins() -> dict:
     """The configured pins as Panel keywords: ``{"button_pin": 17, "led_pin": 27, "buzzer_pin": 22}``.
 
-    A pin set to "" or "none" in the environment, or ``false`` in the config file, is absent (None): a
-    plate built without a buzzer, say. Raises ConfigError naming the setting for anything else not a pin.
+    A part set to "" or "none" in the environment, or ``false`` in the config file, is absent (None): a
+    plate built without a buzzer, say. forceplate.config checks the values and raises ConfigError naming
+    the setting for anything not a pin on the header.
     """
-    defaults = {"panel_button_pin": DEFAULT_BUTTON_PIN, "panel_led_pin": DEFAULT_LED_PIN,
-                "panel_buzzer_pin": DEFAULT_BUZZER_PIN}
-    out = {}
-    for key, env in _PIN_SETTINGS.items():
-        if env in os.environ:
-            value = os.environ[env].strip()
-            where = env
-        else:
-            value = config.load_config().get(key, defaults[key])
-            where = f"{key} in {config.config_path()}"
-        if value is False or value is None or (isinstance(value, str) and value.lower() in ("", "none")):
-            number = None
-        else:
-            try:
-                number = int(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}: {value!r} is not a GPIO (BCM) number") from None
-            if not 0 <= number <= 27:
-                raise ConfigError(f"{where}: GPIO {number} is not on the Pi's header (0-27)")
-        out[key.removeprefix("panel_")] = number
-    return out
+    settings = config.load()
+    return {part: settings[f"panel_{part}"] for part in ("button_pin", "led_pin", "buzzer_pin")}
 
 
 class Panel:

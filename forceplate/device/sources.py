@@ -4,9 +4,10 @@ A source delivers raw ADC counts per load cell with timestamps (Frames), and own
 timestamps come from, so tests can fake time. Nothing above this module asks whether a plate is attached.
 
 Choosing a source: an explicit argument (a spec string or a LoadCellSource), else ``DEFAULT_SOURCE``
-(tests set it), else ``FORCEPLATE_SOURCE`` or the config file's ``source``. Asked for explicitly, a source
-that fails is an error. With nothing configured, the HX711 hardware is tried and, when it is absent, the
-simulated plate is used with a ``SourceFallback`` warning that also shows on the live page.
+(tests set it), else the ``source`` setting of forceplate.config (``FORCEPLATE_SOURCE``, the config file).
+Asked for explicitly, a source that fails is an error. With nothing configured, the HX711 hardware is tried
+and, when it is absent, the simulated plate is used with a ``SourceFallback`` warning that also shows on the
+live page.
 
 Specs: ``hx711`` (the plate's HX711 chips) with optional ``?sck=5&dout=6,13,19,26&rate_hz=80&gain=128&rt=50&cpu=3``,
 ``sim`` or ``sim:SCENARIO`` with optional
@@ -27,6 +28,18 @@ from ..exc import ConfigError, HardwareUnavailable, SourceFallback
 from .frames import Frames
 
 DEFAULT_SOURCE = None   # a spec or a LoadCellSource; tests swap it (and restore it)
+
+
+class MonotonicClock:
+    """The real clock: ``now_ns()`` and ``sleep(seconds)``, what every ``clock=`` in forceplate takes (the
+    simulated sources', the login throttle's). Tests pass FakeClock (forceplate.device.sim.mock) instead."""
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
 
 
 class LoadCellSource(abc.ABC):
@@ -132,10 +145,10 @@ class RingSource(LoadCellSource):
 
 def apply_configured_calibration(source: LoadCellSource, offset_counts, scale_n_per_count, *, kind: str,
                                  uncalibrated_scale_n_per_count: float) -> None:
-    """Give a hardware source its calibration: the arguments, else the config keys ``<kind>_offset_counts``
+    """Give a hardware source its calibration: the arguments, else the settings ``<kind>_offset_counts``
     and ``<kind>_scale_n_per_count``, else zero offsets and a typical scale with a warning the page shows.
     (The stored calibration from `forceplate calibrate` is applied later by forceplate.live.panel_link.)"""
-    settings = config.load_config() if offset_counts is None or scale_n_per_count is None else {}
+    settings = config.load() if offset_counts is None or scale_n_per_count is None else {}
     offsets = offset_counts if offset_counts is not None else settings.get(f"{kind}_offset_counts")
     scales = scale_n_per_count if scale_n_per_count is not None else settings.get(f"{kind}_scale_n_per_count")
     if offsets is None or scales is None:
@@ -213,7 +226,7 @@ def open_source(source: str | LoadCellSource | None = None) -> LoadCellSource:
     """The source to sample from (see the module docstring for the order of choice)."""
     choice = source if source is not None else DEFAULT_SOURCE
     if choice is None:
-        choice = config.source_spec()
+        choice = config.get("source")
     if choice:              # asked for explicitly: a failure is an error, not a fallback
         return choice if isinstance(choice, LoadCellSource) else source_from_spec(str(choice))
     try:

@@ -1,7 +1,8 @@
 """The web UI: an application factory, so each call (and each test) gets its own configured app.
 
-Config: the defaults below, then the instance folder's ``config.py`` and ``FORCEPLATE_*`` variables (e.g.
-``FORCEPLATE_THUMP_BW=3.0``), or a test's mapping instead. The LivePlate lives in
+Config: the web UI's settings from forceplate.config (a ``FORCEPLATE_*`` variable such as
+``FORCEPLATE_THUMP_BW=3.0``, else the TOML config file, else the instance folder's deprecated ``config.py``,
+else the default), or a test's mapping instead. The LivePlate lives in
 ``app.extensions["forceplate"]``; nothing is wired at import.
 
 Health data on a clinic LAN: never debug mode, strict security headers (no inline scripts, no framing, no
@@ -20,27 +21,17 @@ import threading
 from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .. import config
 from ..exc import ConfigError
 
 log = logging.getLogger(__name__)
 
+# The web UI's settings (thump_bw, the stream's pacing, sign-in limits...) are declared in forceplate/config.py;
+# the rest is fixed policy for health data on a LAN, not a setting: a clinic cannot loosen it by mistake.
 DEFAULTS = {
-    "THUMP_BW": 2.5,              # an impact reaching this many body weights is a thump
-    "MIN_PEAK_BW": 1.3,           # smaller peaks are not impacts
-    "HISTORY_S": 60.0,            # seconds of force the plate keeps in memory
-    "TRACE_S": 10.0,              # seconds of trace the live page shows
-    "STREAM_INTERVAL_S": 1 / 15,  # at most ~15 stream messages per second
-    "STREAM_HEARTBEAT_S": 5.0,    # a comment after this much silence keeps proxies and the client content
-    "STREAM_MAX_S": 180.0,        # a stream ends after this long; the client reconnects
-    "STREAM_RETRY_MS": 2000,      # the reconnect delay the browser is told
-    "MAX_POINTS_PER_S": 200.0,    # trace points streamed per second at most (min/max decimation)
-    "MAX_STREAMS": 12,            # concurrent live streams; each holds a server thread
-    "SECRET_KEY": None,           # None: generated once and kept in the instance folder
+    **config.defaults().app_config(),
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",
-    "PERMANENT_SESSION_LIFETIME": 12 * 3600,   # seconds a sign-in lasts, counted from signing in
-    "LOGIN_MAX_FAILURES": 5,      # wrong passwords (or setup codes) from one address before a pause
-    "LOGIN_LOCKOUT_S": 30.0,      # the pause, in seconds
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 
@@ -75,20 +66,20 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
     Parameters
     ----------
     test_config : mapping, optional
-        Used instead of the instance ``config.py`` and the ``FORCEPLATE_*`` environment.
+        Flask config keys (``THUMP_BW``, ``TESTING``...), used instead of the configured settings.
     source : str or LoadCellSource, optional
         The plate to sample when ``plate`` is not given (see forceplate.device.sources.open_source).
     plate : LivePlate, optional
         An existing plate. The app never starts or stops it: the caller does (run_server does).
     instance_path : path, optional
-        The instance folder (config.py, secret key); run_server passes the data directory.
+        The instance folder (secret key, password, deprecated config.py); run_server passes the data directory.
     """
     app = Flask(__name__, instance_path=None if instance_path is None else os.fspath(instance_path),
                 instance_relative_config=True)
     app.config.from_mapping(DEFAULTS)
     if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env("FORCEPLATE")
+        legacy_pyfile = os.path.join(app.instance_path, config.LEGACY_PYFILE)
+        app.config.update(config.load(legacy_pyfile=legacy_pyfile).app_config())
     else:
         app.config.update(test_config)
     if app.config.get("DEBUG"):

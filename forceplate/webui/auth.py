@@ -29,6 +29,7 @@ from flask import (Blueprint, abort, current_app, jsonify, redirect, render_temp
                    url_for)
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..device.sources import MonotonicClock
 from ..exc import ConfigError
 from ..storage.files import write_file_atomically
 
@@ -139,13 +140,6 @@ def set_password(data_dir, password: str) -> Path:
 
 # ------------------------------------------------------------------------------------------------ the throttle
 
-class MonotonicClock:
-    """The real clock (``now_ns``), as the sources' ``clock=``; tests pass a FakeClock instead."""
-
-    def now_ns(self) -> int:
-        return time.monotonic_ns()
-
-
 class LoginThrottle:
     """After ``max_failures`` wrong tries from one address, refuse that address for ``lockout_s`` seconds.
 
@@ -209,6 +203,12 @@ class LoginThrottle:
         for address, until in list(self._locked_until.items()):
             if until <= now:
                 del self._locked_until[address]
+
+
+def too_many_tries(wait_s: float) -> str:
+    """What a throttled person reads (any LoginThrottle's ``wait_s``: passwords, setup codes, PINs)."""
+    seconds = max(1, math.ceil(wait_s))
+    return f"Too many tries: wait {seconds} second{'s' if seconds != 1 else ''}, then try again."
 
 
 # ------------------------------------------------------------------------------------------ the app's auth state
@@ -368,11 +368,6 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
-def _too_many_tries(wait_s: float) -> str:
-    seconds = max(1, math.ceil(wait_s))
-    return f"Too many tries: wait {seconds} second{'s' if seconds != 1 else ''}, then try again."
-
-
 def _page(template: str, status: int = 200, *, retry_after_s: float | None = None, **context):
     response = current_app.make_response((render_template(template, **context), status))
     if retry_after_s:
@@ -400,7 +395,7 @@ def login():
     client = _client()
     wait_s = auth.throttle.wait_s(client)
     if wait_s:
-        return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path, error=_too_many_tries(wait_s))
+        return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path, error=too_many_tries(wait_s))
     if not csrf_valid():
         return _page("login.html", 400, next_path=next_path,
                      error="This page had expired. Please type the password again.")
@@ -409,7 +404,7 @@ def login():
         log.info("wrong password from %s", client)
         if wait_s:
             return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path,
-                         error="Wrong password. " + _too_many_tries(wait_s))
+                         error="Wrong password. " + too_many_tries(wait_s))
         return _page("login.html", 401, next_path=next_path, error="Wrong password. Please try again.")
     auth.throttle.succeeded(client)
     _start_session(auth)
@@ -439,7 +434,7 @@ def setup():
     client = _client()
     wait_s = auth.throttle.wait_s(client)
     if wait_s:
-        return _page("setup.html", 429, retry_after_s=wait_s, error=_too_many_tries(wait_s))
+        return _page("setup.html", 429, retry_after_s=wait_s, error=too_many_tries(wait_s))
     if not csrf_valid():
         return _page("setup.html", 400, error="This page had expired. Please fill it in again.")
     code = "".join(request.form.get("code", "").split())          # "123 456" is fine too
@@ -452,7 +447,7 @@ def setup():
             log.info("wrong setup code from %s", client)
             error = "Wrong setup code. It is the 6-digit number shown where forceplate was started."
             if wait_s:
-                return _page("setup.html", 429, retry_after_s=wait_s, error=error + " " + _too_many_tries(wait_s))
+                return _page("setup.html", 429, retry_after_s=wait_s, error=error + " " + too_many_tries(wait_s))
             return _page("setup.html", 401, error=error)
         problem = password_problem(password, again)
         if problem:

@@ -16,7 +16,7 @@ from ..programme.rules import MIN_SESSIONS_PER_WEEK
 from ..storage.export import export_session, session_force
 from ..storage.store import UnknownSession
 from . import get_store
-from .people import _person_or_404
+from .people import person_or_404
 from .stream import decimate_min_max, json_safe
 
 bp = Blueprint("history", __name__)
@@ -28,7 +28,7 @@ TRACE_POINTS = 4000          # a stored trace is thinned (min/max kept) to about
 @bp.get("/people/<int:person_id>/history")
 def person_history(person_id):
     store = get_store()
-    person = _person_or_404(store, person_id)
+    person = person_or_404(store, person_id)
     rows = store.person_history(person_id)
     page = max(1, request.args.get("page", 1, type=int) or 1)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
@@ -42,7 +42,7 @@ def person_history(person_id):
 def person_history_data(person_id):
     """Chart data: per session (oldest first) its start (Unix s), median peak and OI; sessions per week."""
     store = get_store()
-    _person_or_404(store, person_id)
+    person_or_404(store, person_id)
     rows = [r for r in reversed(store.person_history(person_id)) if r["events"]]
     t = [dt.datetime.fromisoformat(r["started_at"]).timestamp() for r in rows]
     weeks: dict[dt.date, int] = {}

@@ -15,7 +15,7 @@ from ..programme.rules import LEVEL_NAMES, LEVELS, MIN_SESSIONS_PER_WEEK
 from ..programme.standing import standing_of
 from . import forms
 from . import get_store
-from .auth import HASH_METHOD, LoginThrottle, _too_many_tries, signed_in_user
+from .auth import HASH_METHOD, LoginThrottle, signed_in_user, too_many_tries
 
 bp = Blueprint("people", __name__)
 
@@ -48,7 +48,8 @@ def day(iso_time) -> str:
     return f"{t:%a} {t.day} {t:%b %Y}"
 
 
-def _person_or_404(store, person_id: int) -> dict:
+def person_or_404(store, person_id: int) -> dict:
+    """The person's row, or a 404 naming the number (for every page under /people/<id>)."""
     person = store.person(person_id)
     if person is None:
         abort(404, description=f"there is no person number {person_id}")
@@ -71,14 +72,14 @@ def check_pin(store, raw) -> str | None:
     client = request.remote_addr or "unknown"
     wait_s = throttle.wait_s(client)
     if wait_s:
-        return _too_many_tries(wait_s)
+        return too_many_tries(wait_s)
     record = store.setting(PIN_SETTING)
     if record is None:
         return "No clinician PIN is set yet: set one on the Settings page first."
     value = str(raw or "").strip()
     if not value or len(value) > 8 or not check_password_hash(record["hash"], value):
         wait_s = throttle.failed(client)
-        return "Wrong clinician PIN." + (" " + _too_many_tries(wait_s) if wait_s else " Please try again.")
+        return "Wrong clinician PIN." + (" " + too_many_tries(wait_s) if wait_s else " Please try again.")
     throttle.succeeded(client)
     return None
 
@@ -159,7 +160,7 @@ def person_new():
 @bp.get("/people/<int:person_id>")
 def person_page(person_id):
     store = get_store()
-    _person_or_404(store, person_id)
+    person_or_404(store, person_id)
     return _render_person(store, person_id)
 
 
@@ -176,7 +177,7 @@ def _render_person(store, person_id, status=200, **context):
 @bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
 def person_edit(person_id):
     store = get_store()
-    person = _person_or_404(store, person_id)
+    person = person_or_404(store, person_id)
     current_mass = store.latest_body_mass(person_id)
     if request.method == "GET":
         data = {k: ("" if person[k] is None else person[k]) for k in PERSON_FIELDS}
@@ -200,7 +201,7 @@ def person_edit(person_id):
 @bp.post("/people/<int:person_id>/fractures")
 def fracture_add(person_id):
     store = get_store()
-    _person_or_404(store, person_id)
+    person_or_404(store, person_id)
     form = forms.Form(request.form)
     form.read("occurred_on", forms.partial_date, label="fracture date", today=dt.date.today())
     form.read("site", forms.text, label="fracture site", required=True, max_length=60)
@@ -215,7 +216,7 @@ def fracture_add(person_id):
 def approval(person_id):
     """Approve impact training for a restricted person (or withdraw it): the clinician's name and PIN."""
     store = get_store()
-    _person_or_404(store, person_id)
+    person_or_404(store, person_id)
     withdraw = request.form.get("action") == "withdraw"
     form = forms.Form(request.form)
     clinician = form.read("clinician", forms.text, label="clinician's name", required=not withdraw, max_length=80)
@@ -237,7 +238,7 @@ def approval(person_id):
 def plan_edit(person_id):
     """Change the level, the target peak of each level and the daily impact cap: clinician PIN needed."""
     store = get_store()
-    _person_or_404(store, person_id)
+    person_or_404(store, person_id)
     form = forms.Form(request.form)
     level = form.read("level", forms.choice, label="level", options=LEVEL_NAMES)
     targets = {name: form.read(f"target_{name}", forms.required_number, label=f"{name} target peak",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import abc
 import math
 import re
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,7 +31,7 @@ from ...signal.hx711_model import Hx711Model, apply_weights as _apply_weights, f
 from .. import sampling
 from ..flags import WORD_MASK, WORD_NOT_READY
 from ..frames import Frames
-from ..sources import LoadCellSource
+from ..sources import LoadCellSource, MonotonicClock
 
 STANDARD_GRAVITY_M_S2 = 9.80665
 INTERNAL_RATE_HZ = 1000.0           # the scenario is scripted at 1 kHz, faster than any impact's rise
@@ -53,19 +52,6 @@ RING_CAPACITY = 8192                # sets; about 100 s at 80 SPS, 8 s at 1 kHz
 _WORD_SATURATED_HI = 0x7FFFFF
 _WORD_SATURATED_LO = 0x800000
 _WORD_GARBAGE_BIT = 0x1000000       # a bit beyond the 24-bit word: what a glitched clock line reads
-
-
-# --------------------------------------------------------------------------------------------- clocks
-
-class MonotonicClock:
-    """The real clock: ``time.monotonic_ns`` and ``time.sleep``."""
-
-    def now_ns(self) -> int:
-        return time.monotonic_ns()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
 
 
 # ------------------------------------------------------------------------------------------ HX711 model
