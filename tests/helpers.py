@@ -12,32 +12,21 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "bench") not in sys.path:     # as for `python bench/run.py`: bench modules import _serving
     sys.path.insert(0, str(ROOT / "bench"))
 
 DATA_DIR = ROOT / "tests" / "data"
-# Recordings some tests use that the repository may not hold: name -> why it is absent (tests/data/README.md).
-NOT_REDISTRIBUTED = {
-    "dossantos_quiet_standing_control0": (
-        "its only copy comes through a repository with no licence of its own; a CC BY 4.0 copy converted from "
-        "the figshare original (dos Santos et al. 2017, doi:10.6084/m9.figshare.4525082) belongs in tests/data"),
-}
 
 
 def data_path(name: str) -> Path:
     """tests/data/<name>: a real recording (``.csv``) or its licence and reference values (``.json``).
 
-    A recording the repository does not redistribute skips the test that asked for it, saying why; any other
-    missing name is an error (a test that silently skipped would prove nothing)."""
+    A missing name is an error, never a skip: a test that silently skipped would prove nothing."""
     path = DATA_DIR / name
     if not path.exists():
-        why = NOT_REDISTRIBUTED.get(Path(name).stem)
-        if why is None:
-            raise FileNotFoundError(f"{path}: no such recording in tests/data (see tests/data/README.md)")
-        pytest.skip(f"{name} is not in tests/data: {why}")
+        raise FileNotFoundError(f"{path}: no such recording in tests/data (see tests/data/README.md)")
     return path
 
 
@@ -77,3 +66,14 @@ def parse_sse(chunk: bytes) -> dict:
         else:
             message[field] = value
     return message
+
+
+QUIET_STANCE_S = 1.5    # gidiel_vj_single_cmj stands still for its first 1.5 s (its JSON: "from 1 s of quiet stance")
+
+
+def quiet_stance_csv(folder: Path) -> Path:
+    """A real recording of quiet standing: the first 1.5 s of gidiel_vj_single_cmj (1000 Hz), before it moves."""
+    lines = data_path("gidiel_vj_single_cmj.csv").read_text(encoding="utf-8").splitlines()
+    out = Path(folder) / "quiet_stance.csv"
+    out.write_text("\n".join(lines[:1 + int(QUIET_STANCE_S * 1000)]) + "\n", encoding="utf-8")
+    return out

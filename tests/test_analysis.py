@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from forceplate.analyze import analyze_file, format_report
 from forceplate.exc import ConfigError
 from forceplate.signal import analyze_force
-from helpers import data_path, recordings
+from helpers import data_path, quiet_stance_csv, recordings
 from signals import half_sine_impact, jump, standing
 
 
@@ -123,11 +123,13 @@ def kinds(result):
     return [e["kind"] for e in result["events"]]
 
 
-def test_quiet_standing_has_a_weight_and_no_events():
-    result = analyse("dossantos_quiet_standing_control0")
+def test_quiet_standing_has_a_weight_and_no_events(tmp_path):
+    path = quiet_stance_csv(tmp_path)
+    force_n = np.loadtxt(path, delimiter=",", skiprows=1)[:, 1]
+    result = analyze_file(path)
     assert result["events"] == []
-    assert result["body_weight_n"] is not None
-    assert result["sample_rate_hz"] == 100.0 and result["duration_s"] == 60.0
+    assert result["body_weight_n"] == pytest.approx(force_n.mean(), rel=0.005)    # standing still: mean force
+    assert result["sample_rate_hz"] == 1000.0 and result["duration_s"] == pytest.approx(1.5, abs=0.002)
 
 
 def test_bmc_duarte_jump_against_the_author():

@@ -69,7 +69,7 @@ def test_without_corner_positions_there_is_no_cop_and_it_says_why(tmp_path):
 
 
 def test_per_foot_recordings_have_no_cop():
-    result = analyze(data_path("dossantos_quiet_standing_control0.csv"))
+    result = analyze(data_path("acl_squat_jump_bfr003.csv"))              # one column per foot plate
     assert result["balance"]["sway"] is None
     assert "2 force column(s)" in result["balance"]["sway_method"]
 

@@ -64,7 +64,6 @@ def test_cuts_start_with_a_quiet_loaded_second_when_there_is_one():
 
 def test_a_drop_onto_an_empty_plate_has_no_quiet_second():
     recordings = {r.name: r for r in analysis.load_recordings(DATA_DIR)}
-    assert "dossantos_quiet_standing_control0" not in recordings     # no jump in it
     cut, = analysis.cut_jumps(recordings["gidiel_vj_single_dj"])
     assert cut.weighing_sd_n is None
     assert cut.recording.force_n[cut.start] < analysis.LOADED_N      # the plate is still empty there

@@ -10,7 +10,7 @@ import pytest
 from forceplate.analyze import analyze_file, format_report
 from forceplate.signal import analyze_force
 from forceplate.signal.summary import intensity_band, is_caution, summarize_session
-from helpers import data_path
+from helpers import data_path, quiet_stance_csv
 from signals import half_sine_impact, join, jump, standing
 
 
@@ -126,8 +126,9 @@ def test_analyze_json_has_sit_to_stand(tmp_path):
     assert powered["sit_to_stand"][0]["mean_power_w"] == pytest.approx(0.9 * 700.0 * 0.4 / rep["rise_s"], abs=0.5)
 
 
-def test_quiet_standing_recording_summarises_to_nothing():
-    out = analyze_file(data_path("dossantos_quiet_standing_control0.csv"))
+def test_quiet_standing_recording_summarises_to_nothing(tmp_path):
+    out = analyze_file(quiet_stance_csv(tmp_path))
+    assert out["body_weight_n"] is not None                   # weighed, so reps could have been rated
     assert out["events"] == [] and out["sit_to_stand"] == []
     assert out["summary"]["reps"] == 0 and out["summary"]["osteogenic_index"] == 0.0
 

@@ -198,9 +198,9 @@ def test_replay_gives_back_the_file_at_speed(fake_clock):
 
 
 def test_replay_paces_sets_by_the_clock(fake_clock):
-    source = ReplaySource(data_path("dossantos_quiet_standing_control0.csv"), clock=fake_clock)
+    source = ReplaySource(data_path("bmc_duarte_grfzjump.csv"), clock=fake_clock)
     fake_clock.advance(1.0)
-    assert source.read().n_sets == 100                               # 100 Hz recording, 1 s
+    assert source.read().n_sets == 600                               # 600 Hz recording, 1 s
     assert not source.is_finished
 
 
