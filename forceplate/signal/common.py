@@ -1,4 +1,6 @@
-"""Small helpers the detectors share: runs of a mask, threshold crossings, sample times. Private."""
+"""Small helpers the detectors share: runs of a mask, threshold crossings, sample times, rolling statistics,
+and the labels and formulas of the numbers every event reports (a peak's method, a loading rate, a flight
+height). Used within forceplate.signal."""
 from __future__ import annotations
 
 import math
@@ -8,7 +10,6 @@ import numpy as np
 
 STANDARD_GRAVITY_M_S2 = 9.80665
 ADCS = ("ideal", "hx711")
-HX711_FILTER_PERIODS = 4   # the HX711 settles in 4 output periods (datasheet): its filter spans about that
 
 
 def as_force(force_n) -> np.ndarray:
@@ -40,6 +41,11 @@ def sample_times(n: int, rate_hz: float, t_s=None) -> np.ndarray:
     if t_s.shape != (n,):
         raise ValueError(f"t_s has shape {t_s.shape}, force_n has {n} samples")
     return t_s
+
+
+def sample_index(t_s: np.ndarray, time_s: float) -> int:
+    """The index of the sample at `time_s`, one of the increasing sample times `t_s` (an event's peak sample)."""
+    return int(np.searchsorted(t_s, time_s))
 
 
 def time_at(t_s: np.ndarray, index: float) -> float:
@@ -169,3 +175,25 @@ def integrate(values: np.ndarray, start: int, end_index: float) -> float:
         a, b = values[last], values[last + 1]
         total += frac * (a + 0.5 * frac * (b - a))
     return total
+
+
+def flight_height_m(flight_s: float) -> float:
+    """Jump height (m) from flight time (s): a body leaving and landing at the same height flies
+    h = g t^2 / 8 (up for t / 2 at v = g t / 2, h = v^2 / 2g)."""
+    return STANDARD_GRAVITY_M_S2 * flight_s ** 2 / 8
+
+
+def largest_sample_method(window_s: float, what: str) -> str:
+    """The ``peak_method`` of a peak that is the largest sample within `window_s` (s) of `what` (a landing,
+    a touch-down)."""
+    return f"largest sample within {window_s:g} s of the {what}"
+
+
+def mean_loading_rate(rise_n: float, rise_s: float, body_weight_n: float | None, onset: str):
+    """Mean loading rate (BW/s) of a rise of `rise_n` (N) over `rise_s` (s) from `onset` (named in the method)
+    to the peak, and its ``loading_rate_method``; None where the data cannot resolve it."""
+    if body_weight_n is None:
+        return None, "no body weight"
+    if rise_s <= 0:
+        return None, f"peak at the {onset} sample: rise not resolved"
+    return rise_n / body_weight_n / rise_s, f"mean rise from the {onset} instant to the peak"

@@ -18,7 +18,8 @@ levels before and after) through the model by least squares, and reports the pea
 the spread of peaks over every shape the samples cannot reject. :func:`estimate_edge` does the same for the
 take-off and landing edges of a flight, whose threshold crossings the filter delays.
 
-Everything is numpy, no I/O; per-rate tables are cached, so an estimate costs a few milliseconds.
+Everything is numpy, no I/O; per-rate tables are cached, so an estimate costs a few milliseconds. The
+analysis applies the estimators to the events it finds in HX711 words in one place, :mod:`.refine`.
 """
 from __future__ import annotations
 
