@@ -151,17 +151,6 @@ def window_ok(valid, window: int, count: int) -> np.ndarray:
     return (bad[window:] - bad[:-window]) == 0
 
 
-def rolling_mean_sd(force_n: np.ndarray, window: int, valid: np.ndarray | None = None):
-    """Mean and SD (N) of every window of ``window`` samples (index = window start), and whether it is valid.
-
-    Cumulative sums of the force minus its median (so the squares do not lose precision on long traces).
-    """
-    stats = rolling_stats(force_n, window)
-    if stats.mean_n.size == 0:
-        return stats.mean_n, stats.sd_n, np.empty(0, dtype=bool)
-    return stats.mean_n, stats.sd_n, window_ok(valid, window, stats.mean_n.size)
-
-
 def integrate(values: np.ndarray, start: int, end_index: float) -> float:
     """Trapezoid integral (value x samples) of linearly interpolated samples from index ``start`` to the
     fractional index ``end_index``; divide by the rate for value x seconds."""
