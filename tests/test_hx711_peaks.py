@@ -5,7 +5,6 @@ step response 1/2 at its centre, 2 periods), analytic pulses of known peak, phys
 authors' 1 kHz / 600 Hz recordings in tests/data as the truth. Never from our own output.
 """
 import json
-import math
 from pathlib import Path
 
 import numpy as np

@@ -2,11 +2,10 @@
 import numpy as np
 import pytest
 
-from forceplate.signal.common import Rolling, median, rolling_stats, runs, window_ok
+from forceplate.signal.common import Rolling, median, moving_average, rolling_stats, runs, window_ok
 from forceplate.signal.bodyweight import estimate_body_weight
 from forceplate.signal.events import weigh_standing
 from forceplate.signal.jumps import detect_jumps
-from forceplate.signal.sit_to_stand import _moving_average
 from signals import jump, standing
 
 
@@ -73,7 +72,7 @@ def _moving_average_by_definition(values, width):
 @pytest.mark.parametrize("width", [1, 2, 5, 10, 30])
 def test_moving_average_is_centred_and_shrinks_at_the_ends(n, width):
     values = np.random.default_rng(n * 100 + width).normal(300.0, 50.0, n)
-    assert _moving_average(values, width) == pytest.approx(_moving_average_by_definition(values, width), abs=1e-9)
+    assert moving_average(values, width) == pytest.approx(_moving_average_by_definition(values, width), abs=1e-9)
 
 
 def test_median_is_numpys_median():

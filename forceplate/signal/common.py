@@ -186,3 +186,31 @@ def mean_loading_rate(rise_n: float, rise_s: float, body_weight_n: float | None,
     if rise_s <= 0:
         return None, f"peak at the {onset} sample: rise not resolved"
     return rise_n / body_weight_n / rise_s, f"mean rise from the {onset} instant to the peak"
+
+
+def moving_average(values: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over `width` samples, shrinking at the ends (no padding values invented)."""
+    if width <= 1:
+        return values.copy()
+    n = values.shape[0]
+    c = np.empty(n + 1)
+    c[0] = 0.0
+    np.cumsum(values, out=c[1:])
+    half = width // 2
+    # sample i averages [i - half, i - half + width) clipped to the trace: whole windows in the middle
+    first, stop = half, n - width + half + 1         # the samples whose window lies wholly inside
+    if stop <= first:
+        return _window_means(c, np.arange(n), half, width, n)
+    out = np.empty(n)
+    np.subtract(c[width:], c[:n + 1 - width], out=out[first:stop])
+    out[first:stop] /= width
+    out[:first] = _window_means(c, np.arange(first), half, width, n)
+    out[stop:] = _window_means(c, np.arange(stop, n), half, width, n)
+    return out
+
+
+def _window_means(c: np.ndarray, i: np.ndarray, half: int, width: int, n: int) -> np.ndarray:
+    """Means of the windows [i - half, i - half + width) clipped to [0, n), from cumulative sums `c`."""
+    lo = np.minimum(np.maximum(i - half, 0), n)
+    hi = np.minimum(np.maximum(i - half + width, 0), n)
+    return (c[hi] - c[lo]) / (hi - lo)

@@ -297,4 +297,3 @@ def _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, rolling, qui
     method = (f"impulse-momentum from the quiet second at {t_s[k]:.3f}-{t_s[k + quiet_window - 1]:.3f} s "
               f"(weight {weight_n:.1f} N) to take-off, h = v^2 / 2g")
     return velocity, method
-
