@@ -2,7 +2,7 @@
 
 A heel drop, a stamp, a step or a drop onto the plate. Each stretch of force at or above `min_peak_bw` body
 weights (BW) is one candidate, its peak the largest sample and its onset the last crossing of 1 BW before it
-(CONTRACTS section 1: "the last moment before the peak at which force was at or below 1 body weight").
+(docs/contracts.md section 1: "the last moment before the peak at which force was at or below 1 body weight").
 Not impacts: the push-off of a jump (`pushoff_s` before its take-off) and a jump's landing. A landing onto an
 empty plate (a drop) is an impact: its peak is the largest force within `landing_window_s` of touching down.
 Peaks closer than `refractory_s` are one rep (a heel drop often rings twice): the larger stands. HX711 words
