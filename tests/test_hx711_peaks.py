@@ -5,7 +5,6 @@ step response 1/2 at its centre, 2 periods), analytic pulses of known peak, phys
 authors' 1 kHz / 600 Hz recordings in tests/data as the truth. Never from our own output.
 """
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forceplate.signal.hx711_model import (Hx711Model, estimate_edge, estimate_impact, filter_samples, kernel,
-                                     respond, skewed_pulse, step_response, thump_verdict)
+from forceplate.signal import detect_impacts
+from forceplate.signal.events import event_dict
+from forceplate.signal.hx711_model import (DEFAULT_MODEL, Hx711Model, estimate_edge, estimate_impact, filter_samples,
+                                           kernel, respond, skewed_pulse)
 from helpers import data_path
 
 G = 9.80665
@@ -25,6 +26,11 @@ def half_sine(onset_s, duration_s, peak_n, base_n):
         u = (np.asarray(t) - onset_s) / duration_s
         return base_n + (peak_n - base_n) * np.where((u > 0) & (u < 1), np.sin(np.pi * np.clip(u, 0, 1)), 0.0)
     return force
+
+
+def step_words(lag_s, rate_hz, *, model=DEFAULT_MODEL):
+    """What the model's words read `lag_s` (s) after a unit step in force (its step response)."""
+    return respond(lambda t: (np.asarray(t) >= 0).astype(np.float64), np.atleast_1d(lag_s), rate_hz, model=model)
 
 
 def words(force_fn, rate_hz, phase_s, n_before=8, n_after=12, at_s=1.0, noise_n=0.0, rng=None):
@@ -41,11 +47,11 @@ def words(force_fn, rate_hz, phase_s, n_before=8, n_after=12, at_s=1.0, noise_n=
 def test_step_settles_in_order_periods_and_dc_gain_is_one(rate_hz):
     period = 1 / rate_hz
     lag = np.linspace(-period, 6 * period, 701)
-    s = step_response(lag, rate_hz)
+    s = step_words(lag, rate_hz)
     assert (s[lag <= 0] == 0).all()
     np.testing.assert_allclose(s[lag >= 4 * period], 1.0, atol=1e-12)          # datasheet: 4 periods
     assert (s[(lag > 0) & (lag < 3.9 * period)] < 1.0).all()
-    assert step_response(2 * period, rate_hz) == pytest.approx(0.5, abs=1e-12)  # symmetric B-spline
+    assert step_words(2 * period, rate_hz)[0] == pytest.approx(0.5, abs=1e-12)  # symmetric B-spline
     area = np.trapezoid(kernel(lag, rate_hz), lag)
     assert area == pytest.approx(1.0, abs=1e-4)
     np.testing.assert_allclose(respond(lambda t: np.full(np.shape(t), 650.0), [0.1, 0.7], rate_hz), 650.0,
@@ -56,8 +62,8 @@ def test_order_and_delay_are_configurable():
     model = Hx711Model(order=3, delay_s=0.005)
     rate = 80.0
     assert model.span_s(rate) == pytest.approx(0.005 + 3 / 80)
-    assert step_response(0.005, rate, model=model) == 0.0
-    assert step_response(0.005 + 3 / 80, rate, model=model) == pytest.approx(1.0)
+    assert step_words(0.005, rate, model=model)[0] == 0.0
+    assert step_words(0.005 + 3 / 80, rate, model=model)[0] == pytest.approx(1.0)
     with pytest.raises(ValueError):
         Hx711Model(order=0)
 
@@ -136,7 +142,7 @@ def test_drop_landing_with_a_known_flight_level():
     assert y.max() < 0.85 * 2800.0
     assert est.peak_n == pytest.approx(2800.0, rel=0.05)
     assert est.onset_s == pytest.approx(1.0, abs=0.006)
-    assert thump_verdict(est, 700.0, 2.5) == "thump"                   # 4 BW, far from the line
+    assert est.low_n >= 2.5 * 700.0          # 4 BW, far from the line: even the range's low end is a thump
 
 
 def heel_spike_landing(onset_s, bw, spike_bw, spike_at_s=0.035, spike_s=0.020):
@@ -173,8 +179,9 @@ def test_heel_spike_on_a_slow_rise_is_inside_the_range():
 
 
 def test_borderline_exactly_when_the_range_straddles_the_threshold():
-    """thump_verdict and the event field thump_borderline (events.py: low < threshold <= high) agree, and a
-    verdict that is not borderline agrees with the estimate itself (low <= peak <= high)."""
+    """An impact found in HX711 words is thump_borderline exactly when its plausible range straddles the
+    thump line (low < threshold <= high); off the line, its thump verdict is the whole range's, since the
+    estimate lies inside it (low <= peak <= high)."""
     rng = np.random.default_rng(6)
     bw = 700.0
     for _ in range(20):
@@ -182,14 +189,13 @@ def test_borderline_exactly_when_the_range_straddles_the_threshold():
         peak = rng.uniform(2.0, 3.0) * bw
         f = half_sine(1.0, rng.uniform(0.025, 0.05), peak, bw)
         t, y = words(f, rate, rng.uniform(0, 1 / rate), noise_n=2.0, rng=rng)
-        est = estimate_impact(t, y, baseline_n=None)
-        verdict = thump_verdict(est, bw, 2.5)
-        straddles = est.low_n / bw < 2.5 <= est.high_n / bw
-        assert (verdict == "borderline") == straddles
-        if verdict == "thump":
-            assert est.peak_n / bw >= 2.5
-        elif verdict == "no thump":
-            assert est.peak_n / bw < 2.5
+        (impact,) = detect_impacts(y, rate, t_s=t, body_weight_n=bw, adc="hx711")
+        event = event_dict(impact, 2.5)
+        low_bw, high_bw = impact.peak_low_n / bw, impact.peak_high_n / bw
+        assert low_bw <= impact.peak_bw <= high_bw
+        assert event["thump_borderline"] == (low_bw < 2.5 <= high_bw)
+        if not event["thump_borderline"]:
+            assert event["thump"] == (low_bw >= 2.5)
 
 
 @pytest.mark.parametrize("case", ["few", "nan", "flat", "all-nan"])

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from forceplate.signal import analyze_force, detect_impacts
-from signals import half_sine_impact, jump, skewed_impact, standing
+from forceplate.signal.hx711_model import filter_samples
+from signals import half_sine_impact, join, jump, skewed_impact, standing
 
 
 def test_half_sine_peak_time_and_loading_rate():
@@ -71,7 +72,6 @@ def test_drop_onto_an_empty_plate_is_an_impact():
 
 
 def test_hx711_peak_is_estimated_through_the_filter_model_without_a_loading_rate():
-    from forceplate.signal.hx711_model import filter_samples
     t, f, truth = half_sine_impact(700.0, 3.0, duration_s=0.035, rate_hz=1000.0)   # a 35 ms heel drop
     rate = 86.0
     t80 = np.arange(0.013, t[-1], 1 / rate)                  # HX711 words at an arbitrary phase
@@ -85,6 +85,28 @@ def test_hx711_peak_is_estimated_through_the_filter_model_without_a_loading_rate
     assert imp.t_peak_s == pytest.approx(truth["t_peak_s"], abs=0.01)
     assert imp.loading_rate_bw_s is None
     assert "HX711" in imp.peak_method
+
+
+def test_hx711_refinement_keeps_the_impacts_found_in_the_words():
+    # The chip's filter changes how high and when an impact reads, not whether it happened: the impacts
+    # reported for HX711 words are the ones their samples show, each peak estimated at or above the largest
+    # word near it (a word is a weighted mean of the force; less the 2 x 2 N of noise the estimate allows)
+    # and back at the true peak's instant, which the words show about 2 output periods late.
+    peaks_bw = (2.0, 3.0, 4.0)
+    t, f = join(*(half_sine_impact(700.0, peak_bw, duration_s=0.035) for peak_bw in peaks_bw))
+    true_peak_s = [4.0 * k + 2.0 + 0.035 / 2 for k in range(3)]      # each 4 s trace peaks 2.0175 s in
+    rate = 86.0
+    t80 = np.arange(0.005, t[-1], 1 / rate)
+    words = filter_samples(f, t80, rate, input_rate_hz=1000.0)
+    plain = detect_impacts(words, rate, t_s=t80, body_weight_n=700.0)
+    refined = detect_impacts(words, rate, t_s=t80, body_weight_n=700.0, adc="hx711")
+    assert len(plain) == len(refined) == 3
+    for found, imp, peak_bw, t_peak_s in zip(plain, refined, peaks_bw, true_peak_s):
+        assert imp.peak_n >= found.peak_n - 4.0
+        assert imp.peak_low_n <= peak_bw * 700.0 <= imp.peak_high_n
+        assert abs(imp.t_peak_s - t_peak_s) < abs(found.t_peak_s - t_peak_s)
+        assert imp.t_peak_s == pytest.approx(t_peak_s, abs=0.01)
+        assert imp.loading_rate_bw_s is None
 
 
 def test_no_impacts_in_quiet_standing():
@@ -117,7 +139,6 @@ def test_loading_rate_survives_standing_noise(shape):
 def test_hx711_onset_comes_before_the_estimated_peak():
     # A heel drop: the heels fall (force dips to 0.6 BW for 120 ms), then strike: a 15 ms rise to 3.2 BW.
     # Through the filter the words cross 1 BW late, after the true peak; the onset must not.
-    from forceplate.signal.hx711_model import filter_samples
     t = np.arange(0, 4.0, 0.001)
     dip = np.where((t >= 1.88) & (t < 2.0), -0.4 * np.sin(np.pi * (t - 1.88) / 0.12), 0.0)
     f = 700.0 * (1.0 + dip)

@@ -3,7 +3,16 @@ import numpy as np
 import pytest
 
 from forceplate.signal import detect_jumps, find_flights
+from forceplate.signal.hx711_model import filter_samples
 from signals import G, jump, parabolic_flight_s, standing
+
+HX711_RATE_HZ = 86.0        # a typical part at "80 SPS" (the chip's oscillator runs fast)
+
+
+def hx711_words(t_s, force_n, phase_s):
+    """The words an HX711 at HX711_RATE_HZ reads from a 1 kHz force (the filter model), starting at `phase_s`."""
+    t_words = np.arange(phase_s, t_s[-1], 1 / HX711_RATE_HZ)
+    return t_words, filter_samples(force_n, t_words, HX711_RATE_HZ, input_rate_hz=1000.0)
 
 
 def test_flight_time_gives_textbook_height():
@@ -94,3 +103,49 @@ def test_input_is_not_modified():
     copy = f.copy()
     detect_jumps(f, 1000.0, t_s=t, body_weight_n=650.0)
     np.testing.assert_array_equal(f, copy)
+
+
+
+@pytest.mark.parametrize("phase_s", [0.0, 0.004, 0.008])
+def test_hx711_flight_is_timed_on_the_true_force(phase_s):
+    # The filter spans 4 output periods: the words fall through 20 N late after take-off and rise through it
+    # a little late at landing, so their plain crossings read the flight 15-20 ms short (2 cm of a 30 cm
+    # jump). Through the model both edges come within a few milliseconds of the true force's crossings.
+    t, f, truth = jump(650.0, flight_s=parabolic_flight_s(0.30))
+    t_words, words = hx711_words(t, f, phase_s)
+    (plain,) = detect_jumps(words, HX711_RATE_HZ, t_s=t_words, body_weight_n=650.0)       # words as samples
+    (j,) = detect_jumps(words, HX711_RATE_HZ, t_s=t_words, body_weight_n=650.0, adc="hx711")
+    assert plain.flight_s < truth["flight_s"] - 0.010
+    assert j.takeoff_s == pytest.approx(truth["takeoff_s"], abs=0.003)
+    assert j.landing_s == pytest.approx(truth["landing_s"], abs=0.003)
+    assert j.flight_s == pytest.approx(truth["flight_s"], abs=0.003)
+    assert j.height_flight_m == pytest.approx(G * j.flight_s ** 2 / 8, rel=1e-12)
+    assert "edge fit" in j.height_method and "uncorrected" in j.impulse_method
+    # a word is a weighted mean of the force: the true landing peak is at least the largest word (less the
+    # 2 x 2 N of word noise the estimate allows for), and the plausible range holds it; 86 SPS cannot show a
+    # 40 ms rise, so no loading rate
+    assert words.max() - 4.0 <= j.peak_n <= j.peak_high_n
+    assert j.peak_low_n <= truth["peak_n"] <= j.peak_high_n
+    assert j.loading_rate_bw_s is None and j.loading_rate_method.startswith("not resolved")
+
+
+def test_a_takeoff_seen_through_the_hx711_filter_is_still_a_jump():
+    # unload_s 0.085: force falls from 75 % of the push-off peak (54.7 ms before the straight fall begins) to
+    # 20 N in 137 ms, under the 150 ms that tells a take-off from stepping off. The words fall up to 4 output
+    # periods (47 ms) more slowly; the limit allows for that at every phase.
+    t, f, _ = jump(650.0, unload_s=0.085)
+    assert [flight.kind for flight in find_flights(f, 1000.0, t_s=t, body_weight_n=650.0)] == ["jump"]
+    for phase_s in np.arange(0.0, 1 / HX711_RATE_HZ, 0.002):
+        t_words, words = hx711_words(t, f, phase_s)
+        flights = find_flights(words, HX711_RATE_HZ, t_s=t_words, body_weight_n=650.0, adc="hx711")
+        assert [flight.kind for flight in flights] == ["jump"]
+
+
+def test_stepping_off_seen_through_the_hx711_filter_is_not_a_jump():
+    # unload_s 0.25: 297 ms from 75 % of the push-off peak to 20 N, longer than the limit even with the
+    # filter's 4 output periods added: the person stepped off.
+    t, f, _ = jump(650.0, unload_s=0.25)
+    for phase_s in np.arange(0.0, 1 / HX711_RATE_HZ, 0.004):
+        t_words, words = hx711_words(t, f, phase_s)
+        flights = find_flights(words, HX711_RATE_HZ, t_s=t_words, body_weight_n=650.0, adc="hx711")
+        assert [flight.kind for flight in flights] == ["empty plate"]

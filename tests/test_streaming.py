@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from forceplate.signal import analyze_force
+from forceplate.signal.hx711_model import filter_samples
 from forceplate.signal.streaming import LiveAnalyzer
 from forceplate.storage.traces import read_trace
 from helpers import recordings
@@ -41,7 +42,6 @@ def assert_same_events(live_events, offline_events, rate_hz, *, fitted=False):
 
 @pytest.mark.parametrize("adc", ["ideal", "hx711"])
 def test_every_recording_streams_to_the_offline_events(adc):
-    from forceplate.signal.hx711_model import filter_samples
     for k, csv in enumerate(recordings()):
         trace = read_trace(csv)
         t, force, rate_hz = trace.t_s, trace.total_force_n, trace.rate_hz

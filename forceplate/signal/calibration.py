@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .common import STANDARD_GRAVITY_M_S2
+
 
 def counts_to_newtons(raw_counts, flags, offset_counts, scale_n_per_count):
     """Convert raw ADC counts to force per load cell.
@@ -46,9 +48,6 @@ def counts_to_words(counts):
     """
     counts = np.clip(np.asarray(counts, dtype=np.int64), -0x800000, 0x7FFFFF)
     return (counts & 0xFFFFFF).astype(np.uint32)
-
-
-STANDARD_GRAVITY_M_S2 = 9.80665
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Small helpers the detectors share: runs of a mask, threshold crossings, sample times. Private."""
+"""Small helpers the detectors share: runs of a mask, threshold crossings, sample times, rolling statistics,
+and the labels and formulas of the numbers every event reports (a peak's method, a loading rate, a flight
+height). Used within forceplate.signal."""
 from __future__ import annotations
 
 import math
@@ -8,7 +10,6 @@ import numpy as np
 
 STANDARD_GRAVITY_M_S2 = 9.80665
 ADCS = ("ideal", "hx711")
-HX711_FILTER_PERIODS = 4   # the HX711 settles in 4 output periods (datasheet): its filter spans about that
 
 
 def as_force(force_n) -> np.ndarray:
@@ -40,6 +41,11 @@ def sample_times(n: int, rate_hz: float, t_s=None) -> np.ndarray:
     if t_s.shape != (n,):
         raise ValueError(f"t_s has shape {t_s.shape}, force_n has {n} samples")
     return t_s
+
+
+def sample_index(t_s: np.ndarray, time_s: float) -> int:
+    """The index of the sample at `time_s`, one of the increasing sample times `t_s` (an event's peak sample)."""
+    return int(np.searchsorted(t_s, time_s))
 
 
 def time_at(t_s: np.ndarray, index: float) -> float:
@@ -145,17 +151,6 @@ def window_ok(valid, window: int, count: int) -> np.ndarray:
     return (bad[window:] - bad[:-window]) == 0
 
 
-def rolling_mean_sd(force_n: np.ndarray, window: int, valid: np.ndarray | None = None):
-    """Mean and SD (N) of every window of ``window`` samples (index = window start), and whether it is valid.
-
-    Cumulative sums of the force minus its median (so the squares do not lose precision on long traces).
-    """
-    stats = rolling_stats(force_n, window)
-    if stats.mean_n.size == 0:
-        return stats.mean_n, stats.sd_n, np.empty(0, dtype=bool)
-    return stats.mean_n, stats.sd_n, window_ok(valid, window, stats.mean_n.size)
-
-
 def integrate(values: np.ndarray, start: int, end_index: float) -> float:
     """Trapezoid integral (value x samples) of linearly interpolated samples from index ``start`` to the
     fractional index ``end_index``; divide by the rate for value x seconds."""
@@ -169,3 +164,53 @@ def integrate(values: np.ndarray, start: int, end_index: float) -> float:
         a, b = values[last], values[last + 1]
         total += frac * (a + 0.5 * frac * (b - a))
     return total
+
+
+def flight_height_m(flight_s: float) -> float:
+    """Jump height (m) from flight time (s): a body leaving and landing at the same height flies
+    h = g t^2 / 8 (up for t / 2 at v = g t / 2, h = v^2 / 2g)."""
+    return STANDARD_GRAVITY_M_S2 * flight_s ** 2 / 8
+
+
+def largest_sample_method(window_s: float, what: str) -> str:
+    """The ``peak_method`` of a peak that is the largest sample within `window_s` (s) of `what` (a landing,
+    a touch-down)."""
+    return f"largest sample within {window_s:g} s of the {what}"
+
+
+def mean_loading_rate(rise_n: float, rise_s: float, body_weight_n: float | None, onset: str):
+    """Mean loading rate (BW/s) of a rise of `rise_n` (N) over `rise_s` (s) from `onset` (named in the method)
+    to the peak, and its ``loading_rate_method``; None where the data cannot resolve it."""
+    if body_weight_n is None:
+        return None, "no body weight"
+    if rise_s <= 0:
+        return None, f"peak at the {onset} sample: rise not resolved"
+    return rise_n / body_weight_n / rise_s, f"mean rise from the {onset} instant to the peak"
+
+
+def moving_average(values: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over `width` samples, shrinking at the ends (no padding values invented)."""
+    if width <= 1:
+        return values.copy()
+    n = values.shape[0]
+    c = np.empty(n + 1)
+    c[0] = 0.0
+    np.cumsum(values, out=c[1:])
+    half = width // 2
+    # sample i averages [i - half, i - half + width) clipped to the trace: whole windows in the middle
+    first, stop = half, n - width + half + 1         # the samples whose window lies wholly inside
+    if stop <= first:
+        return _window_means(c, np.arange(n), half, width, n)
+    out = np.empty(n)
+    np.subtract(c[width:], c[:n + 1 - width], out=out[first:stop])
+    out[first:stop] /= width
+    out[:first] = _window_means(c, np.arange(first), half, width, n)
+    out[stop:] = _window_means(c, np.arange(stop, n), half, width, n)
+    return out
+
+
+def _window_means(c: np.ndarray, i: np.ndarray, half: int, width: int, n: int) -> np.ndarray:
+    """Means of the windows [i - half, i - half + width) clipped to [0, n), from cumulative sums `c`."""
+    lo = np.minimum(np.maximum(i - half, 0), n)
+    hi = np.minimum(np.maximum(i - half + width, 0), n)
+    return (c[hi] - c[lo]) / (hi - lo)

@@ -156,8 +156,9 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
         Sample rate in hertz (Hz).
     adc : {"ideal", "hx711"}
         "ideal": each sample is the force at that instant. "hx711": each sample is an HX711 output word (its
-        filter averages about 4 output periods); peaks are then the largest sample, labelled as under-reading
-        short impacts, and loading rates are None.
+        filter averages about 4 output periods): events are found on the words as on any samples, then their
+        peaks and flight edges are estimated through the chip's filter model (:mod:`~forceplate.signal.refine`),
+        and loading rates are None.
     body_weight_n : float, optional
         Body weight (N). Default: the quietest second of standing (see
         :func:`~forceplate.signal.bodyweight.estimate_body_weight`); without one, no impacts can be judged

@@ -18,7 +18,8 @@ levels before and after) through the model by least squares, and reports the pea
 the spread of peaks over every shape the samples cannot reject. :func:`estimate_edge` does the same for the
 take-off and landing edges of a flight, whose threshold crossings the filter delays.
 
-Everything is numpy, no I/O; per-rate tables are cached, so an estimate costs a few milliseconds.
+Everything is numpy, no I/O; per-rate tables are cached, so an estimate costs a few milliseconds. The
+analysis applies the estimators to the events it finds in HX711 words in one place, :mod:`.refine`.
 """
 from __future__ import annotations
 
@@ -28,9 +29,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["EdgeEstimate", "Hx711Model", "ImpactEstimate", "estimate_edge", "estimate_impact",
-           "filter_samples", "input_weights", "kernel", "respond", "skewed_pulse", "step_response",
-           "thump_verdict"]
+__all__ = ["DEFAULT_MODEL", "EdgeEstimate", "Hx711Model", "ImpactEstimate", "apply_weights", "estimate_edge",
+           "estimate_impact", "filter_samples", "input_weights", "kernel", "respond", "skewed_pulse"]
 
 _CHI2_1DOF_95 = 3.841           # profile likelihood: one derived quantity (the peak), 95 %
 SHAPE_TOLERANCE = 0.045         # misfit (fraction of the pulse height) not held against a shape (synthetic calibration)
@@ -71,21 +71,19 @@ class Hx711Model:
 DEFAULT_MODEL = Hx711Model()
 
 
-def _bspline(x, order: int, integrated: bool = False) -> np.ndarray:
-    """Cardinal B-spline M_order(x) on [0, order] (area 1), or its integral from 0 to x (0 to 1).
+def _bspline(x, order: int) -> np.ndarray:
+    """Cardinal B-spline M_order(x) on [0, order] (area 1).
 
     Truncated-power form, M_n(x) = 1/(n-1)! sum_k (-1)^k C(n, k) (x - k)_+^(n-1); exact enough for n <= 8.
     """
     x = np.asarray(x, dtype=np.float64)
-    power = order if integrated else order - 1
+    power = order - 1
     total = np.zeros_like(x)
     for k in range(order + 1):
         u = x - k
         term = np.where(u > 0, np.maximum(u, 0.0) ** power, 0.0) if power else (u >= 0).astype(np.float64)
         total += (-1) ** k * math.comb(order, k) * term
     total /= math.factorial(power)
-    if integrated:
-        return np.where(x >= order, 1.0, np.where(x <= 0, 0.0, total))
     return np.where((x < 0) | (x > order), 0.0, np.maximum(total, 0.0))
 
 
@@ -93,12 +91,6 @@ def kernel(lag_s, rate_hz: float, *, model: Hx711Model = DEFAULT_MODEL) -> np.nd
     """The filter's impulse response h (1/s) at lags `lag_s` (s) before the word's instant; area 1."""
     lag = (np.asarray(lag_s, dtype=np.float64) - model.delay_s) * rate_hz
     return _bspline(lag, model.order) * rate_hz
-
-
-def step_response(lag_s, rate_hz: float, *, model: Hx711Model = DEFAULT_MODEL) -> np.ndarray:
-    """What a word reads `lag_s` (s) after a unit step (exact): 0 before, 1 from `span_s` on."""
-    lag = (np.asarray(lag_s, dtype=np.float64) - model.delay_s) * rate_hz
-    return _bspline(lag, model.order, integrated=True)
 
 
 def respond(force_fn, t_s, rate_hz: float, *, model: Hx711Model = DEFAULT_MODEL, nodes: int = 24):
@@ -391,16 +383,6 @@ class EdgeEstimate:
     is_reliable: bool
     note: str
     method: str
-
-
-def thump_verdict(estimate: ImpactEstimate, body_weight_n: float, thump_bw: float = 2.5) -> str:
-    """"thump" when even the low end of the plausible range reaches `thump_bw` body weights, "no thump" when
-    even the high end stays under it, else "borderline" (the samples cannot tell)."""
-    if estimate.low_n >= thump_bw * body_weight_n:
-        return "thump"
-    if estimate.high_n < thump_bw * body_weight_n:
-        return "no thump"
-    return "borderline"
 
 
 # ---------------------------------------------------------------------------------------- estimators

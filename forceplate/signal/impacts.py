@@ -2,10 +2,11 @@
 
 A heel drop, a stamp, a step or a drop onto the plate. Each stretch of force at or above `min_peak_bw` body
 weights (BW) is one candidate, its peak the largest sample and its onset the last crossing of 1 BW before it
-(CONTRACTS section 1: "the last moment before the peak at which force was at or below 1 body weight"). Not impacts: the push-off of
-a jump (`pushoff_s` before its take-off) and a jump's landing. A landing onto an empty plate (a drop) is an
-impact: its peak is the largest force within `landing_window_s` of touching down. Peaks closer than
-`refractory_s` are one rep (a heel drop often rings twice): the larger stands.
+(docs/contracts.md section 1: "the last moment before the peak at which force was at or below 1 body weight").
+Not impacts: the push-off of a jump (`pushoff_s` before its take-off) and a jump's landing. A landing onto an
+empty plate (a drop) is an impact: its peak is the largest force within `landing_window_s` of touching down.
+Peaks closer than `refractory_s` are one rep (a heel drop often rings twice): the larger stands. HX711 words
+are searched the same way; :mod:`~forceplate.signal.refine` then estimates each peak behind the chip's filter.
 """
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import as_force, check_adc, check_rate, crossing, runs, sample_times, time_at
-from .jumps import _loading_rate, _peak_method, find_flights, hx711_peak
+from .common import (as_force, check_adc, check_rate, crossing, largest_sample_method, mean_loading_rate, runs,
+                     sample_times, time_at)
+from .jumps import find_flights
+from .refine import refine_impacts
+
+DROP = "drop onto the plate"            # a landing onto an empty plate
+ON_THE_PLATE = "on the plate"
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,11 @@ class Impact:
     peak_low_n: float | None = None        # the plausible range of an estimated peak (HX711 words), N
     peak_high_n: float | None = None
 
+    @property
+    def is_drop(self) -> bool:
+        """Whether this is a landing onto an empty plate (the force before it was the empty plate's)."""
+        return self.landing == DROP
+
 
 def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str = "ideal", flights=None,
                    min_peak_bw: float = 1.3, refractory_s: float = 0.3, landing_window_s: float = 0.3,
@@ -52,8 +63,10 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
     t_s : array_like, shape (n,), optional
         Sample times (s); default ``i / rate_hz``.
     adc : {"ideal", "hx711"}
-        "hx711": the peak is the largest sample (the chip's filter under-reads short impacts) and the loading
-        rate is None.
+        "hx711": samples are the HX711's filtered words. The impacts are found on them as on any samples, then
+        refined through the chip's filter model (:func:`~forceplate.signal.refine.refine_impacts`): the peak
+        is the estimated true peak with its plausible range (``peak_low_n``, ``peak_high_n``), the onset the
+        fitted start of rise, and the loading rate None (80 SPS cannot resolve the rise).
     flights : list of Flight, optional
         From :func:`~forceplate.signal.jumps.find_flights` (computed with `flight_options` when not given).
     min_peak_bw : float
@@ -79,7 +92,6 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
     if flights is None:
         flights = find_flights(force_n, rate_hz, t_s=t_s, body_weight_n=body_weight_n, adc=adc,
                                pushoff_s=pushoff_s, **flight_options)
-    is_hx711 = adc == "hx711"
     landing_window = max(1, int(round(landing_window_s * rate_hz)))
     min_peak_n = min_peak_bw * body_weight_n
 
@@ -97,8 +109,7 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
             excluded.append((flight.landing_s if flight.landing_s is not None else 0.0, end_s + refractory_s))
         else:                        # a landing onto an empty plate: a drop or a step on
             i_peak = flight.end + int(np.argmax(force_n[flight.end:hi]))
-            candidates.append((i_peak, _onset(force_n, i_peak, body_weight_n, flight.end - 1),
-                               "drop onto the plate"))
+            candidates.append((i_peak, _onset(force_n, i_peak, body_weight_n, flight.end - 1), DROP))
             excluded.append((float(t_s[flight.end]), end_s))
 
     # One candidate per stretch at or above min_peak_bw (its largest sample). Not per stretch above 1 BW: a
@@ -111,7 +122,7 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
         if any(a <= float(t_s[i_peak]) <= b for a, b in excluded):
             continue
         since = max([c for c in contact_starts if c <= i_peak], default=0)
-        candidates.append((i_peak, _onset(force_n, i_peak, body_weight_n, since), "on the plate"))
+        candidates.append((i_peak, _onset(force_n, i_peak, body_weight_n, since), ON_THE_PLATE))
 
     kept = []                        # one impact per rep: within refractory_s the larger peak stands
     for i_peak, onset, landing in sorted(candidates):
@@ -130,26 +141,16 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
         onset_s = None if onset is None else _onset_time(force_n, t_s, onset, i_peak, body_weight_n)
         if onset_s is None:
             rate, rate_method = None, "no moment at or below 1 BW before the peak"
-            if is_hx711:
-                rate, rate_method = _loading_rate(0.0, 0.0, body_weight_n, True, "onset")
         else:
-            rate, rate_method = _loading_rate(peak_n - body_weight_n, t_peak_s - onset_s, body_weight_n,
-                                              is_hx711, "1 BW crossing")
-        what = "touch-down" if landing == "drop onto the plate" else "onset"
-        peak_method = (_peak_method(is_hx711, landing_window_s, what)
-                       if landing != "on the plate" or is_hx711 else "largest sample above 1 BW")
-        low_n = high_n = None
-        if is_hx711:                 # estimate the true peak behind the chip's filter
-            baseline_n = 0.0 if landing == "drop onto the plate" else None
-            est = hx711_peak(force_n, t_s, rate_hz, i_peak, baseline_n=baseline_n)
-            if est is not None:
-                peak_n, t_peak_s, peak_method, low_n, high_n = est.peak_n, est.t_peak_s, est.method, est.low_n, est.high_n
-                # the words' 1 BW crossing lags the true rise by the filter's delay (it can fall after the
-                # fitted peak): the onset is the fitted shape's start of rise
-                onset_s = min(est.onset_s, t_peak_s) if est.onset_s is not None else None
+            rate, rate_method = mean_loading_rate(peak_n - body_weight_n, t_peak_s - onset_s, body_weight_n,
+                                                  "1 BW crossing")
+        peak_method = (largest_sample_method(landing_window_s, "touch-down") if landing == DROP
+                       else "largest sample above 1 BW")
         impacts.append(Impact(t_peak_s=t_peak_s, peak_n=peak_n, peak_bw=peak_n / body_weight_n, onset_s=onset_s,
                               loading_rate_bw_s=rate, landing=landing, peak_method=peak_method,
-                              loading_rate_method=rate_method, peak_low_n=low_n, peak_high_n=high_n))
+                              loading_rate_method=rate_method))
+    if adc == "hx711":               # the words are the chip's filter output: see through it
+        impacts = refine_impacts(impacts, force_n, t_s, body_weight_n=body_weight_n)
     return impacts
 
 

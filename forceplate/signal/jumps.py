@@ -14,14 +14,14 @@ Heights, with g = 9.80665 m/s^2:
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from .common import (HX711_FILTER_PERIODS, STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate,
-                      crossing, integrate, rolling_stats, runs, sample_times, time_at)
+from .common import (STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate, crossing, flight_height_m,
+                     integrate, largest_sample_method, mean_loading_rate, rolling_stats, runs, sample_times, time_at)
 from .bodyweight import quiet_mask
+from .refine import refine_jumps, settling_s
 
 EMPTY = "empty plate"
 JUMP = "jump"
@@ -109,8 +109,8 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     body_weight_n : float, optional
         Body weight (N); raises the flight threshold to `flight_threshold_bw` of it for heavy people.
     adc : {"ideal", "hx711"}
-        With "hx711" the chip's filter (about 4 output periods) slows every edge, and the unloading limit
-        grows by that much.
+        With "hx711" the chip's filter slows every edge, and the unloading limit grows by its settling time
+        (4 output periods, :func:`~forceplate.signal.refine.settling_s`).
     flight_threshold_n, flight_threshold_bw : float
         Flight is force below max(`flight_threshold_n` (N), `flight_threshold_bw` x body weight) for at
         least 2 samples.
@@ -141,7 +141,7 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
                                    flight_threshold_bw=flight_threshold_bw)
     spike = max(1, int(round(max_spike_s * rate_hz)))          # seconds become samples here, once
     pushoff = max(1, int(round(pushoff_s * rate_hz)))
-    unloading_limit_s = max_unloading_s + (HX711_FILTER_PERIODS / rate_hz if adc == "hx711" else 0.0)
+    unloading_limit_s = max_unloading_s + settling_s(adc, rate_hz)
 
     starts, ends = runs(force_n < threshold_n)
     long_enough = ends - starts >= 2                           # one sample below is noise, not flight
@@ -203,8 +203,11 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     body_weight_n : float, optional
         Body weight (N), for the ``*_bw`` fields; None leaves them None.
     adc : {"ideal", "hx711"}
-        "hx711": samples are the HX711's filtered words; the peak is then the largest sample, which
-        under-reads short impacts, and the loading rate is None (80 SPS cannot resolve the rise).
+        "hx711": samples are the HX711's filtered words. The jumps are found on them as on any samples, then
+        refined through the chip's filter model (:func:`~forceplate.signal.refine.refine_jumps`): take-off and
+        landing are the true force's estimated crossings, the landing peak the estimated true peak with its
+        plausible range (``peak_low_n``, ``peak_high_n``), and the loading rate None (80 SPS cannot resolve
+        the rise).
     flights : list of Flight, optional
         From :func:`find_flights` (computed with `flight_options` when not given).
     rolling : Rolling, optional
@@ -229,7 +232,6 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     if any(flight.is_jump for flight in flights) and (rolling is None or not rolling.fits(n, quiet_window)):
         rolling = rolling_stats(force_n, quiet_window)
     quiet_limits = {"max_sd_fraction": max_sd_fraction, "max_sd_n": max_sd_n}
-    is_hx711 = adc == "hx711"
 
     jumps = []
     for k, flight in enumerate(flights):
@@ -237,15 +239,13 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
             continue
         contact_start = flights[k - 1].end if k else 0
         velocity, impulse_method = _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, rolling,
-                                                     quiet_limits, quiet_window, max_integration, is_hx711)
+                                                     quiet_limits, quiet_window, max_integration)
         height_impulse_m = (velocity ** 2 / (2 * STANDARD_GRAVITY_M_S2)
                             if velocity is not None and velocity > 0 else None)
         if velocity is not None and velocity <= 0:
             impulse_method = "impulse gave no upward take-off velocity: " + impulse_method
         height_method = ("flight time, h = g t^2 / 8, between interpolated crossings of "
                          f"{flight.threshold_n:.0f} N")
-        if is_hx711:
-            height_method += " of HX711-filtered samples (uncorrected: the filter shortens flights)"
         fields = dict(takeoff_s=flight.takeoff_s, landing_s=None, flight_s=None, height_flight_m=None,
                       height_impulse_m=height_impulse_m, takeoff_velocity_m_s=velocity, t_peak_s=None,
                       peak_n=None, peak_bw=None, loading_rate_bw_s=None, flight_threshold_n=flight.threshold_n,
@@ -253,10 +253,6 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
                       peak_method="recording ends in flight: no landing",
                       loading_rate_method="recording ends in flight: no landing")
         takeoff_s, landing_s = flight.takeoff_s, flight.landing_s
-        if is_hx711:                 # the filter smears both edges: estimate the true crossings through it
-            takeoff_s, landing_s, edge_method = _hx711_edges(force_n, t_s, rate_hz, flight)
-            if edge_method:
-                fields.update(takeoff_s=takeoff_s, height_method=edge_method)
         if landing_s is not None:
             flight_s = landing_s - takeoff_s
             next_start = flights[k + 1].start if k + 1 < len(flights) else n
@@ -264,26 +260,21 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
             i_peak = lo + int(np.argmax(force_n[lo:hi]))
             peak_n = float(force_n[i_peak])
             t_peak_s = float(t_s[i_peak])
-            peak_method = _peak_method(is_hx711, landing_window_s, "landing")
-            if is_hx711:
-                baseline_n = float(np.median(force_n[flight.start:flight.end]))
-                est = hx711_peak(force_n, t_s, rate_hz, i_peak, baseline_n=baseline_n)
-                if est is not None:
-                    peak_n, t_peak_s, peak_method = est.peak_n, est.t_peak_s, est.method
-                    fields.update(peak_low_n=est.low_n, peak_high_n=est.high_n)
-            fields.update(landing_s=landing_s, flight_s=flight_s,
-                          height_flight_m=STANDARD_GRAVITY_M_S2 * flight_s ** 2 / 8, t_peak_s=t_peak_s,
-                          peak_n=peak_n, peak_method=peak_method)
+            fields.update(landing_s=landing_s, flight_s=flight_s, height_flight_m=flight_height_m(flight_s),
+                          t_peak_s=t_peak_s, peak_n=peak_n,
+                          peak_method=largest_sample_method(landing_window_s, "landing"))
             if body_weight_n is not None:
                 fields["peak_bw"] = peak_n / body_weight_n
-            fields["loading_rate_bw_s"], fields["loading_rate_method"] = _loading_rate(
-                peak_n - flight.threshold_n, t_peak_s - landing_s, body_weight_n, is_hx711, "landing")
+            fields["loading_rate_bw_s"], fields["loading_rate_method"] = mean_loading_rate(
+                peak_n - flight.threshold_n, t_peak_s - landing_s, body_weight_n, "landing")
         jumps.append(Jump(**fields))
+    if adc == "hx711":               # the words are the chip's filter output: see through it
+        jumps = refine_jumps(jumps, flights, force_n, t_s, body_weight_n=body_weight_n)
     return jumps
 
 
 def _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, rolling, quiet_limits, quiet_window,
-                      max_integration, is_hx711):
+                      max_integration):
     """Take-off velocity (m/s) by impulse-momentum from the quietest window before take-off, and how."""
     # windows wholly inside this contact, ending at most max_integration samples before take-off
     first = max(contact_start, flight.start - max_integration - quiet_window)
@@ -305,89 +296,4 @@ def _takeoff_velocity(force_n, rate_hz, t_s, flight, contact_start, rolling, qui
     velocity = STANDARD_GRAVITY_M_S2 * impulse / weight_n
     method = (f"impulse-momentum from the quiet second at {t_s[k]:.3f}-{t_s[k + quiet_window - 1]:.3f} s "
               f"(weight {weight_n:.1f} N) to take-off, h = v^2 / 2g")
-    if is_hx711:
-        method += " (HX711-filtered samples, uncorrected)"
     return velocity, method
-
-
-def hx711_peak(force_n, t_s, rate_hz, i_peak, *, baseline_n=None):
-    """The true peak behind the HX711 words around sample `i_peak`, fitted through the chip model.
-
-    None when the fit is unreliable (too few words, a flat stretch): the caller keeps the largest sample and
-    its label. `baseline_n`: the level before the impact when known (flight words before a landing).
-    """
-    from .hx711_model import Hx711Model
-    order = Hx711Model().order
-    lo, hi = max(0, i_peak - order - 2), min(force_n.shape[0], i_peak + order + 4)
-    try:
-        est = _fit_impact(_key(t_s[lo:hi]), _key(force_n[lo:hi]), baseline_n)
-    except ValueError:
-        return None
-    return est if est.is_reliable else None
-
-
-# The fits depend only on the words they are given (the rate comes from those words' own timestamps), so
-# the live analyzer, which re-analyses a trailing window ten times a second, fits each impact once, and
-# live and offline analysis of the same words give the same numbers. lru_cache is thread-safe.
-def _key(values) -> bytes:
-    return np.ascontiguousarray(values, dtype=np.float64).tobytes()
-
-
-@functools.lru_cache(maxsize=512)
-def _fit_impact(t_key: bytes, f_key: bytes, baseline_n):
-    from .hx711_model import estimate_impact
-    return estimate_impact(np.frombuffer(t_key), np.frombuffer(f_key), rate_hz=None, baseline_n=baseline_n)
-
-
-@functools.lru_cache(maxsize=512)
-def _fit_edge(t_key: bytes, f_key: bytes, kind: str, threshold_n: float, flight_level_n):
-    from .hx711_model import estimate_edge
-    return estimate_edge(np.frombuffer(t_key), np.frombuffer(f_key), kind=kind, rate_hz=None,
-                         threshold_n=threshold_n, flight_level_n=flight_level_n)
-
-
-def _hx711_edges(force_n, t_s, rate_hz, flight):
-    """Take-off and landing instants of the true force, estimated through the HX711 model, and the height
-    method naming it; the plain crossings (and no method) where an edge fit is not reliable."""
-    from .hx711_model import Hx711Model
-    order = Hx711Model().order
-    n = force_n.shape[0]
-    takeoff_s, landing_s, fitted = flight.takeoff_s, flight.landing_s, []
-    flight_level_n = float(np.median(force_n[flight.start:flight.end]))
-    try:
-        lo, hi = max(0, flight.start - 6), min(n, flight.start + order + 2)
-        edge = _fit_edge(_key(t_s[lo:hi]), _key(force_n[lo:hi]), "takeoff", flight.threshold_n, None)
-        if edge.is_reliable:
-            takeoff_s = edge.t_s
-            fitted.append("take-off")
-        if landing_s is not None:
-            lo, hi = max(0, flight.end - order - 3), min(n, flight.end + 2)
-            edge = _fit_edge(_key(t_s[lo:hi]), _key(force_n[lo:hi]), "landing", flight.threshold_n,
-                             flight_level_n)
-            if edge.is_reliable:
-                landing_s = edge.t_s
-                fitted.append("landing")
-    except ValueError:
-        pass
-    if not fitted:
-        return flight.takeoff_s, flight.landing_s, None
-    return takeoff_s, landing_s, (f"flight time, h = g t^2 / 8, between {flight.threshold_n:.0f} N crossings of the "
-                                  f"true force; {' and '.join(fitted)} estimated by an edge fit through the "
-                                  "HX711 filter model (4 cascaded boxcars)")
-
-
-def _peak_method(is_hx711: bool, window_s: float, what: str) -> str:
-    if is_hx711:
-        return "largest sample; the HX711 filter under-reads short impacts"
-    return f"largest sample within {window_s:g} s of the {what}"
-
-
-def _loading_rate(rise_n, rise_s, body_weight_n, is_hx711, onset):
-    """Mean loading rate (BW/s) from onset to peak, and how; None where the data cannot resolve it."""
-    if is_hx711:
-        return None, "not resolved: 80 SPS through the HX711 filter cannot show the rise"
-    if body_weight_n is None:
-        return None, "no body weight"
-    if rise_s <= 0:
-        return None, f"peak at the {onset} sample: rise not resolved"
-    return rise_n / body_weight_n / rise_s, f"mean rise from the {onset} instant to the peak"

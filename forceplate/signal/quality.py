@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import as_force, runs
+from .refine import LARGEST_WORD_METHOD
 
 SHORT_FLIGHT_S = 0.1        # below this a "jump" is a hop or a rebound: a few millimetres, few samples
 
@@ -52,7 +53,7 @@ def event_notes(event: dict, *, clipped_s=()) -> list[str]:
     if event.get("thump_borderline"):
         notes.append(f"borderline: the plausible peak ({event['peak_low_bw']:.2f}-{event['peak_high_bw']:.2f} BW) "
                      "straddles the thump line")
-    if event.get("peak_method", "").startswith("largest sample; the HX711"):
+    if event.get("peak_method", "").startswith(LARGEST_WORD_METHOD):
         notes.append("the HX711 words could not be fitted: the largest word is shown, the true peak is higher")
     t_peak = event.get("t_peak_s")
     for start_s, end_s, level_n in clipped_s:

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import STANDARD_GRAVITY_M_S2, as_force, check_rate, crossing, runs, sample_times, time_at
+from .common import STANDARD_GRAVITY_M_S2, as_force, check_rate, crossing, moving_average, runs, sample_times, time_at
 
 EMPTY_PLATE_N = 20.0            # docs/contracts.md section 1: flight (an empty plate) is force below about 20 N
 FAST_RISE_S = 1.0               # tempo defaults (configurable): "fast up" ...
@@ -177,7 +177,7 @@ def detect_sit_to_stand(force_n, rate_hz, *, body_weight_n: float, t_s=None, sea
     power_ok, power_method = _power_setup(body_height_m, chair_height_m)
     mass_kg = bw / STANDARD_GRAVITY_M_S2
 
-    smoothed = _moving_average(force_n, smooth)
+    smoothed = moving_average(force_n, smooth)
     seated = (smoothed >= empty_plate_n) & (smoothed <= seated_max_bw * bw)
     starts, ends = runs(seated)
     long_enough = ends - starts >= min_seated
@@ -281,31 +281,3 @@ def _power_setup(body_height_m, chair_height_m) -> tuple[bool, str]:
                          f"rise of the centre of mass (0.5 x height - chair height > 0)")
     return True, (f"mean power = 0.9 x body mass x g x (0.5 x {body_height_m:g} m - {chair_height_m:g} m chair) "
                   f"/ rise time (after Alcazar et al. 2018's sit-to-stand power test); an estimate")
-
-
-def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average over `width` samples, shrinking at the ends (no padding values invented)."""
-    if width <= 1:
-        return values.copy()
-    n = values.shape[0]
-    c = np.empty(n + 1)
-    c[0] = 0.0
-    np.cumsum(values, out=c[1:])
-    half = width // 2
-    # sample i averages [i - half, i - half + width) clipped to the trace: whole windows in the middle
-    first, stop = half, n - width + half + 1         # the samples whose window lies wholly inside
-    if stop <= first:
-        return _window_means(c, np.arange(n), half, width, n)
-    out = np.empty(n)
-    np.subtract(c[width:], c[:n + 1 - width], out=out[first:stop])
-    out[first:stop] /= width
-    out[:first] = _window_means(c, np.arange(first), half, width, n)
-    out[stop:] = _window_means(c, np.arange(stop, n), half, width, n)
-    return out
-
-
-def _window_means(c: np.ndarray, i: np.ndarray, half: int, width: int, n: int) -> np.ndarray:
-    """Means of the windows [i - half, i - half + width) clipped to [0, n), from cumulative sums `c`."""
-    lo = np.minimum(np.maximum(i - half, 0), n)
-    hi = np.minimum(np.maximum(i - half + width, 0), n)
-    return (c[hi] - c[lo]) / (hi - lo)

@@ -257,4 +257,3 @@ def _anchor_s(event) -> float:
     if isinstance(event, Jump):
         return np.inf if event.landing_s is None else event.landing_s
     return event.t_peak_s
-

@@ -19,7 +19,8 @@ import numpy as np
 
 from ...exc import ConfigError
 from ...signal.calibration import counts_to_words, newtons_to_counts
-from .simulator import PLATE_DEPTH_M, PLATE_WIDTH_M, STANDARD_GRAVITY_M_S2, PacedSource, split_by_centre_of_pressure
+from ...signal.common import STANDARD_GRAVITY_M_S2
+from .simulator import PLATE_DEPTH_M, PLATE_WIDTH_M, PacedSource, split_by_centre_of_pressure
 
 # Where the helper puts the mass, (x, y) m from the centre: corners 5 cm in from each edge.
 SPOTS_M = {

@@ -27,13 +27,13 @@ import numpy as np
 
 from ...exc import ConfigError
 from ...signal.calibration import counts_to_words, newtons_to_counts
-from ...signal.hx711_model import Hx711Model, apply_weights as _apply_weights, filter_samples, input_weights
+from ...signal.common import STANDARD_GRAVITY_M_S2
+from ...signal.hx711_model import DEFAULT_MODEL, apply_weights as _apply_weights, filter_samples, input_weights
 from .. import sampling
 from ..flags import WORD_MASK, WORD_NOT_READY
 from ..frames import Frames
 from ..sources import LoadCellSource, MonotonicClock
 
-STANDARD_GRAVITY_M_S2 = 9.80665
 INTERNAL_RATE_HZ = 1000.0           # the scenario is scripted at 1 kHz, faster than any impact's rise
 PLATE_WIDTH_M = 0.50                # corners at (+-w/2, +-d/2); x to the right, y toward the toes
 PLATE_DEPTH_M = 0.40
@@ -45,7 +45,7 @@ FLIGHT_THRESHOLD_N = 20.0           # docs/contracts.md section 1: flight is for
 SCENARIOS = ("standing", "heel-drops", "jumps", "sit-to-stand", "step-on-off", "session")
 ADCS = ("hx711", "ideal")
 HX711_MAX_RATE_HZ = 125.0           # the chip runs at 10 or 80 SPS (parts reach ~94); 1 kHz must resolve a period
-HX711_MODEL = Hx711Model()          # the chip's filter: 4 cascaded one-period boxcars (signal/hx711_model.py)
+HX711_MODEL = DEFAULT_MODEL         # the chip's filter (4 one-period boxcars): the model the analysis sees through
 _PHASE_STEPS = 256                  # HX711 filter weights are tabulated at this many phases per 1 ms
 RING_CAPACITY = 8192                # sets; about 100 s at 80 SPS, 8 s at 1 kHz
 
