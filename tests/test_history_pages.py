@@ -132,7 +132,7 @@ def test_the_session_exports_are_the_same_files_as_forceplate_export(client, app
     assert csv_response.get_data() == csv_path.read_bytes()
     assert json_response.get_json() == json.loads(json_path.read_text())
     header = next(csv.reader(io.StringIO(csv_response.get_data(as_text=True))))
-    assert header == ["t_s", "fz1_n", "fz2_n", "fz3_n", "fz4_n"]                 # CONTRACTS section 2
+    assert header == ["t_s", "fz1_n", "fz2_n", "fz3_n", "fz4_n"]                 # docs/contracts.md section 2
 
 
 def test_the_trace_and_chart_data_come_from_the_store(client, app):

@@ -95,7 +95,7 @@ def session_trace(session_id):
 
 @bp.get("/sessions/<int:session_id>/export.<any(csv, json):kind>")
 def session_export(session_id, kind):
-    """The same files as `forceplate export` (CONTRACTS section 2): the CSV trace, or its metadata JSON."""
+    """The same files as `forceplate export` (docs/contracts.md section 2): the CSV trace, or its metadata JSON."""
     store = get_store()
     _session_or_404(store, session_id)
     with tempfile.TemporaryDirectory(prefix="forceplate-export-") as folder:
