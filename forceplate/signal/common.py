@@ -33,6 +33,14 @@ def check_adc(adc: str) -> str:
     return adc
 
 
+def checked_trace(force_n, rate_hz, t_s=None, adc: str = "ideal") -> tuple[np.ndarray, float, np.ndarray]:
+    """What every detector checks first: (force as a float64 view, the rate in Hz, the sample times in s)."""
+    force_n = as_force(force_n)
+    rate_hz = check_rate(rate_hz)
+    check_adc(adc)
+    return force_n, rate_hz, sample_times(force_n.shape[0], rate_hz, t_s)
+
+
 def sample_times(n: int, rate_hz: float, t_s=None) -> np.ndarray:
     """Sample times (s): the given ``t_s``, else ``i / rate_hz``."""
     if t_s is None:

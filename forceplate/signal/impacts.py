@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import (as_force, check_adc, check_rate, crossing, largest_sample_method, mean_loading_rate, runs,
-                     sample_times, time_at)
+from .common import checked_trace, crossing, largest_sample_method, mean_loading_rate, runs, time_at
 from .jumps import find_flights
 from .refine import refine_impacts
 
@@ -82,13 +81,10 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
     -------
     list of Impact, in time order.
     """
-    force_n = as_force(force_n)
-    rate_hz = check_rate(rate_hz)
-    check_adc(adc)
+    force_n, rate_hz, t_s = checked_trace(force_n, rate_hz, t_s, adc)
     if body_weight_n is None or not body_weight_n > 0:
         raise ValueError(f"impacts are measured in body weights: body_weight_n {body_weight_n!r} is not positive")
     n = force_n.shape[0]
-    t_s = sample_times(n, rate_hz, t_s)
     if flights is None:
         flights = find_flights(force_n, rate_hz, t_s=t_s, body_weight_n=body_weight_n, adc=adc,
                                pushoff_s=pushoff_s, **flight_options)

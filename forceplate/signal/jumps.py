@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import (STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate, crossing, flight_height_m,
-                     integrate, largest_sample_method, mean_loading_rate, rolling_stats, runs, sample_times, time_at)
+from .common import (STANDARD_GRAVITY_M_S2, Rolling, checked_trace, crossing, flight_height_m, integrate,
+                     largest_sample_method, mean_loading_rate, rolling_stats, runs, time_at)
 from .bodyweight import quiet_mask
 from .refine import refine_jumps, settling_s
 
@@ -132,11 +132,8 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     -------
     list of Flight, in time order.
     """
-    force_n = as_force(force_n)
-    rate_hz = check_rate(rate_hz)
-    check_adc(adc)
+    force_n, rate_hz, t_s = checked_trace(force_n, rate_hz, t_s, adc)
     n = force_n.shape[0]
-    t_s = sample_times(n, rate_hz, t_s)
     threshold_n = flight_threshold(body_weight_n, flight_threshold_n=flight_threshold_n,
                                    flight_threshold_bw=flight_threshold_bw)
     spike = max(1, int(round(max_spike_s * rate_hz)))          # seconds become samples here, once
@@ -194,12 +191,8 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
 
     Parameters
     ----------
-    force_n : array_like, shape (n,)
-        Total vertical force in newtons (N), finite. Not modified.
-    rate_hz : float
-        Sample rate in hertz (Hz).
-    t_s : array_like, shape (n,), optional
-        Sample times (s); default ``i / rate_hz``.
+    force_n, rate_hz, t_s
+        As for :func:`find_flights`: total vertical force (N, not modified), sample rate (Hz), sample times (s).
     body_weight_n : float, optional
         Body weight (N), for the ``*_bw`` fields; None leaves them None.
     adc : {"ideal", "hx711"}
@@ -218,11 +211,8 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     -------
     list of Jump, in time order.
     """
-    force_n = as_force(force_n)
-    rate_hz = check_rate(rate_hz)
-    check_adc(adc)
+    force_n, rate_hz, t_s = checked_trace(force_n, rate_hz, t_s, adc)
     n = force_n.shape[0]
-    t_s = sample_times(n, rate_hz, t_s)
     if flights is None:
         flights = find_flights(force_n, rate_hz, t_s=t_s, body_weight_n=body_weight_n, adc=adc,
                                **flight_options)
