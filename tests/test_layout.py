@@ -84,3 +84,24 @@ def test_the_licence_rule_refuses_what_is_not_plainly_permissive():
         assert not PERMISSIVE.match(licence), licence
     for licence in ("MIT", "CC BY 4.0", "CC0 1.0"):
         assert PERMISSIVE.match(licence), licence
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The forceplate modules `path` imports, as absolute dotted names."""
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            names.add(".".join(base + ([node.module] if node.module else [])))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_storage_speaks_sql_and_calls_no_layer_above_it():
+    # The programme's rules, the live plate and the web UI call the store; the store calls none of them.
+    above = ("forceplate.programme", "forceplate.live", "forceplate.webui", "forceplate.calibration")
+    found = [f"{path.name}: {name}" for path in (PACKAGE / "storage").glob("*.py")
+             for name in imported_modules(path) if name.startswith(above)]
+    assert not found, found

@@ -16,6 +16,7 @@ from forceplate.device.sim.mock import FakeClock, MockSource
 from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.live.plate import Cursor, LivePlate
 from forceplate.live.sets import JUMP_NOTE, SetController, SetError
+from forceplate.programme.standing import default_plan
 from forceplate.storage.store import Store
 
 RATE_HZ = 80.0
@@ -57,7 +58,7 @@ def person(db):
     with Store(db) as store:
         person_id = store.add_person("Ann Example", changed_by="test", birth_year=1950)
         store.add_body_mass(person_id, MASS_KG, changed_by="test")
-        store.set_plan(person_id, changed_by="test", targets_bw={"beginner": 2.2})
+        store.set_plan(person_id, changed_by="test", default=default_plan(), targets_bw={"beginner": 2.2})
     return person_id
 
 
@@ -243,7 +244,7 @@ def test_toggle_starts_for_the_selected_person_and_stops(controller, person):
 def test_a_restricted_persons_jump_is_flagged(db):
     with Store(db) as store:
         person_id = store.add_person("Bea Example", changed_by="test", has_balance_problems=1)
-        store.set_plan(person_id, changed_by="test", level="advanced")
+        store.set_plan(person_id, changed_by="test", default=default_plan(), level="advanced")
     source = SimulatedSource("jumps", clock=FakeClock(), seed=3, body_mass_kg=65.0)
     heard = Heard()
     with source, LivePlate(source) as plate:

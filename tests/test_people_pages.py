@@ -10,6 +10,7 @@ import pytest
 
 from forceplate.device.sim.mock import FakeClock
 from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.programme.standing import default_plan
 from forceplate.storage.store import Store
 
 from test_webui import make_app, signed_in
@@ -253,10 +254,10 @@ def test_a_plan_change_needs_the_pin_and_is_audited(client, app):
     response = plan_form(client, pin="999999")
     assert response.status_code == 400 and "Wrong clinician PIN" in text(response)
     with store_of(app) as store:
-        assert store.plan(1)["updated_at"] is None
+        assert store.plan(1, default=default_plan())["updated_at"] is None
     assert plan_form(client).status_code == 303
     with store_of(app) as store:
-        plan = store.plan(1)
+        plan = store.plan(1, default=default_plan())
         assert plan["level"] == "intermediate" and plan["targets_bw"]["intermediate"] == 2.7
         assert plan["daily_impact_cap"] == 80
         entry = store.audit_log(1)[-1]
@@ -287,7 +288,7 @@ def test_bad_plan_values_are_refused(client, app, fields, message):
     response = plan_form(client, **fields)
     assert response.status_code == 400 and message in text(response)
     with store_of(app) as store:
-        assert store.plan(1)["updated_at"] is None
+        assert store.plan(1, default=default_plan())["updated_at"] is None
 
 
 def test_the_plan_shows_review_adherence_dose_and_impacts_left(client):

@@ -15,10 +15,10 @@ The thresholds below are the project's documented defaults; a clinician can edit
 """
 from __future__ import annotations
 
-import math
-import statistics
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+
+from ..signal.summary import osteogenic_index    # the session's dose: one formula for analysis and programme
 
 LEVEL_NAMES = ("beginner", "intermediate", "advanced")
 
@@ -219,12 +219,6 @@ def adherence(plan: Plan, history, today: date) -> Adherence:
         restart = LEVEL_NAMES[max(0, index - 1)]
         message = f"Two weeks off: resume gently, one level lower ({restart})."
     return Adherence(tuple(weeks), sum(w >= MIN_SESSIONS_PER_WEEK for w in weeks), days_off, message, restart)
-
-
-def osteogenic_index(peaks_bw) -> float:
-    """Median peak (BW) x ln(reps + 1) (Turner & Robling 2003); 0 without reps."""
-    peaks = list(peaks_bw)
-    return statistics.median(peaks) * math.log(len(peaks) + 1) if peaks else 0.0
 
 
 def dose(history, today: date) -> dict:

@@ -43,8 +43,14 @@ def profile_of(store, person: dict) -> rules.Profile:
         clinician_approved=person["approved_at"] is not None)
 
 
+def default_plan() -> dict:
+    """The plan a person has until someone sets one: beginner, each level's target, the daily impact cap."""
+    return {"level": "beginner", "targets_bw": {name: lv.target_bw for name, lv in rules.LEVELS.items()},
+            "daily_impact_cap": rules.DAILY_IMPACT_CAP}
+
+
 def plan_of(store, person_id: int) -> rules.Plan:
-    row = store.plan(person_id)
+    row = store.plan(person_id, default=default_plan())
     return rules.Plan(level=row["level"], targets_bw=dict(row["targets_bw"]),
                           daily_impact_cap=int(row["daily_impact_cap"]))
 

@@ -19,6 +19,7 @@ tell whether it was meant).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,12 @@ OSTEOGENIC_INDEX_METHOD = ("median peak (BW) x ln(reps + 1), after Turner & Robl
                            "(intensity x ln(1 + number of loading cycles)), Exerc Sport Sci Rev 2003;31(1):45-50")
 
 
+def osteogenic_index(peaks_bw) -> float:
+    """Median peak (BW) x ln(reps + 1), after Turner & Robling (2003); 0 without reps."""
+    peaks = list(peaks_bw)
+    return statistics.median(peaks) * math.log(len(peaks) + 1) if peaks else 0.0
+
+
 def summarize_session(events, *, thump_bw: float = 2.5, caution_bw: float = CAUTION_BW,
                       bands=INTENSITY_BANDS) -> SessionSummary:
     """Count a session's reps and rate its loading.
@@ -136,7 +143,7 @@ def summarize_session(events, *, thump_bw: float = 2.5, caution_bw: float = CAUT
     for peak in peaks_bw:
         counts[intensity_band(peak, bands)] += 1
     median = float(np.median(peaks_bw)) if peaks_bw else None
-    oi = 0.0 if not peaks_bw else median * math.log(reps + 1)
+    oi = osteogenic_index(peaks_bw)
     return SessionSummary(reps=reps, thumps=sum(1 for p in peaks_bw if p >= thump_bw), median_peak_bw=median,
                           osteogenic_index=oi, osteogenic_index_method=OSTEOGENIC_INDEX_METHOD,
                           intensity_counts=counts, cautions=sum(1 for p in peaks_bw if p > caution_bw),

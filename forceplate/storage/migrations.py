@@ -22,6 +22,7 @@ from sqlite_utils.migrations import Migrations
 
 from . import rawcodec
 from ..device.frames import Frames
+from ..signal.summary import osteogenic_index
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,6 @@ def add_plans_pain_and_session_doses(db) -> None:
     Osteogenic Index kept on its row when it ends (the history page reads rows, never every event)."""
     import statistics
 
-    from ..programme.rules import osteogenic_index
 
     db.execute("""
         CREATE TABLE plans (

@@ -31,6 +31,7 @@ from sqlite_utils import Database
 
 from . import rawcodec
 from ..device.frames import Frames
+from ..signal.summary import osteogenic_index
 from ..exc import ForcePlateError
 from .migrations import migrations
 
@@ -209,26 +210,25 @@ class Store:
                               "LIMIT 1", [person_id]).fetchone()
         return None if row is None else float(row[0])
 
-    def plan(self, person_id: int) -> dict:
-        """A person's plan: ``level``, ``targets_bw`` per level, ``daily_impact_cap`` (the programme's
-        defaults until someone sets one; ``updated_at`` is then None)."""
-        from ..programme.rules import DAILY_IMPACT_CAP, LEVELS
+    def plan(self, person_id: int, *, default: dict | None = None) -> dict | None:
+        """A person's stored plan: ``level``, ``targets_bw`` per level, ``daily_impact_cap``, ``updated_at``,
+        ``updated_by``; ``default`` (the programme's, given by the caller) while nobody has set one."""
         row = self.db.execute("SELECT level, target_beginner_bw, target_intermediate_bw, target_advanced_bw, "
                               "daily_impact_cap, updated_at, updated_by FROM plans WHERE person_id = ?",
                               [person_id]).fetchone()
         if row is None:
-            return {"level": "beginner", "targets_bw": {name: lv.target_bw for name, lv in LEVELS.items()},
-                    "daily_impact_cap": DAILY_IMPACT_CAP, "updated_at": None, "updated_by": None}
+            return None if default is None else {**default, "updated_at": None, "updated_by": None}
         return {"level": row[0], "targets_bw": {"beginner": row[1], "intermediate": row[2], "advanced": row[3]},
                 "daily_impact_cap": row[4], "updated_at": row[5], "updated_by": row[6]}
 
-    def set_plan(self, person_id: int, *, changed_by: str, level: str | None = None, targets_bw: dict | None = None,
-                 daily_impact_cap: int | None = None) -> None:
-        """Change a person's plan (what is not given stays); the audit log keeps the old and new values."""
+    def set_plan(self, person_id: int, *, changed_by: str, default: dict, level: str | None = None,
+                 targets_bw: dict | None = None, daily_impact_cap: int | None = None) -> None:
+        """Change a person's plan (what is not given stays, ``default`` while none is stored); the audit log
+        keeps the old and new values."""
         with self._atomic():
             if self.person(person_id) is None:
                 raise StoreError(f"no person has id {person_id}")
-            before = self.plan(person_id)
+            before = self.plan(person_id, default=default)
             after = {"level": level or before["level"],
                      "targets_bw": before["targets_bw"] | dict(targets_bw or {}),
                      "daily_impact_cap": before["daily_impact_cap"] if daily_impact_cap is None else int(daily_impact_cap)}
@@ -388,7 +388,6 @@ class Store:
 
     def _summarise(self, session_id: int) -> None:
         """Keep the session's median peak (BW) and Osteogenic Index on its row (it has ended)."""
-        from ..programme.rules import osteogenic_index
         peaks = [row[0] for row in self.db.execute(
             "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL", [session_id])]
         median = statistics.median(peaks) if peaks else None

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..programme.rules import LEVEL_NAMES, LEVELS, MIN_SESSIONS_PER_WEEK
-from ..programme.standing import standing_of
+from ..programme.standing import default_plan, standing_of
 from . import forms
 from . import get_store
 from .auth import HASH_METHOD, LoginThrottle, signed_in_user, too_many_tries
@@ -167,7 +167,7 @@ def person_page(person_id):
 def _render_person(store, person_id, status=200, **context):
     standing = standing_of(store, person_id)
     return render_template(
-        "person.html", s=standing, person=standing.person, plan_row=store.plan(person_id),
+        "person.html", s=standing, person=standing.person, plan_row=store.plan(person_id, default=default_plan()),
         levels=LEVELS, min_per_week=MIN_SESSIONS_PER_WEEK, fractures=store.fractures(person_id),
         masses=store.body_mass_history(person_id)[::-1], audit=store.audit_log(person_id)[::-1][:30],
         pin_is_set=pin_is_set(store), errors=context.pop("errors", {}), data=context.pop("data", {}),
@@ -252,5 +252,5 @@ def plan_edit(person_id):
     if not form.is_valid:
         status = 429 if "Too many tries" in form.errors.get("plan_pin", "") else 400
         return _render_person(store, person_id, status, errors=form.errors, data=request.form, plan_open=True)
-    store.set_plan(person_id, changed_by=_user(), level=level, targets_bw=targets, daily_impact_cap=cap)
+    store.set_plan(person_id, changed_by=_user(), default=default_plan(), level=level, targets_bw=targets, daily_impact_cap=cap)
     return redirect(url_for("people.person_page", person_id=person_id) + "#plan", code=303)
