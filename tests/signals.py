@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from forceplate.signal.hx711_model import DEFAULT_MODEL, filter_samples
+
 G = 9.80665           # standard gravity, m/s^2
 THRESHOLD_N = 20.0    # the contract's flight threshold, for body weights up to 667 N
 
@@ -118,3 +120,9 @@ def join(*traces, rate_hz=1000.0):
     forces = [f for _, f, *_ in traces]
     force = np.concatenate(forces)
     return np.arange(force.shape[0]) / rate_hz, force
+
+
+def hx711_words(force_n, t_s, rate_hz, *, input_rate_hz=1000.0):
+    """What HX711 words at instants ``t_s`` (s) report for a force sampled at ``input_rate_hz``: the chip
+    model of docs/hx711-model.md (four cascaded one-period boxcars), as the simulated plate applies it."""
+    return filter_samples(force_n, t_s, rate_hz, input_rate_hz=input_rate_hz, model=DEFAULT_MODEL, mode="edge")

@@ -9,7 +9,8 @@ import pytest
 from forceplate.device.sim.mock import FakeClock
 from forceplate.exc import ConfigError
 from forceplate.device.sim.simulator import (CORNERS_M, PLATE_DEPTH_M, PLATE_WIDTH_M, SCENARIOS, SimulatedSource,
-                                         hx711_filter, split_by_centre_of_pressure)
+                                         split_by_centre_of_pressure)
+from signals import hx711_words
 from forceplate.signal.calibration import counts_to_newtons
 
 G_M_S2 = 9.80665
@@ -155,7 +156,7 @@ def test_hx711_step_settles_in_four_output_periods(rate_hz):
     force_n = np.where(np.arange(3000) / 1000.0 >= step_s, load_n, 0.0)
     period_s = 1 / rate_hz
     t_s = 0.0123 + np.arange(int(2.5 * rate_hz)) * period_s        # an arbitrary phase to the step
-    out_n = hx711_filter(force_n, t_s, rate_hz)
+    out_n = hx711_words(force_n, t_s, rate_hz)
     since_s = t_s - step_s
     settled = since_s >= 4 * period_s + 0.001
     np.testing.assert_allclose(out_n[settled], load_n, rtol=1e-9)
@@ -167,7 +168,7 @@ def test_hx711_mean_of_a_long_constant_load_is_the_load():
     rng = np.random.default_rng(1)
     force_n = 650.0 + rng.normal(0, 2.0, 20_000)
     t_s = 0.1 + np.arange(1500) / 80.0
-    out_n = hx711_filter(force_n, t_s, 80.0)
+    out_n = hx711_words(force_n, t_s, 80.0)
     assert out_n.mean() == pytest.approx(650.0, abs=0.05)
     assert out_n.std() < 2.0 / 3          # averaging ~30 effective samples cuts the noise
 
@@ -201,7 +202,7 @@ def test_hx711_largest_sample_under_reads_a_30ms_impact():
         rate_hz = rng.uniform(82.0, 92.0)
         force_n = skewed_impact(t_in_s, 1.0) - 700.0                 # the impact above standing
         t_out_s = rng.uniform(0, 1 / rate_hz) + np.arange(int(1.9 * rate_hz)) / rate_hz
-        out_n = hx711_filter(force_n + 700.0, t_out_s, rate_hz)
+        out_n = hx711_words(force_n + 700.0, t_out_s, rate_hz)
         errors.append(out_n.max() / 2100.0 - 1)
         assert out_n.max() < 2100.0
     assert -0.25 < np.mean(errors) < -0.10

@@ -28,7 +28,7 @@ import numpy as np
 from ...exc import ConfigError
 from ...signal.calibration import counts_to_words, newtons_to_counts
 from ...signal.common import STANDARD_GRAVITY_M_S2
-from ...signal.hx711_model import DEFAULT_MODEL, apply_weights as _apply_weights, filter_samples, input_weights
+from ...signal.hx711_model import DEFAULT_MODEL, apply_weights as _apply_weights, input_weights
 from .. import sampling
 from ..flags import WORD_MASK, WORD_NOT_READY
 from ..frames import Frames
@@ -55,37 +55,6 @@ _WORD_GARBAGE_BIT = 0x1000000       # a bit beyond the 24-bit word: what a glitc
 
 
 # ------------------------------------------------------------------------------------------ HX711 model
-
-def hx711_filter(force_n, t_s, rate_hz, *, input_rate_hz=INTERNAL_RATE_HZ, mode="edge"):
-    """What HX711 words report for a finely sampled force: the model of docs/hx711-model.md.
-
-    Each output word at instant ``t`` is the input averaged by four cascaded boxcars, each one output period
-    ``1 / rate_hz`` long: a weighted mean of the input over ``[t - 4 / rate_hz, t]`` with cubic B-spline
-    weights (normalised, so a constant load reads exactly that load). A step settles in 4 output periods, as
-    the datasheet states; the filter's group delay is 2 periods.
-
-    Parameters
-    ----------
-    force_n : array_like, shape (m,) or (m, ch)
-        Force in newtons (N), sample ``j`` at ``j / input_rate_hz`` seconds. Not modified.
-    t_s : array_like, shape (n,)
-        Output instants in seconds (s), the end of each word's conversion.
-    rate_hz : float
-        The HX711's output rate in hertz (Hz); it sets the filter's length. At most a quarter of
-        ``input_rate_hz`` would be crude; keep it at most ``input_rate_hz / 8``.
-    input_rate_hz : float, optional
-        Sample rate of ``force_n`` in hertz (Hz).
-    mode : {"edge", "wrap"}, optional
-        Input before the first or after the last sample: the end value ("edge"), or the trace repeated
-        ("wrap", for a looping scenario).
-
-    Returns
-    -------
-    ndarray, shape (n,) or (n, ch), float64
-        The force each word reports, in newtons (N).
-    """
-    return filter_samples(force_n, t_s, rate_hz, input_rate_hz=input_rate_hz, model=HX711_MODEL, mode=mode)
-
 
 def _hx711_taps(period_samples: float) -> int:
     return input_weights(np.zeros(1), period_samples, 1.0, model=HX711_MODEL).shape[1]
@@ -699,8 +668,8 @@ class SimulatedSource(PacedSource):
         """What each corner's ADC reports at scenario times ``t_s`` (N), noise included, before counts."""
         t = np.asarray(t_s, dtype=np.float64).reshape(-1)
         if self.adc == "hx711":
-            # The model of hx711_filter, with the weights looked up by phase (quantised to 1/256 of a 1 ms
-            # input sample): reading then costs a gather and a dot product per set.
+            # The chip model (as signal/hx711_model.filter_samples), with the weights looked up by phase
+            # (quantised to 1/256 of a 1 ms input sample): reading then costs a gather and a dot product per set.
             position = t * INTERNAL_RATE_HZ
             base = np.floor(position).astype(np.int64)
             step = np.rint((position - base) * _PHASE_STEPS).astype(np.int64)    # 0..256
