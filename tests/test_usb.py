@@ -1,8 +1,11 @@
-"""`forceplate export-usb`: every session not yet on the stick, whole files only, and nothing lost when the stick
-fills up or is pulled. Full and pulled sticks are played by real processes: a small tmpfs mounted as the stick
-(RLIMIT_FSIZE when mounting is not permitted), EIO through the module's test-only hook, the folder removed or
-the stick unmounted between two sessions.
+"""`forceplate export-usb`: every session not yet on the stick, whole files only, nothing lost when the stick
+fills up or is pulled, and nothing on the data disk touched whatever the stick holds. Full and pulled sticks
+are played by real processes: a small tmpfs mounted as the stick, EIO through the module's test-only hook,
+the folder removed or the stick unmounted between two sessions. Hostile sticks are real loop-mounted ext4
+images (and vfat where the kernel has it). The export only writes to a mount point, so these tests mount; that
+needs root, which the project's machines and CI have (elsewhere they skip, saying so).
 """
+import contextlib
 import csv
 import json
 import os
@@ -18,7 +21,8 @@ import pytest
 
 from forceplate.device.frames import Frames
 from forceplate.storage.store import Store
-from forceplate.storage.usb import EXPORT_FOLDER, STICK_ID_FILE, UsbExportError, export_to_stick, folder_name
+from forceplate.storage.usb import (EXPORT_FOLDER, STICK_ID_FILE, UnsafeStickError, UsbExportError, export_to_stick,
+                                    folder_name)
 
 CELLS = ["fz1_n", "fz2_n", "fz3_n", "fz4_n"]
 SETS = 6000                    # 75 s at 80 SPS: a CSV of about 290 kB (the first session: a third of that)
@@ -45,6 +49,47 @@ def data_dir(tmp_path):
         add_session(store, "Bob", seed=2)
         add_session(store, "Ann Example", seed=3)
     return folder
+
+
+@contextlib.contextmanager
+def mounted(folder, fs="tmpfs", *, size_kb=8192):
+    """A stick mounted at ``folder``: a tmpfs, or a real filesystem image (ext4, vfat) on a loop device, with
+    the options the unit uses (nosuid,nodev,noexec)."""
+    folder.mkdir(exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a stick needs root (the project's machines and CI run as root)")
+    if fs == "tmpfs":
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k,nosuid,nodev,noexec", "tmpfs",
+                            str(folder)], capture_output=True, text=True)
+    else:
+        image = folder.with_name(folder.name + ".img")
+        with open(image, "wb") as fh:
+            fh.truncate(size_kb * 1024)
+        mkfs = ["mkfs.ext4", "-q", "-F"] if fs == "ext4" else ["mkfs.vfat"]
+        if shutil.which(mkfs[0]) is None:
+            pytest.fail(f"{mkfs[0]} is missing: scripts/bootstrap.sh test installs it")
+        subprocess.run([*mkfs, str(image)], check=True, capture_output=True)
+        options = "loop,nosuid,nodev,noexec" + (",uid=0,gid=0,umask=0077" if fs == "vfat" else "")
+        r = subprocess.run(["mount", "-o", options, str(image), str(folder)], capture_output=True, text=True)
+        if r.returncode and fs == "vfat" and "unknown filesystem type" in r.stderr:
+            pytest.skip("this machine's kernel has no vfat (FAT sticks have no symlinks; ext4 covers those)")
+    assert r.returncode == 0, r.stderr
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def stick(tmp_path):
+    with mounted(tmp_path / "stick") as folder:
+        yield folder
+
+
+@pytest.fixture
+def other_stick(tmp_path):
+    with mounted(tmp_path / "other") as folder:
+        yield folder
 
 
 def export_usb(data_dir, out, *, env=None, preexec_fn=None):
@@ -85,9 +130,7 @@ def exported_setting(data_dir, stick):
 
 # ---------------------------------------------------------------------------------------------- normal use
 
-def test_every_session_lands_by_person_and_date_and_analyze_reads_it(data_dir, tmp_path):
-    stick = tmp_path / "stick"
-    stick.mkdir()
+def test_every_session_lands_by_person_and_date_and_analyze_reads_it(data_dir, stick):
     run = export_usb(data_dir, stick)
     assert run.returncode == 0, run.stderr
     with Store(data_dir) as store:
@@ -95,11 +138,11 @@ def test_every_session_lands_by_person_and_date_and_analyze_reads_it(data_dir, t
     assert len(dates) == 3
     names = files_on(stick)
     assert STICK_ID_FILE in names and len(names) == 7
-    assert any(n.startswith("Ann Example/") and n.endswith("-session-3.csv") for n in names)
-    assert any(n.startswith("Bob/") and n.endswith("-session-2.json") for n in names)
+    assert any(n.startswith("Ann Example (id 1)/") and n.endswith("-session-3.csv") for n in names)
+    assert any(n.startswith("Bob (id 2)/") and n.endswith("-session-2.json") for n in names)
     assert run.stdout.count(".csv\n") == 3 and "Exported 3 sessions" in run.stderr
     assert_whole(stick)
-    (meta_path,) = (stick / EXPORT_FOLDER / "Bob").glob("*.json")
+    (meta_path,) = (stick / EXPORT_FOLDER / "Bob (id 2)").glob("*.json")
     meta = json.loads(meta_path.read_text())
     assert meta["session"] == 2 and meta["analyze"].startswith(f"forceplate analyze {meta['csv']} ")
     analyze = subprocess.run([sys.executable, "-m", "forceplate", "analyze", str(meta_path.with_name(meta["csv"])),
@@ -107,10 +150,8 @@ def test_every_session_lands_by_person_and_date_and_analyze_reads_it(data_dir, t
     assert analyze.returncode == 0, analyze.stderr
 
 
-def test_only_new_sessions_go_to_a_stick_and_another_stick_gets_everything(data_dir, tmp_path):
-    stick, other = tmp_path / "stick", tmp_path / "other"
-    stick.mkdir()
-    other.mkdir()
+def test_only_new_sessions_go_to_a_stick_and_another_stick_gets_everything(data_dir, stick, other_stick):
+    other = other_stick
     assert export_usb(data_dir, stick).returncode == 0
     again = export_usb(data_dir, stick)
     assert again.returncode == 0 and again.stdout == ""
@@ -126,8 +167,7 @@ def test_only_new_sessions_go_to_a_stick_and_another_stick_gets_everything(data_
     assert exported_setting(data_dir, stick) == exported_setting(data_dir, other) == [1, 2, 3, 4]
 
 
-def test_leftovers_of_an_interrupted_export_are_cleared(data_dir, tmp_path):
-    stick = tmp_path / "stick"
+def test_leftovers_of_an_interrupted_export_are_cleared(data_dir, stick):
     (stick / EXPORT_FOLDER / "Bob").mkdir(parents=True)
     (stick / EXPORT_FOLDER / "Bob" / ".2026-01-01-session-2.csv.tmp").write_text("t_s,fz1_n\n0.0,")
     assert export_usb(data_dir, stick).returncode == 0
@@ -142,37 +182,35 @@ def test_no_stick_is_bad_input(data_dir, tmp_path):
 
 
 def test_folder_names_suit_every_stick_filesystem():
-    assert folder_name("Ann Example") == "Ann Example"
-    assert folder_name('A/B:C*D?"E<F>|G\\') == "A_B_C_D__E_F__G_"
-    assert folder_name("Dr. ") == "Dr" and folder_name("...", 7) == "person-7" and folder_name("CON", 3) == "person-3"
+    assert folder_name("Ann Example", 4) == "Ann Example (id 4)"
+    assert folder_name('A/B:C*D?"E<F>|G\\', 1) == "A_B_C_D__E_F__G_ (id 1)"
+    assert folder_name("Dr. ", 2) == "Dr (id 2)" and folder_name("...", 7) == "person (id 7)"
+    assert folder_name("CON", 3) == "CON (id 3)"                   # "CON" alone is a device on Windows
+
+
+@pytest.mark.parametrize("person", [".incoming", ".forceplate-stick", "..", "/etc/x", "a\x1b[2Jb\u0085c\u200b",
+                                    "\U0001F600" * 70, "é" * 200])
+def test_folder_names_are_safe_by_construction(person):
+    name = folder_name(person, 12)
+    assert name.endswith(" (id 12)") and not name.startswith(".") and "/" not in name and "\\" not in name
+    assert not any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0 or ch == "\u200b" for ch in name)
+    assert len(name.encode("utf-8")) <= 100 + len(" (id 12)")
+    assert folder_name(person, 12) == name and folder_name(person, 13) != name     # stable, and unique per person
 
 
 # ---------------------------------------------------------------------------------------------- a full stick
 
 @pytest.fixture
 def small_stick(tmp_path):
-    """A stick with room for the first (small) session only: a 300 kB tmpfs if this process may mount one,
-    else a plain folder and a per-process file size limit (RLIMIT_FSIZE, 200 kB) the export runs under."""
-    stick = tmp_path / "small-stick"
-    stick.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(stick)],
-                             capture_output=True).returncode == 0 if os.geteuid() == 0 else False
-
-    def preexec():                           # the file size limit: EFBIG instead of killing the process
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
-
-    try:
-        yield stick, (None if mounted else preexec), mounted
-    finally:
-        if mounted:
-            subprocess.run(["umount", str(stick)], check=True)
+    """A stick with room for the first (small) session only: a 300 kB tmpfs."""
+    with mounted(tmp_path / "small-stick", size_kb=300) as folder:
+        yield folder
 
 
 def test_a_full_stick_stops_in_one_line_keeps_whole_files_and_resumes(data_dir, small_stick):
-    stick, preexec, mounted = small_stick
+    stick = small_stick
     before = database_state(data_dir)
-    run = export_usb(data_dir, stick, preexec_fn=preexec)
+    run = export_usb(data_dir, stick)
     assert run.returncode == 1, run.stderr
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith(f"forceplate: the USB stick at {stick} is full") and "partial file was removed" in line
@@ -182,21 +220,15 @@ def test_a_full_stick_stops_in_one_line_keeps_whole_files_and_resumes(data_dir, 
     assert database_state(data_dir) == before
     assert exported_setting(data_dir, stick) == [1]
 
-    if mounted:                              # room on the stick again: the next run continues
-        subprocess.run(["mount", "-o", "remount,size=4m", str(stick)], check=True)
-        rest = export_usb(data_dir, stick)
-    else:
-        rest = export_usb(data_dir, stick)
+    subprocess.run(["mount", "-o", "remount,size=4m", str(stick)], check=True)    # room again: it continues
+    rest = export_usb(data_dir, stick)
     assert rest.returncode == 0, rest.stderr
     assert rest.stdout.count(".csv\n") == 2 and "session-1." not in rest.stdout
     assert_whole(stick)
     assert exported_setting(data_dir, stick) == [1, 2, 3]
 
 
-def test_a_file_size_limit_is_a_full_stick_too(data_dir, tmp_path):
-    stick = tmp_path / "fat32"
-    stick.mkdir()
-
+def test_a_file_size_limit_is_a_full_stick_too(data_dir, stick):
     def preexec():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
@@ -209,14 +241,12 @@ def test_a_file_size_limit_is_a_full_stick_too(data_dir, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- a pulled stick
 
-def test_a_stick_pulled_mid_session_stops_removes_the_partial_files_and_resumes(data_dir, tmp_path):
-    stick = tmp_path / "stick"
-    stick.mkdir()
+def test_a_stick_pulled_mid_session_stops_removes_the_partial_files_and_resumes(data_dir, stick):
     before = database_state(data_dir)
     run = export_usb(data_dir, stick, env={"FORCEPLATE_USB_TEST_FAULT": "eio@2"})   # session 2's JSON, after its CSV
     assert run.returncode == 1
     (line,) = run.stderr.strip().splitlines()
-    assert f"the USB stick at {stick} went away while trying to write Bob/" in line and "Input/output error" in line
+    assert f"the USB stick at {stick} went away while trying to write Bob (id 2)/" in line and "Input/output error" in line
     assert "1 of 3 sessions were exported" in line
     assert_whole(stick)
     assert database_state(data_dir) == before and exported_setting(data_dir, stick) == [1]
@@ -226,9 +256,7 @@ def test_a_stick_pulled_mid_session_stops_removes_the_partial_files_and_resumes(
     assert_whole(stick)
 
 
-def test_the_export_folder_vanishing_between_sessions_stops_without_recreating_it(data_dir, tmp_path):
-    stick = tmp_path / "stick"
-    stick.mkdir()
+def test_the_export_folder_vanishing_between_sessions_stops_without_recreating_it(data_dir, stick):
 
     def pull(path):
         if path.suffix == ".json":

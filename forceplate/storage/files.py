@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def write_file_atomically(path, data: bytes | str | Iterable[bytes], *, mode: int = 0o666,
-                          before_replace: Callable[[], None] | None = None) -> Path:
+                          before_replace: Callable[[], None] | None = None, dir_fd: int | None = None) -> Path:
     """Write ``data`` to ``path`` under a temporary name beside it, fsync it, rename it over ``path`` and fsync
     the folder. On any failure the temporary file is removed and the exception raised; ``path`` is untouched.
 
@@ -30,6 +30,9 @@ def write_file_atomically(path, data: bytes | str | Iterable[bytes], *, mode: in
     before_replace : callable, optional
         Called after the data is on disk and before the rename; raising there leaves ``path`` as it was (a
         USB stick checks that it is still the same stick).
+    dir_fd : int, optional
+        An open folder; ``path`` is then a bare name in it. Nothing is resolved by path, so a symlink
+        elsewhere on the way (a hostile USB stick) cannot redirect the write.
 
     Returns the path written.
     """
@@ -38,8 +41,11 @@ def write_file_atomically(path, data: bytes | str | Iterable[bytes], *, mode: in
         data = data.encode("utf-8")
     blocks = (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data
     # a name of our own: two writers of the same file never share a temporary file
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    tmp_name = f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    tmp, target = (tmp_name, path.name) if dir_fd is not None else (path.with_name(tmp_name), path)
+    # O_EXCL already refuses an existing name, a symlink included; O_NOFOLLOW says so where it exists
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(tmp, flags, mode, dir_fd=dir_fd)
     try:
         try:
             for block in blocks:
@@ -51,28 +57,37 @@ def write_file_atomically(path, data: bytes | str | Iterable[bytes], *, mode: in
             os.close(fd)
         if before_replace is not None:
             before_replace()
-        os.replace(tmp, path)
+        os.replace(tmp, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         try:
-            os.unlink(tmp)
+            os.unlink(tmp, dir_fd=dir_fd)
         except OSError:
             pass
         raise
-    fsync_folder(path.parent)
+    fsync_folder(path.parent if dir_fd is None else dir_fd)
     return path
 
 
 def fsync_folder(folder) -> None:
     """Make a rename or a new entry in ``folder`` durable. Filesystems that cannot fsync a folder (vfat may
-    refuse with EINVAL) are left as they are; any other error is raised (a stick that went away)."""
+    refuse with EINVAL) are left as they are; any other error is raised (a stick that went away).
+    ``folder`` may be an open folder's descriptor (left open)."""
+    if isinstance(folder, int):
+        _fsync_tolerant(folder)
+        return
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:
+        _fsync_tolerant(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tolerant(fd: int) -> None:
+    try:
         os.fsync(fd)
     except OSError as exc:
         if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
             raise
-    finally:
-        os.close(fd)
