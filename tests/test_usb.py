@@ -198,6 +198,133 @@ def test_folder_names_are_safe_by_construction(person):
     assert folder_name(person, 12) == name and folder_name(person, 13) != name     # stable, and unique per person
 
 
+# ---------------------------------------------------------------------------------------------- a hostile stick
+
+def snapshot(folder):
+    """Every entry below ``folder`` with its type, owner, mode, mtime and contents: what "untouched" means."""
+    out = {}
+    for path in sorted([Path(folder), *Path(folder).rglob("*")]):
+        st = path.lstat()
+        out[str(path)] = (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns,
+                          path.read_bytes() if path.is_file() and not path.is_symlink() else None)
+    return out
+
+
+@pytest.fixture
+def victim(tmp_path, data_dir):
+    """A folder on the data disk a prepared stick points at: a copy of the database and a file beside it."""
+    folder = tmp_path / "victim"
+    folder.mkdir()
+    shutil.copy(data_dir / "forceplate.db", folder / "forceplate.db")
+    (folder / "notes.txt").write_text("kept\n")
+    os.utime(folder / "notes.txt", ns=(1_000_000_000, 1_000_000_000))
+    return folder
+
+
+HOSTILE = {                      # what a prepared stick holds, relative to the mount point; {victim} is the target
+    "export folder": {EXPORT_FOLDER: "->{victim}"},
+    ".incoming": {f"{EXPORT_FOLDER}/{STICK_ID_FILE}": "0" * 32 + "\n", f"{EXPORT_FOLDER}/.incoming": "->{victim}"},
+    "person folder": {f"{EXPORT_FOLDER}/Bob (id 2)": "->{victim}"},
+    "a file": {f"{EXPORT_FOLDER}/Bob (id 2)/2026-01-01-session-2.csv": "->{victim}/forceplate.db"},
+    "stick id": {f"{EXPORT_FOLDER}/{STICK_ID_FILE}": "->{victim}/notes.txt"},
+    "an old temporary file": {f"{EXPORT_FOLDER}/Bob (id 2)/.x.csv.1-ab.tmp": "->{victim}/notes.txt"},
+}
+
+
+@pytest.mark.parametrize("where", HOSTILE)
+def test_a_stick_with_a_symlink_is_refused_and_nothing_on_the_data_disk_is_touched(where, data_dir, victim,
+                                                                                   tmp_path):
+    """On a real loop-mounted ext4 image, which keeps symlinks (FAT has none): a symlink where the export keeps
+    its files, pointing at the data disk, is refused in one line before anything is written anywhere."""
+    with mounted(tmp_path / "ext4", "ext4") as stick:
+        for relative, content in HOSTILE[where].items():
+            path = stick / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if content.startswith("->"):
+                path.symlink_to(content[2:].format(victim=victim))
+            else:
+                path.write_text(content)
+        before_victim, before_stick, before_db = snapshot(victim), snapshot(stick), database_state(data_dir)
+        run = export_usb(data_dir, stick)
+        assert run.returncode == 2, run.stderr
+        (line,) = run.stderr.strip().splitlines()
+        assert line.startswith(f"forceplate: refused the USB stick at {stick}: ") and "symlink" in line, line
+        assert "nothing was written" in line and run.stdout == ""
+        assert snapshot(victim) == before_victim
+        assert snapshot(stick) == before_stick
+        assert database_state(data_dir) == before_db
+        with Store(data_dir) as store:
+            assert not store.db.execute("SELECT key FROM settings WHERE key LIKE 'usb_exported:%'").fetchall()
+
+
+def test_an_incoming_folder_holding_a_folder_is_refused(data_dir, tmp_path):
+    with mounted(tmp_path / "ext4", "ext4") as stick:
+        (stick / EXPORT_FOLDER / ".incoming" / "deeper").mkdir(parents=True)
+        (stick / EXPORT_FOLDER / ".incoming" / "deeper" / "file").write_text("x")
+        before = snapshot(stick)
+        run = export_usb(data_dir, stick)
+        assert run.returncode == 2 and ".incoming/deeper is not a plain file" in run.stderr
+        assert snapshot(stick) == before
+
+
+@pytest.mark.parametrize("fs", ["ext4", "vfat"])
+def test_unusual_names_get_their_own_folders_and_block_nobody(fs, data_dir, tmp_path):
+    """People named like the export's own files, or with 400-byte names, export like anyone else, keep their
+    files, and later sessions still export (a real loop-mounted image of each filesystem)."""
+    names = [".incoming", ".forceplate-stick", "\U0001F600" * 70, "..", "Ann Example"]
+    with Store(data_dir) as store:
+        ids = [add_session(store, name, seed=10 + i, sets=200) for i, name in enumerate(names)]
+        people = {s["id"]: (s["person"], s["person_id"]) for s in store.sessions()}
+    with mounted(tmp_path / fs, fs, size_kb=16384) as stick:
+        run = export_usb(data_dir, stick)
+        assert run.returncode == 0, run.stderr
+        for session_id in ids:
+            folder = stick / EXPORT_FOLDER / folder_name(*people[session_id])
+            assert len(list(folder.glob(f"*-session-{session_id}.*"))) == 2, folder
+        assert_whole(stick)
+        assert exported_setting(data_dir, stick) == sorted(people)
+        on_stick = files_on(stick)
+        again = export_usb(data_dir, stick)                      # nothing new, nothing lost
+        assert again.returncode == 0 and "Exported 0 sessions" in again.stderr
+        assert files_on(stick) == on_stick
+        with Store(data_dir) as store:
+            later = add_session(store, "Cy", seed=99, sets=200)
+        third = export_usb(data_dir, stick)
+        assert third.returncode == 0 and f"-session-{later}.csv" in third.stdout, third.stderr
+
+
+# ---------------------------------------------------------------------------------------------- no stick mounted
+
+def test_a_folder_with_nothing_mounted_is_refused_and_left_empty(data_dir, tmp_path):
+    """A stick unmounted just before the export leaves its bare mount point, a folder on the SD card."""
+    bare = tmp_path / "usb-sda1"
+    bare.mkdir()
+    before = database_state(data_dir)
+    run = export_usb(data_dir, bare)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [f"forceplate: {bare} is not a mount point: is the USB stick mounted "
+                                               "there? Nothing was written"]
+    assert list(bare.iterdir()) == [] and database_state(data_dir) == before
+
+
+def test_a_mount_point_on_the_data_disk_is_refused(tmp_path):
+    """The data folder's own filesystem, mounted: a mount point, but the one disk the export must never fill."""
+    with mounted(tmp_path / "disk") as disk:
+        with Store(disk / "data") as store:
+            add_session(store, "Bob", seed=2, sets=100)
+        run = export_usb(disk / "data", disk)
+        assert run.returncode == 2
+        assert run.stderr.strip().splitlines() == [f"forceplate: {disk} is on the disk that holds the data, not on "
+                                                   "a USB stick: nothing was written"]
+        assert list(disk.iterdir()) == [disk / "data"]             # no export folder, nothing else
+
+
+def test_the_library_raises_unsafe_stick_for_a_bare_folder(data_dir, tmp_path):
+    with Store(data_dir) as store:
+        with pytest.raises(UnsafeStickError, match="is not a mount point"):
+            export_to_stick(store, tmp_path)
+
+
 # ---------------------------------------------------------------------------------------------- a full stick
 
 @pytest.fixture
