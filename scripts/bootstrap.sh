@@ -23,6 +23,11 @@ if command -v dpkg >/dev/null 2>&1; then
     if [ "$what" = test ] && ! command -v systemd-analyze >/dev/null 2>&1; then
         apt_pkgs+=(systemd)          # the tests verify the units with systemd-analyze
     fi
+    if [ "$what" = test ]; then      # the USB tests mount real ext4 and vfat stick images
+        for p in e2fsprogs dosfstools; do          # mkfs.ext4, mkfs.vfat
+            dpkg -s "$p" >/dev/null 2>&1 || apt_pkgs+=("$p")
+        done
+    fi
 fi
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
     sudo=""

@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import resource
+import shlex
 import shutil
 import signal
 import subprocess
@@ -66,7 +67,8 @@ def mounted(folder, fs="tmpfs", *, size_kb=8192):
         with open(image, "wb") as fh:
             fh.truncate(size_kb * 1024)
         mkfs = ["mkfs.ext4", "-q", "-F"] if fs == "ext4" else ["mkfs.vfat"]
-        if shutil.which(mkfs[0]) is None:
+        mkfs[0] = shutil.which(mkfs[0], path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") or mkfs[0]
+        if not os.path.isabs(mkfs[0]):
             pytest.fail(f"{mkfs[0]} is missing: scripts/bootstrap.sh test installs it")
         subprocess.run([*mkfs, str(image)], check=True, capture_output=True)
         options = "loop,nosuid,nodev,noexec" + (",uid=0,gid=0,umask=0077" if fs == "vfat" else "")
@@ -441,6 +443,10 @@ def test_the_export_unit_mounts_exports_as_the_user_then_syncs_and_unmounts(tmp_
     assert f"ExecStart={ROOT}/.venv/bin/forceplate export-usb --out /run/forceplate/usb-%i" in unit
     assert "User=forceplate" in unit and "Environment=FORCEPLATE_DATA_DIR=/var/lib/forceplate" in unit
     assert "mount -o uid=forceplate,gid=forceplate" in unit
+    commands = "\n".join(line for line in unit.splitlines() if not line.startswith("#"))
+    mounts = commands.split("mount -o ")[1:]
+    assert len(mounts) == 2 and all("nosuid,nodev,noexec,nosymfollow" in m.split()[0] for m in mounts)
+    assert "chown" not in commands and "usb-%i/" not in commands   # root makes and chowns nothing on the stick
     stop = [line for line in unit.splitlines() if line.startswith("ExecStopPost=")]
     assert ["sync" in stop[0], "umount" in stop[1], "rmdir" in stop[2]] == [True, True, True]
     assert "@ROOT@" not in unit and "@USER@" not in unit
@@ -454,3 +460,40 @@ def test_systemd_accepts_the_export_unit(tmp_path):
     instance.write_text(unit)
     r = subprocess.run(["systemd-analyze", "verify", str(instance)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_units_mount_step_hands_nothing_on_a_hostile_stick_to_the_user(tmp_path, victim):
+    """The unit's own mount command, run as root on a real loop-mounted ext4 image whose forceplate-exports is a
+    symlink to a root-owned folder (as /etc would be): the folder keeps its owner, and the mount is nosuid,
+    nodev, noexec and nosymfollow."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a stick needs root (the project's machines and CI run as root)")
+    units = tmp_path / "units"
+    r = subprocess.run([str(ROOT / "scripts" / "install-service.sh"), "--dest", str(units), "--user", "nobody"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    unit = (units / "forceplate-usb-export@.service").read_text()
+    with mounted(tmp_path / "prepared", "ext4") as prepared:       # the stick, prepared on another computer
+        (prepared / EXPORT_FOLDER).symlink_to(victim)
+    image, mount_point = tmp_path / "prepared.img", tmp_path / "usb-sda1"      # mounted() keeps its image there
+    mount_point.mkdir()
+    os.chown(victim, 0, 0)
+    before = snapshot(victim)
+    device = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
+    assert device.returncode == 0, device.stderr
+    device = device.stdout.strip()
+    try:
+        for line in unit.splitlines():
+            if line.startswith("ExecStartPre=+") and "mount" in line:
+                command = line.removeprefix("ExecStartPre=+").replace("/dev/%i", device)
+                command = command.replace("/run/forceplate/usb-%i", str(mount_point))
+                run = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60)
+                assert run.returncode == 0, run.stderr
+        assert os.path.ismount(mount_point)
+        assert snapshot(victim) == before                           # owner, mode, mtime and contents
+        options = next(line.split()[3] for line in Path("/proc/mounts").read_text().splitlines()
+                       if line.split()[1] == str(mount_point))
+        assert {"nosuid", "nodev", "noexec", "nosymfollow"} <= set(options.split(","))
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+        subprocess.run(["losetup", "-d", device], capture_output=True)
