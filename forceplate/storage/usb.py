@@ -62,7 +62,8 @@ class UsbExportError(ForcePlateError):
 
 
 class UnsafeStickError(ForcePlateError):
-    """The mount point holds no stick, or the stick is laid out as the export never makes it; nothing was written."""
+    """The mount point holds no stick, or the stick is laid out as the export never makes it (a symlink where the
+    export keeps its files): refused before writing there; the message says what was kept."""
 
 
 @dataclass
@@ -87,8 +88,8 @@ def export_to_stick(store, mount_point, *, progress=None) -> ExportResult:
 
     ``progress(path)`` is called with each file once it is in place. Raises ForcePlateError when
     ``mount_point`` is not a folder, UnsafeStickError when nothing is mounted there, the mount point is on the
-    data's disk or the stick's layout is not the export's (nothing written), UsbExportError when the stick
-    fills up or goes away.
+    data's disk or the stick's layout is not the export's (refused before writing there), UsbExportError when
+    the stick fills up or goes away.
     """
     mount = Path(mount_point)
     if not mount.is_dir():
@@ -186,6 +187,9 @@ def _export_one(store, session, stick: _Stick, result, progress):
                 os.unlink(leftover, dir_fd=stick.incoming)
             except OSError:
                 pass
+        if folder is not None:
+            os.close(folder)
+    stick.sessions_written += 1
     csv_path = stick.mount / EXPORT_FOLDER / name / csv_name
     json_path = csv_path.with_name(json_name)
     result.written.append((session_id, csv_path, json_path))
@@ -210,7 +214,8 @@ class _Stick:
             os.close(self.mount_fd)
             raise
         self.root = self.incoming = None
-        self.folders: dict[str, int] = {}
+        self.opened: list[int] = []
+        self.sessions_written = 0
         self.blocks = 0
         fault = os.environ.get(TEST_FAULT_ENV, "")
         match = re.fullmatch(r"eio@(\d+)", fault.strip())
@@ -220,7 +225,7 @@ class _Stick:
         return self
 
     def __exit__(self, *exc):
-        for fd in (*self.folders.values(), self.incoming, self.root, self.mount_fd):
+        for fd in (*self.opened, self.incoming, self.root, self.mount_fd):
             if fd is not None:
                 os.close(fd)
 
@@ -234,12 +239,17 @@ class _Stick:
         with os.scandir(self.root) as entries:
             person_folders = [entry.name for entry in entries
                               if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")]
-        for name in person_folders:
-            fd = self.folders[name] = self._folder(self.root, name, f"{EXPORT_FOLDER}/{name}", create=False)
-            leftovers += [(fd, leftover) for leftover in self._check_folder(fd, f"{EXPORT_FOLDER}/{name}")]
-        incoming = self._incoming_files()
-        for fd, name in leftovers:
-            os.unlink(name, dir_fd=fd)
+        try:
+            for name in person_folders:
+                fd = self._folder(self.root, name, f"{EXPORT_FOLDER}/{name}", create=False)
+                self.opened.append(fd)
+                leftovers += [(fd, leftover) for leftover in self._check_folder(fd, f"{EXPORT_FOLDER}/{name}")]
+            incoming = self._incoming_files()
+            for fd, name in leftovers:
+                os.unlink(name, dir_fd=fd)
+        finally:
+            while self.opened:         # one descriptor per person would run out on a stick with thousands
+                os.close(self.opened.pop())
         self._remove_incoming(incoming)
         os.mkdir(INCOMING, dir_fd=self.root)
         self.incoming = self._folder(self.root, INCOMING, f"{EXPORT_FOLDER}/{INCOMING}", create=False)
@@ -294,9 +304,8 @@ class _Stick:
         self._remove_incoming(self._incoming_files())
 
     def person_folder(self, name: str) -> int:
-        if name not in self.folders:
-            self.folders[name] = self._folder(self.root, name, f"{EXPORT_FOLDER}/{name}")
-        return self.folders[name]
+        """The person's folder, opened (made if new); the caller closes it."""
+        return self._folder(self.root, name, f"{EXPORT_FOLDER}/{name}")
 
     def check_target(self, folder: int, name: str, files) -> None:
         """The names a session is about to take are free or plain files (an earlier export of it)."""
@@ -338,8 +347,11 @@ class _Stick:
         return fd
 
     def unsafe(self, what: str) -> UnsafeStickError:
+        n = self.sessions_written
+        kept = (f"the {n} session{'s' if n != 1 else ''} exported before it are complete" if n
+                else "nothing was written")
         return UnsafeStickError(f"refused the USB stick at {self.mount}: {what}, which the export never makes; "
-                                "nothing was written (check the stick on a computer, or use another)")
+                                f"{kept} (check the stick on a computer, or use another)")
 
     # ------------------------------------------------------------------ a full or pulled stick
 
