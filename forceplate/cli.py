@@ -324,7 +324,9 @@ def export_usb(mount_point, data_dir):
     """Copy every session not yet on this USB stick to it (CSV + JSON per session), then say what was written.
 
     Files land whole or not at all; a full or pulled stick stops the export with one line, and the next run
-    continues where it stopped. Exit 0: done; 1: the stick filled up or went away; 2: bad input.
+    continues where it stopped. A stick is written only when mounted, off the data's disk, and laid out as
+    the export makes it (no symlinks). Exit 0: done; 1: the stick filled up or went away; 2: bad input or a
+    refused stick.
 
     Example: forceplate export-usb --out /media/usb
     """
