@@ -375,7 +375,8 @@ def test_a_stick_pulled_mid_session_stops_removes_the_partial_files_and_resumes(
     run = export_usb(data_dir, stick, env={"FORCEPLATE_USB_TEST_FAULT": "eio@2"})   # session 2's JSON, after its CSV
     assert run.returncode == 1
     (line,) = run.stderr.strip().splitlines()
-    assert f"the USB stick at {stick} went away while trying to write Bob (id 2)/" in line and "Input/output error" in line
+    assert f"the USB stick at {stick} went away while trying to write Bob (id 2)/" in line
+    assert "Input/output error" in line
     assert "1 of 3 sessions were exported" in line
     assert_whole(stick)
     assert database_state(data_dir) == before and exported_setting(data_dir, stick) == [1]
