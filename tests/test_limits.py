@@ -4,8 +4,8 @@ disk, or hold every connection.
 The first tests use Flask's test client (``REMOTE_ADDR`` set per request stands for many machines) and a fake
 clock; the last ones run `forceplate serve` as a real process and talk to it over loopback.
 """
-import http.client
 import logging
+import os
 import re
 import socket
 import threading
@@ -17,7 +17,8 @@ from forceplate.device.sim.mock import FakeClock
 from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.webui import auth as auth_module
 
-from test_auth import PASSWORD, error_text, form_token, make_app, set_password, token_from
+from helpers import bench_serving
+from test_auth import PASSWORD, error_text, form_token, make_app, set_password
 import test_people_pages as people_pages
 
 WRONG = "not the password at all"
@@ -207,3 +208,123 @@ def test_wrong_pins_from_rotating_addresses_pause_every_address(tmp_path):
     assert statuses == [400] * 19 + [429]
     response = approve_from("10.8.1.1", people_pages.PIN)
     assert response.status_code == 429 and "Too many tries" in people_pages.text(response)
+
+
+# -- the disk: a floor of free space for recording -----------------------------------------------------------
+
+def test_a_set_does_not_start_below_the_free_space_floor_and_says_why(tmp_path, monkeypatch):
+    from forceplate.live import sets as sets_module
+    from forceplate.webui import close_app
+    import test_history_pages as history_pages
+
+    source = SimulatedSource("standing", speed=10.0)
+    app = people_pages.make_app(tmp_path, source=source)            # min_free_disk_mb: 200 by default
+    plate = app.extensions["forceplate"]
+    with source:
+        plate.start()
+        try:
+            client = people_pages.signed_in(app)
+            person_id = history_pages.add_person(client)
+            monkeypatch.setattr(sets_module, "free_disk_mb", lambda path: 150.0)
+            response = history_pages.post_json(client, "/live/set/start", person_id=str(person_id))
+            assert response.status_code == 409
+            assert response.get_json()["error"].startswith(
+                "only 150 MB free on the data disk; a set needs at least 200 MB")
+            assert app.extensions["forceplate.sets"].current() is None
+            monkeypatch.setattr(sets_module, "free_disk_mb", lambda path: 5000.0)
+            response = history_pages.post_json(client, "/live/set/start", person_id=str(person_id))
+            assert response.status_code == 200
+            assert history_pages.post_json(client, "/live/set/stop").status_code == 200
+        finally:
+            close_app(app)
+            plate.stop()
+
+
+def test_free_disk_space_is_read_from_the_databases_disk(tmp_path):
+    import shutil
+    from forceplate.live.sets import free_disk_mb
+
+    assert free_disk_mb(tmp_path / "forceplate.db") == pytest.approx(shutil.disk_usage(tmp_path).free / 1e6,
+                                                                     rel=0.01)
+
+
+# -- a real `forceplate serve` on loopback --------------------------------------------------------------------
+
+bench = bench_serving()
+SLOW_CLIENTS = 110               # waitress's own connection_limit is 100
+REQUEST_TIMEOUT_S = 3.0          # short, for the test; 15 s by default
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("limits")
+    spool = tmp / "spool"
+    spool.mkdir()
+    env = os.environ | {"TMPDIR": str(spool), "FORCEPLATE_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S),
+                        "FORCEPLATE_CLEANUP_INTERVAL_S": "0.5"}
+    with bench.serving("sim:standing", traced=False, data_dir=tmp / "data", password=PASSWORD, env=env,
+                       log_path=tmp / "serve.log") as served:
+        served.spool = spool
+        yield served
+
+
+def raw_request(port, head: bytes, body: bytes = b"", *, timeout_s=10.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        sock.sendall(head + body)
+        return sock.recv(4096)
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_sent(served):
+    answer = raw_request(served.port, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                                      b"Content-Length: 1000000000\r\n\r\n")    # and no body: none is awaited
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+def files_open_under(pid, folder) -> list[str]:
+    fd_dir = f"/proc/{pid}/fd"
+    paths = []
+    for fd in os.listdir(fd_dir):
+        try:
+            paths.append(os.readlink(os.path.join(fd_dir, fd)))
+        except OSError:
+            pass
+    return [p for p in paths if p.startswith(str(folder))]
+
+
+def test_a_body_below_the_cap_is_never_spooled_to_a_file(served):
+    size = 1024 * 1024                                   # the app's MAX_CONTENT_LENGTH; waitress spools > 512 KiB
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10.0) as sock:
+        sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     + f"Content-Length: {size}\r\n\r\n".encode() + b"a" * (size - 1))
+        spooled, deadline = [], time.monotonic() + 2.0
+        while not spooled and time.monotonic() < deadline:   # the server reads what was sent meanwhile
+            spooled = files_open_under(served.pid, served.spool)
+            time.sleep(0.05)
+        sock.sendall(b"a")
+        answer = sock.recv(4096)
+    assert spooled == []
+    assert answer.startswith(b"HTTP/1.1 ") and not answer.startswith(b"HTTP/1.1 413")
+
+
+def test_110_slow_clients_neither_block_a_normal_page_nor_stay_connected(served):
+    with bench.SlowClients(served.port, SLOW_CLIENTS, trickle_s=0.5) as slow:
+        # At the connection limit the stalest slow client makes room, so the page answers at once (10 s:
+        # a safety net for a loaded machine; before, it waited as long as the slow clients trickled).
+        status, body, took_s = bench.get(served.port, "/login", "")
+        assert status == 200 and b"password" in body and took_s < 10.0
+        # Trickling is not idleness: each is closed REQUEST_TIMEOUT_S after its first byte all the same.
+        deadline = time.monotonic() + REQUEST_TIMEOUT_S + 10.0
+        while slow.still_open() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert slow.still_open() == 0
+    assert "Traceback" not in served.log()
+
+
+def test_sixteen_wrong_passwords_at_once_leave_the_server_memory_for_recording(served):
+    before_mb = bench.proc_memory_mb(served.pid)["VmRSS"]
+    bench.reset_peak_rss(served.pid)
+    statuses = bench.wrong_passwords_at_once(served.port, 16)
+    peak_mb = bench.proc_memory_mb(served.pid)["VmHWM"]
+    assert set(statuses) <= {401, 429, 503} and statuses.count(401) >= 1
+    # Each scrypt check holds 32 MiB: one at a time adds about that, not 16 times it (about 512 MB).
+    assert peak_mb - before_mb < 100, (before_mb, peak_mb, statuses)
