@@ -317,6 +317,115 @@ def reading(clients: list[StreamClient], connect_s: float = 30.0):
             client.join(5)
 
 
+def wrong_passwords_at_once(port: int, n: int = 16, password: str = "not the password 0") -> list[int]:
+    """``n`` browsers post a wrong password to /login at the same instant; their HTTP statuses.
+
+    Each first gets the login page (its own session cookie and CSRF token), so every post is a real try.
+    """
+    forms = []
+    for _ in range(n):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30.0)
+        conn.request("GET", "/login")
+        page = conn.getresponse()
+        html = page.read().decode("utf-8")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+        forms.append((conn, _session_cookie(page), token))
+    statuses: list[int | None] = [None] * n
+    start = threading.Barrier(n)
+
+    def post(i: int) -> None:
+        conn, cookie, token = forms[i]
+        body = urlencode({"csrf_token": token, "password": password, "next": "/"})
+        start.wait(30.0)
+        try:
+            conn.request("POST", "/login", body=body, headers={
+                "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+            answer = conn.getresponse()
+            answer.read()
+            statuses[i] = answer.status
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=post, args=(i,), name=f"wrong-password-{i}") for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120.0)
+    return statuses
+
+
+class SlowClients:
+    """``n`` connections that each send a request line, then one header line every ``trickle_s`` and never
+    finish (slowloris). ``open()`` connects them all; ``still_open()`` counts those the server has not closed;
+    ``close()`` ends them. A thread does the trickling; the server closing a connection is noticed there."""
+
+    def __init__(self, port: int, n: int = 110, trickle_s: float = 1.0):
+        self.port, self.n, self.trickle_s = port, n, trickle_s
+        self.sockets: list[socket.socket] = []
+        self.closed_by_server: set[int] = set()
+        self._lock = threading.Lock()
+        self._ending = threading.Event()
+        self._thread = threading.Thread(target=self._trickle, name="slow-clients", daemon=True)
+
+    def open(self) -> "SlowClients":
+        for i in range(self.n):
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=10.0)
+            sock.sendall(f"GET /?slow={i} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
+            self.sockets.append(sock)
+        self._thread.start()
+        return self
+
+    def _is_closed(self, sock: socket.socket) -> bool:
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def _trickle(self) -> None:
+        beat = 0
+        while not self._ending.wait(self.trickle_s):
+            beat += 1
+            for i, sock in enumerate(self.sockets):
+                if i in self.closed_by_server:
+                    continue
+                try:
+                    if self._is_closed(sock):
+                        raise ConnectionResetError
+                    sock.sendall(f"X-Slow-{beat}: a\r\n".encode())
+                except OSError:
+                    with self._lock:
+                        self.closed_by_server.add(i)
+
+    def still_open(self) -> int:
+        with self._lock:
+            closed = set(self.closed_by_server)
+        return sum(1 for i, sock in enumerate(self.sockets) if i not in closed and not self._is_closed(sock))
+
+    def close(self) -> None:
+        self._ending.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+        for sock in self.sockets:
+            sock.close()
+
+    def __enter__(self) -> "SlowClients":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Start the process's VmHWM (peak resident memory) afresh from now (Linux 4.0+); False if not allowed."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 # ----------------------------------------------------------------------------------------------- /proc
 
 def proc_cpu_s(pid: int) -> float:

@@ -17,6 +17,16 @@ the source itself dropped in the phase (``stats.dropped``, counted once: it is t
 every sample each client received after its first ("hello") message, arrival minus the instant the sample
 was due at the source. Samples wait for the stream's pacing (at most one message every 1/15 s), so about
 35 ms of the delay is by design. The server's CPU over each phase comes from /proc.
+
+Then, on the same server, what a hostile visitor on the LAN could do before signing in (``guards``):
+
+- ``rss_mb_16_wrong_passwords``: the server's peak resident memory (VmHWM, started afresh just before, else
+  sampled every 20 ms) while 16 browsers post a wrong password at the same instant. Each scrypt check takes
+  32 MiB, so 16 at once would add about 512 MB; the goal is under 200 MB (the Pi Zero 2 W has 512 MB).
+- ``page_ms_with_110_slow_clients``: the slowest of 5 loads of the live page ("/", signed in) while 110
+  connections each trickle a header line every second and never finish (waitress's own limit is 100
+  connections); the goal is under 1000 ms. ``slow_clients_dropped_s``: how long until the server had closed
+  all 110 (the ``request_timeout_s`` setting, 15 s by default, plus the check's interval).
 """
 from __future__ import annotations
 
@@ -30,6 +40,10 @@ DEFAULT_SPEC = "sim:session"
 DEFAULT_CLIENTS = 10
 MAX_STREAMS = 12          # forceplate.webui.DEFAULTS["MAX_STREAMS"]
 RETRY_S = 20.0            # how long a refused client of a phase keeps trying
+WRONG_PASSWORDS = 16      # at once: as many as the server has threads
+SLOW_CLIENTS = 110        # waitress's own connection_limit is 100
+PAGE_LOADS = 5
+DROP_WAIT_S = 60.0        # a safety net for the slow clients to be closed (request_timeout_s is 15 s)
 
 
 
@@ -115,6 +129,40 @@ def phase(served, cookie: str, clients: int, seconds: float, *, extra: bool = Fa
     return out
 
 
+def guards(served, cookie: str) -> dict:
+    """Memory under simultaneous wrong passwords, and page times while slow clients hold connections."""
+    import _serving as serving     # bench/ is on sys.path: run.py's own folder, or the tests put it there
+    pid = served.pid
+    rss_before_mb = serving.proc_memory_mb(pid)["VmRSS"]
+    is_exact_peak = serving.reset_peak_rss(pid)
+    watch = serving.ProcWatch(pid, every_s=0.02).start()
+    started = time.monotonic()
+    statuses = serving.wrong_passwords_at_once(served.port, WRONG_PASSWORDS)
+    burst_s = time.monotonic() - started
+    proc = watch.stop()
+    peak_mb = serving.proc_memory_mb(pid)["VmHWM"] if is_exact_peak else proc["rss_mb_max"]
+
+    with serving.SlowClients(served.port, SLOW_CLIENTS) as slow:
+        opened = time.monotonic()
+        pages = [serving.get(served.port, "/", cookie) for _ in range(PAGE_LOADS)]
+        while slow.still_open() and time.monotonic() - opened < DROP_WAIT_S:
+            time.sleep(0.2)
+        dropped_s = time.monotonic() - opened
+        still_open = slow.still_open()
+    return {
+        "rss_mb_16_wrong_passwords": round(peak_mb, 1),
+        "rss_mb_before_wrong_passwords": round(rss_before_mb, 1),
+        "rss_peak_is": "VmHWM" if is_exact_peak else "sampled every 20 ms",
+        "wrong_password_statuses": {str(code): statuses.count(code) for code in sorted(set(statuses), key=str)},
+        "wrong_passwords_s": round(burst_s, 2),
+        "page_ms_with_110_slow_clients": round(max(took for _, _, took in pages) * 1000, 1),
+        "page_ms_with_110_slow_clients_each": [round(took * 1000, 1) for _, _, took in pages],
+        "page_statuses_with_110_slow_clients": [status for status, _, _ in pages],
+        "slow_clients_dropped_s": round(dropped_s, 1) if still_open == 0 else None,
+        "slow_clients_still_open": still_open,
+    }
+
+
 def run(*, quick: bool = False, clients: int = DEFAULT_CLIENTS, seconds: float | None = None,
         spec: str = DEFAULT_SPEC) -> dict:
     import _serving as serving     # bench/ is on sys.path: run.py's own folder, or the tests put it there
@@ -129,6 +177,7 @@ def run(*, quick: bool = False, clients: int = DEFAULT_CLIENTS, seconds: float |
         phases = {"one": phase(served, cookie, 1, seconds / 2),
                   "many": phase(served, cookie, clients, seconds),
                   "max": phase(served, cookie, MAX_STREAMS, seconds * 2 / 3, extra=True)}
+        guarded = guards(served, cookie)
         info = served.info
     many = phases["many"]
     result = {"sse_clients": clients, "sets_lost": many["sets_lost"], "p95_ms": many["p95_ms"],
@@ -137,7 +186,9 @@ def run(*, quick: bool = False, clients: int = DEFAULT_CLIENTS, seconds: float |
               "p95_ms_max_streams": phases["max"]["p95_ms"], "sets_lost_max_streams": phases["max"]["sets_lost"],
               "max_streams": MAX_STREAMS, "extra_client_status": phases["max"].get("extra_client_status"),
               "server_cpu_pct_one_core": many["server_cpu_pct_one_core"],
-              "phases": phases, "spec": spec, "rate_hz": info["rate_hz"], "quick": quick,
+              "rss_mb_16_wrong_passwords": guarded["rss_mb_16_wrong_passwords"],
+              "page_ms_with_110_slow_clients": guarded["page_ms_with_110_slow_clients"],
+              "guards": guarded, "phases": phases, "spec": spec, "rate_hz": info["rate_hz"], "quick": quick,
               "load": serving.load_note(load_before),
               "total_s": round(time.monotonic() - started, 1)}
     return result
@@ -155,6 +206,12 @@ def format_table(result: dict) -> str:
     lines.append("")
     lines.append(f"a {result['max_streams'] + 1}th stream: {mx.get('extra_client_status')}; a status request "
                  f"meanwhile: {mx.get('status_request')}")
+    g = result["guards"]
+    lines.append(f"16 wrong passwords at once: peak RSS {g['rss_mb_16_wrong_passwords']} MB (before "
+                 f"{g['rss_mb_before_wrong_passwords']} MB; goal < 200), answers {g['wrong_password_statuses']}")
+    lines.append(f"110 slow clients: slowest of {len(g['page_ms_with_110_slow_clients_each'])} page loads "
+                 f"{g['page_ms_with_110_slow_clients']} ms (goal < 1000), all dropped after "
+                 f"{g['slow_clients_dropped_s']} s")
     lines.append(f"{result['spec']} at {result['rate_hz']:g} SPS; load: {result['load']}")
     return "\n".join(lines)
 

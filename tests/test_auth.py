@@ -406,7 +406,7 @@ def test_setup_asks_for_the_code_and_the_password_twice(fresh_app):
 
 def test_a_wrong_setup_code_is_refused(fresh_app, instance):
     code = fresh_app.extensions["forceplate.auth"].setup_code
-    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    wrong = f"{(int(code) + 1) % 10**10:010d}"
     response = setup_form(fresh_app.test_client(), wrong)
     assert response.status_code == 401
     assert error_text(response).startswith("Wrong setup code.")
@@ -416,7 +416,7 @@ def test_a_wrong_setup_code_is_refused(fresh_app, instance):
 def test_setup_codes_are_throttled_too(fresh_app, clock):
     client = fresh_app.test_client()
     code = fresh_app.extensions["forceplate.auth"].setup_code
-    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    wrong = f"{(int(code) + 1) % 10**10:010d}"
     for _ in range(5):
         response = setup_form(client, wrong)
     assert response.status_code == 429 and "wait 30 seconds" in error_text(response)
@@ -571,7 +571,7 @@ class Browser:
 
 def test_first_start_setup_then_login_and_logout_over_http(tmp_path):
     with serving(tmp_path, password=None) as (_, port, log_path):
-        pattern = rf"First start: open http://127\.0\.0\.1:{port}/setup and enter the code (\d{{6}})"
+        pattern = rf"First start: open http://127\.0\.0\.1:{port}/setup and enter the code (\d{{10}})"
         deadline = time.monotonic() + 10.0
         while True:          # the port may open a moment before the line reaches the log file
             log = log_path.read_text()
@@ -587,7 +587,7 @@ def test_first_start_setup_then_login_and_logout_over_http(tmp_path):
         response, _ = browser.request("GET", "/api/live/status")
         assert response.status == 401
 
-        wrong = f"{(int(code) + 1) % 10**6:06d}"
+        wrong = f"{(int(code) + 1) % 10**10:010d}"
         response, html = browser.request("POST", "/setup", {"csrf_token": browser.token("/setup"), "code": wrong,
                                                             "password": PASSWORD, "password2": PASSWORD})
         assert response.status == 401 and "Wrong setup code" in html

@@ -105,6 +105,12 @@ def test_load_quick_json_has_the_contract_keys():
     assert many["sets_received"] > 0
     assert result["extra_client_status"] == 503              # MAX_STREAMS + 1 is refused, not queued
     assert result["phases"]["max"]["status_request"]["status"] == 200
+    assert 10 < result["rss_mb_16_wrong_passwords"] < 2000
+    assert result["guards"]["rss_mb_before_wrong_passwords"] > 10
+    assert sum(result["guards"]["wrong_password_statuses"].values()) == 16
+    assert result["page_ms_with_110_slow_clients"] > 0
+    assert result["guards"]["page_statuses_with_110_slow_clients"] == [200] * 5
+    assert result["guards"]["slow_clients_still_open"] == 0           # each dropped after request_timeout_s
 
 
 @pytest.mark.slow

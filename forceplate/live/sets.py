@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import queue
+import shutil
 import threading
 
 import numpy as np
@@ -41,6 +43,12 @@ class SetError(ForcePlateError):
     """A set cannot start or stop as asked (one is already recording, nobody chosen, unknown person)."""
 
 
+def free_disk_mb(store_path) -> float:
+    """Free space (MB, 10^6 bytes) for an unprivileged writer on the disk holding the database."""
+    folder = store_path if os.path.isdir(store_path) else os.path.dirname(os.path.abspath(store_path))
+    return shutil.disk_usage(folder).free / 1e6
+
+
 class SetController:
     """Start and stop sets on a running LivePlate; thread-safe.
 
@@ -56,11 +64,15 @@ class SetController:
         Seconds of empty plate, after someone stood on it, that end a set.
     today : callable, optional
         Today's date (tests pass a fixed one); the programme rules judge by it.
+    min_free_disk_mb : float
+        A set does not start with less free space than this (MB) on the database's disk: a full disk stops a
+        recording half-way, and anything else (a log, an upload) may be filling it.
     """
 
     def __init__(self, plate, store_path, *, source_spec: str | None = None, step_off_end_s: float = STEP_OFF_END_S,
-                 today=dt.date.today):
+                 today=dt.date.today, min_free_disk_mb: float = 0.0):
         self.plate = plate
+        self.min_free_disk_mb = float(min_free_disk_mb)
         self.store_path = store_path
         self.source_spec = source_spec
         self.step_off_end_s = float(step_off_end_s)
@@ -122,6 +134,11 @@ class SetController:
                 raise SetError("a set is already recording: stop it first")
             if self.plate.error:
                 raise SetError(f"the plate has stopped: {self.plate.error}")
+            free_mb = free_disk_mb(self.store_path)
+            if free_mb < self.min_free_disk_mb:
+                raise SetError(f"only {free_mb:.0f} MB free on the data disk; a set needs at least "
+                               f"{self.min_free_disk_mb:.0f} MB: export old sessions to USB and delete them, "
+                               "or free space otherwise")
             self.selected_person_id = int(person_id)
             self._accepting = True               # from here on every batch reaches the writer
             try:

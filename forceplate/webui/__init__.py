@@ -100,7 +100,8 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
     os.makedirs(os.path.dirname(os.path.abspath(app.config["DATABASE"])), mode=0o700, exist_ok=True)
     from ..live.sets import SetController
     app.extensions["forceplate.sets"] = SetController(plate, app.config["DATABASE"],
-                                                      source_spec=getattr(plate.source, "name", None))
+                                                      source_spec=getattr(plate.source, "name", None),
+                                                      min_free_disk_mb=float(app.config["MIN_FREE_DISK_MB"]))
     app.teardown_appcontext(_close_store)
 
     app.after_request(_add_security_headers)

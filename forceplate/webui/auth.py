@@ -1,17 +1,24 @@
 """Signing in: one clinic password, a one-time setup code on first start, sessions, CSRF and a login throttle.
 
 The password lives hashed (werkzeug's scrypt) in the instance folder's ``auth.json`` (0600, replaced
-atomically). With no password yet, every page leads to ``/setup``, which wants the 6-digit code ``forceplate
-serve`` printed, so nobody else on the LAN can claim the plate first. ``forceplate set-password`` sets or
+atomically). With no password yet, every page leads to ``/setup``, which wants the 10-digit code ``forceplate
+serve`` printed, so nobody else on the LAN can claim the plate first; after ``setup_code_max_failures`` wrong
+codes in all it is replaced by a new one, logged the same way. ``forceplate set-password`` sets or
 changes it from a terminal. Changing the password ends every session (each carries the password's
 ``generation``). Every POST/PUT/PATCH/DELETE carries the session's CSRF token (form field ``csrf_token`` or
 header ``X-CSRF-Token``). Everything needs a signed-in session except the login and setup pages, static
 files and ``/healthz``.
 
+Guessing and exhaustion before sign-in: every try (password, setup code, clinician PIN) counts as a failure
+*before* it is checked, per address and in all (``login_max_failures_all_per_min``, then everyone waits, longer
+each time), and only ``HASH_CHECKS_AT_ONCE`` scrypt hashes run at once; the rest are refused at once.
+
 Room for per-person accounts later: the session holds ``user`` ("clinic" for the shared password).
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import hmac
 import json
 import logging
@@ -39,7 +46,12 @@ AUTH_FILE = "auth.json"
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024        # a guard for the hash's work, far beyond any typed password
 HASH_METHOD = "scrypt"            # werkzeug's scrypt: n=2**15, r=8, p=1, a 16-character salt
-SETUP_CODE_DIGITS = 6
+SETUP_CODE_DIGITS = 10            # 10^10 codes: with the limit in all, guessing one takes centuries
+# Each scrypt hash takes 32 MiB for its run; the Pi Zero 2 W has 512 MB for everything, and the server has 16
+# threads: 16 simultaneous wrong passwords took it from 134 to 625 MB. More than this many at once are refused.
+HASH_CHECKS_AT_ONCE = 1
+BUSY_MESSAGE = ("Too many tries at once: the plate checks one password or PIN at a time. "
+                "Please try again in a moment.")
 CLINIC_USER = "clinic"            # the shared login; per-person accounts would put a name here
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -141,21 +153,37 @@ def set_password(data_dir, password: str) -> Path:
 # ------------------------------------------------------------------------------------------------ the throttle
 
 class LoginThrottle:
-    """After ``max_failures`` wrong tries from one address, refuse that address for ``lockout_s`` seconds.
+    """Wrong tries per address and in all, counted *before* each check.
 
-    In memory (a restart forgets it). Failures older than ``forget_s`` no longer count.
+    After ``max_failures`` from one address, that address waits ``lockout_s`` seconds. After
+    ``max_failures_all_per_min`` within a minute from all addresses together (None: no such limit), every
+    address waits: a minute, then twice as long each time the limit is reached again (up to an hour), until an
+    hour passes without a wrong try. So rotating addresses buys nothing.
+
+    A try is counted by :meth:`attempt` before it is checked, so simultaneous tries cannot all slip in before the
+    first is counted; :meth:`succeeded` takes the count back for a right one. In memory (a restart forgets it).
+    Failures older than ``forget_s`` no longer count against their address.
     """
 
     MAX_ADDRESSES = 10_000           # a bound on the memory a flood of addresses can take
+    WINDOW_ALL_S = 60.0              # the limit in all counts failures within this long
+    PAUSE_ALL_MAX_S = 3600.0         # the longest pause for everyone
+    FORGET_ALL_S = 3600.0            # this long without a wrong try: the pause for everyone starts small again
 
-    def __init__(self, *, max_failures: int = 5, lockout_s: float = 30.0, forget_s: float = 900.0, clock=None):
+    def __init__(self, *, max_failures: int = 5, lockout_s: float = 30.0, forget_s: float = 900.0,
+                 max_failures_all_per_min: int | None = None, clock=None):
         self.max_failures = int(max_failures)
         self.lockout_s = float(lockout_s)
         self.forget_s = float(forget_s)
+        self.max_failures_all = None if max_failures_all_per_min is None else int(max_failures_all_per_min)
         self.clock = clock or MonotonicClock()
         self._lock = threading.Lock()
         self._failures: dict[str, tuple[int, float]] = {}   # address -> (count, time of the last failure)
         self._locked_until: dict[str, float] = {}
+        self._recent_all: collections.deque[float] = collections.deque()   # failures in all, last minute
+        self._all_until = -math.inf      # everyone waits until then
+        self._all_pauses = 0             # pauses for everyone since the last quiet hour
+        self._last_failure_all = -math.inf
 
     def _now(self) -> float:
         return self.clock.now_ns() / 1e9
@@ -163,35 +191,72 @@ class LoginThrottle:
     def wait_s(self, address: str) -> float:
         """Seconds this address must wait before its next try (0: it may try now)."""
         with self._lock:
-            until = self._locked_until.get(address)
-            if until is None:
-                return 0.0
-            left = until - self._now()
-            if left <= 0:
-                del self._locked_until[address]
-                return 0.0
-            return left
+            return self._wait_s(address, self._now())
 
-    def failed(self, address: str) -> float:
-        """Count a wrong try; returns the seconds to wait now (0 unless this try reached the limit)."""
+    def _wait_s(self, address: str, now: float) -> float:
+        left_all = max(0.0, self._all_until - now)
+        until = self._locked_until.get(address)
+        if until is None:
+            return left_all
+        left = until - now
+        if left <= 0:
+            del self._locked_until[address]
+            return left_all
+        return max(left, left_all)
+
+    def attempt(self, address: str) -> float:
+        """Before checking a try: 0 when it may be checked (it now counts as a failure until
+        :meth:`succeeded`), else the seconds to wait (the try is refused and not counted)."""
         with self._lock:
             now = self._now()
-            count, last = self._failures.get(address, (0, now))
-            if now - last > self.forget_s:
-                count = 0
-            count += 1
-            if count >= self.max_failures:
-                self._failures.pop(address, None)
-                self._locked_until[address] = now + self.lockout_s
-                return self.lockout_s
+            wait_s = self._wait_s(address, now)
+            if wait_s:
+                return wait_s
+            self._count(address, now)
+            return 0.0
+
+    def failed(self, address: str) -> float:
+        """Count a wrong try that was not counted by :meth:`attempt`; the seconds to wait now."""
+        with self._lock:
+            now = self._now()
+            self._count(address, now)
+            return self._wait_s(address, now)
+
+    def _count(self, address: str, now: float) -> None:
+        count, last = self._failures.get(address, (0, now))
+        if now - last > self.forget_s:
+            count = 0
+        count += 1
+        if count >= self.max_failures:
+            self._failures.pop(address, None)
+            self._locked_until[address] = now + self.lockout_s
+        else:
             if len(self._failures) >= self.MAX_ADDRESSES:
                 self._forget_old(now)
             self._failures[address] = (count, now)
-            return 0.0
+        if self.max_failures_all is None:
+            return
+        if now - self._last_failure_all > self.FORGET_ALL_S:
+            self._all_pauses = 0
+        self._last_failure_all = now
+        while self._recent_all and now - self._recent_all[0] > self.WINDOW_ALL_S:
+            self._recent_all.popleft()
+        self._recent_all.append(now)
+        if len(self._recent_all) >= self.max_failures_all:
+            pause_s = min(self.WINDOW_ALL_S * 2 ** self._all_pauses, self.PAUSE_ALL_MAX_S)
+            self._all_pauses += 1
+            self._all_until = now + pause_s
+            self._recent_all.clear()
+            log.warning("%d wrong tries from all addresses within a minute: every address waits %.0f s",
+                        self.max_failures_all, pause_s)
 
     def succeeded(self, address: str) -> None:
+        """A right try: its address starts afresh, and the failure :meth:`attempt` counted in all is taken back."""
         with self._lock:
             self._failures.pop(address, None)
+            self._locked_until.pop(address, None)
+            if self._recent_all:
+                self._recent_all.pop()
 
     def _forget_old(self, now: float) -> None:
         for address, (_, last) in list(self._failures.items()):
@@ -216,14 +281,42 @@ def too_many_tries(wait_s: float) -> str:
 class Auth:
     """Per-app: the password file, the throttle, the setup code (None once a password is set), wall clock."""
 
-    def __init__(self, instance_path, *, max_failures: int, lockout_s: float, clock=None, wall_clock=time.time):
+    def __init__(self, instance_path, *, max_failures: int, lockout_s: float, max_failures_all_per_min=None,
+                 setup_code_max_failures: int = 10, clock=None, wall_clock=time.time):
         self.password_file = PasswordFile(Path(instance_path) / AUTH_FILE)
-        self.throttle = LoginThrottle(max_failures=max_failures, lockout_s=lockout_s, clock=clock)
+        self.throttle = LoginThrottle(max_failures=max_failures, lockout_s=lockout_s,
+                                      max_failures_all_per_min=max_failures_all_per_min, clock=clock)
         self.wall_clock = wall_clock
         self.setup_lock = threading.Lock()
         self.setup_code = None if self.password_file.is_set() else new_setup_code()
+        self.setup_code_max_failures = int(setup_code_max_failures)
+        self.setup_code_failures = 0     # wrong tries at the current setup code, from every address
+        self._hash_slots = threading.BoundedSemaphore(HASH_CHECKS_AT_ONCE)
         self._ended_lock = threading.Lock()
         self._ended: dict[str, float] = {}    # session id -> when it would have expired (wall clock)
+
+    @contextlib.contextmanager
+    def hash_slot(self):
+        """Yields True while this request may run one scrypt hash, False when as many run already (refuse it:
+        waiting would hold a server thread, and 16 waiting tries are what exhausted the memory)."""
+        got = self._hash_slots.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                self._hash_slots.release()
+
+    def setup_code_failed(self) -> None:
+        """Count a wrong setup code; after ``setup_code_max_failures`` of them, a new code (logged).
+
+        Call with ``setup_lock`` held. Guesses spread over many codes never add up to one code's chances.
+        """
+        self.setup_code_failures += 1
+        if self.setup_code_failures >= self.setup_code_max_failures:
+            self.setup_code = new_setup_code()
+            self.setup_code_failures = 0
+            log.warning("%d wrong setup codes were tried: the old code no longer works. Open /setup and enter "
+                        "the new code %s", self.setup_code_max_failures, self.setup_code)
 
     def end_session(self, session_id, lifetime_s: float) -> None:
         """Refuse this session's cookie from now on, though its signature is still good (signed out).
@@ -259,7 +352,9 @@ def new_setup_code() -> str:
 def init_app(app, *, clock=None) -> Auth:
     """Wire sign-in into ``app``: the Auth state, the guard before every request, csrf_token() and the pages."""
     auth = Auth(app.instance_path, max_failures=int(app.config["LOGIN_MAX_FAILURES"]),
-                lockout_s=float(app.config["LOGIN_LOCKOUT_S"]), clock=clock)
+                lockout_s=float(app.config["LOGIN_LOCKOUT_S"]),
+                max_failures_all_per_min=int(app.config["LOGIN_MAX_FAILURES_ALL_PER_MIN"]),
+                setup_code_max_failures=int(app.config["SETUP_CODE_MAX_FAILURES"]), clock=clock)
     app.extensions["forceplate.auth"] = auth
     app.before_request(_guard)
     app.jinja_env.globals["csrf_token"] = csrf_token
@@ -399,8 +494,16 @@ def login():
     if not csrf_valid():
         return _page("login.html", 400, next_path=next_path,
                      error="This page had expired. Please type the password again.")
-    if not auth.password_file.check(request.form.get("password", "")):
-        wait_s = auth.throttle.failed(client)
+    with auth.hash_slot() as free:
+        if not free:
+            return _page("login.html", 503, retry_after_s=1, next_path=next_path, error=BUSY_MESSAGE)
+        wait_s = auth.throttle.attempt(client)       # counted before the check: see LoginThrottle
+        if wait_s:
+            return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path,
+                         error=too_many_tries(wait_s))
+        is_right = auth.password_file.check(request.form.get("password", ""))
+    if not is_right:
+        wait_s = auth.throttle.wait_s(client)
         log.info("wrong password from %s", client)
         if wait_s:
             return _page("login.html", 429, retry_after_s=wait_s, next_path=next_path,
@@ -439,22 +542,30 @@ def setup():
         return _page("setup.html", 400, error="This page had expired. Please fill it in again.")
     code = "".join(request.form.get("code", "").split())          # "123 456" is fine too
     password, again = request.form.get("password", ""), request.form.get("password2", "")
-    with auth.setup_lock:
-        if auth.setup_code is None or auth.password_file.is_set():
-            return redirect(url_for("auth.login"), code=303)
-        if not _equal(code, auth.setup_code):
-            wait_s = auth.throttle.failed(client)
-            log.info("wrong setup code from %s", client)
-            error = "Wrong setup code. It is the 6-digit number shown where forceplate was started."
+    with auth.hash_slot() as free:                   # the right code leads to hashing the new password
+        if not free:
+            return _page("setup.html", 503, retry_after_s=1, error=BUSY_MESSAGE)
+        with auth.setup_lock:
+            if auth.setup_code is None or auth.password_file.is_set():
+                return redirect(url_for("auth.login"), code=303)
+            wait_s = auth.throttle.attempt(client)
             if wait_s:
-                return _page("setup.html", 429, retry_after_s=wait_s, error=error + " " + too_many_tries(wait_s))
-            return _page("setup.html", 401, error=error)
-        problem = password_problem(password, again)
-        if problem:
-            return _page("setup.html", 400, error=problem, code=code)
-        auth.password_file.set(password)
-        auth.setup_code = None
-    auth.throttle.succeeded(client)
+                return _page("setup.html", 429, retry_after_s=wait_s, error=too_many_tries(wait_s))
+            if not _equal(code, auth.setup_code):
+                auth.setup_code_failed()
+                wait_s = auth.throttle.wait_s(client)
+                log.info("wrong setup code from %s", client)
+                error = ("Wrong setup code. It is the number shown where forceplate was started (after many wrong "
+                         "tries a new one is shown there).")
+                if wait_s:
+                    return _page("setup.html", 429, retry_after_s=wait_s, error=error + " " + too_many_tries(wait_s))
+                return _page("setup.html", 401, error=error)
+            auth.throttle.succeeded(client)
+            problem = password_problem(password, again)
+            if problem:
+                return _page("setup.html", 400, error=problem, code=code)
+            auth.password_file.set(password)
+            auth.setup_code = None
     log.info("the clinic password was set through /setup from %s", client)
     _start_session(auth)
     return redirect(url_for("live.page"), code=303)

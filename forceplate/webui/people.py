@@ -2,7 +2,7 @@
 
 Every change goes into the people audit log as made by the signed-in user. Approving impact training and
 changing a plan need the clinician PIN (set once on the settings page, kept hashed with scrypt; wrong PINs
-are throttled per address like the password).
+are throttled per address and in all, like the password, and share its limit of hashes at once).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ..programme.rules import LEVEL_NAMES, LEVELS, MIN_SESSIONS_PER_WEEK
 from ..programme.standing import default_plan, standing_of
 from . import forms
 from . import get_store
-from .auth import HASH_METHOD, LoginThrottle, signed_in_user, too_many_tries
+from .auth import BUSY_MESSAGE, HASH_METHOD, LoginThrottle, signed_in_user, too_many_tries
 
 bp = Blueprint("people", __name__)
 
@@ -27,7 +27,10 @@ CAP_RANGE = (1, 500)
 
 
 def init_app(app) -> None:
-    app.extensions["forceplate.pin_throttle"] = LoginThrottle(max_failures=PIN_MAX_FAILURES, lockout_s=PIN_LOCKOUT_S)
+    # A 4-digit PIN falls to 10^4 guesses: the limit in all stops guessing from rotating addresses.
+    app.extensions["forceplate.pin_throttle"] = LoginThrottle(
+        max_failures=PIN_MAX_FAILURES, lockout_s=PIN_LOCKOUT_S,
+        max_failures_all_per_min=int(app.config["LOGIN_MAX_FAILURES_ALL_PER_MIN"]))
     app.jinja_env.globals["level_names"] = LEVEL_NAMES
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["day"] = day
@@ -77,8 +80,18 @@ def check_pin(store, raw) -> str | None:
     if record is None:
         return "No clinician PIN is set yet: set one on the Settings page first."
     value = str(raw or "").strip()
-    if not value or len(value) > 8 or not check_password_hash(record["hash"], value):
+    if not value or len(value) > 8:
         wait_s = throttle.failed(client)
+        return "Wrong clinician PIN." + (" " + too_many_tries(wait_s) if wait_s else " Please try again.")
+    with current_app.extensions["forceplate.auth"].hash_slot() as free:
+        if not free:
+            return BUSY_MESSAGE           # says "Too many tries": the call sites answer 429
+        wait_s = throttle.attempt(client)           # counted before the check: see LoginThrottle
+        if wait_s:
+            return too_many_tries(wait_s)
+        is_right = check_password_hash(record["hash"], value)
+    if not is_right:
+        wait_s = throttle.wait_s(client)
         return "Wrong clinician PIN." + (" " + too_many_tries(wait_s) if wait_s else " Please try again.")
     throttle.succeeded(client)
     return None

@@ -1,4 +1,12 @@
-"""`forceplate serve`: the live plate behind waitress until SIGINT/SIGTERM, then a clean end within 5 s."""
+"""`forceplate serve`: the live plate behind waitress until SIGINT/SIGTERM, then a clean end within 5 s.
+
+Nobody on the LAN may exhaust the server before signing in, so waitress is bounded: a request body above the
+app's ``MAX_CONTENT_LENGTH`` is refused (413) from its Content-Length before it is read, and a body below it
+stays in memory (waitress would otherwise spool bodies over 512 KiB to a temporary file, on the disk the
+recordings need); at most ``connection_limit`` connections, the one waiting longest for its request dropped
+to make room; an idle connection closed after ``channel_timeout_s``, and one whose request has not all arrived
+``request_timeout_s`` after its first byte (a client trickling header bytes is never idle) closed too.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -7,11 +15,13 @@ import logging
 import logging.handlers
 import signal
 import sys
+import time
 import warnings
 from pathlib import Path
 
 from waitress import create_server
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 
 from ..live.panel_link import PanelLink, prepare_source
 from ..exc import ConfigError
@@ -47,6 +57,7 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
             socket_map = {}            # waitress's channels; closed by us at the end
             server = _bind(app, host, port, socket_map, threads=threads,
                            max_streams=int(app.config["MAX_STREAMS"]))
+            _guard_connections(socket_map, request_timeout_s=float(app.config["REQUEST_TIMEOUT_S"]))
         logging.getLogger().addHandler(stderr)
         plate = app.extensions["forceplate"]
         log.info("source: %s", source.describe())
@@ -123,9 +134,17 @@ def _log_only_if_all_goes_well(target: logging.Handler):
 def _bind(app, host: str, port: int, socket_map: dict, *, threads: int, max_streams: int):
     if threads < max_streams + 2:
         raise ConfigError(f"{threads} server threads cannot serve {max_streams} live pages and other requests")
+    max_body_bytes = int(app.config["MAX_CONTENT_LENGTH"])
     try:
-        return create_server(app, map=socket_map, host=host, port=port, threads=threads, ident="forceplate",
-                             clear_untrusted_proxy_headers=True)
+        return create_server(
+            app, map=socket_map, host=host, port=port, threads=threads, ident="forceplate",
+            clear_untrusted_proxy_headers=True,
+            max_request_body_size=max_body_bytes + 1,       # waitress refuses a body of this size or more
+            inbuf_overflow=max_body_bytes + 2,              # so no allowed body is spooled to the disk
+            connection_limit=int(app.config["CONNECTION_LIMIT"]),
+            channel_timeout=float(app.config["CHANNEL_TIMEOUT_S"]),
+            cleanup_interval=float(app.config["CLEANUP_INTERVAL_S"]),
+            asyncore_use_poll=True)                         # select() stops at 1024 descriptors
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise ConfigError(f"cannot listen on {host}:{port}: the port is already in use "
@@ -134,6 +153,72 @@ def _bind(app, host: str, port: int, socket_map: dict, *, threads: int, max_stre
             raise ConfigError(f"cannot listen on {host}:{port}: permission denied (ports below 1024 need "
                               "privileges; use --port 8080)") from None
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _guard_connections(socket_map: dict, *, request_timeout_s: float) -> None:
+    """Make the listening sockets in ``socket_map`` accept :func:`guarded_channel_class` channels."""
+    channel_class = guarded_channel_class(request_timeout_s)
+    for dispatcher in list(socket_map.values()):
+        if hasattr(dispatcher, "channel_class"):       # a listening socket (one per address served)
+            dispatcher.channel_class = channel_class
+
+
+def guarded_channel_class(request_timeout_s: float, *, warn_every_s: float = 60.0):
+    """A waitress channel that drops slow requests and, at the connection limit, the stalest connection.
+
+    Waitress closes only connections idle for ``channel_timeout``, and at its ``connection_limit`` it stops
+    accepting: 110 connections each trickling a header byte now and then made the UI unreachable. Here a
+    request must arrive whole within ``request_timeout_s`` of its first byte, and a new connection that brings
+    the count to the limit closes the one that has waited longest (idle, or still sending its request; never
+    one being answered, such as a live page). Each is logged at most once every ``warn_every_s``.
+    """
+    logged = {"at": -float("inf"), "dropped": 0}
+
+    def note(what: str) -> None:
+        logged["dropped"] += 1
+        now = time.monotonic()
+        if now - logged["at"] >= warn_every_s:
+            log.warning("closed %d connection(s) so far: %s (a slow or flooding client?)", logged["dropped"], what)
+            logged["at"] = now
+
+    class GuardedChannel(HTTPChannel):
+        request_started = None      # time.time() when the request now arriving sent its first byte
+
+        def __init__(self, server, sock, addr, adj, map=None):
+            super().__init__(server, sock, addr, adj, map=map)
+            # One below waitress's own limit, which would stop accepting instead.
+            if len(self._map) >= adj.connection_limit - 1:
+                stalest = min((c for c in self._map.values() if isinstance(c, HTTPChannel) and c is not self
+                               and not c.requests and not c.will_close), key=_waiting_since, default=None)
+                if stalest is not None:
+                    stalest.will_close = True
+                    note(f"the connection limit ({adj.connection_limit}) was reached")
+
+        def received(self, data):
+            partial = self.request
+            result = super().received(data)
+            if self.request is None:
+                self.request_started = None
+            elif self.request is not partial or self.request_started is None:
+                self.request_started = time.time()
+            return result
+
+        def writable(self):
+            # Asked on every turn of the server's loop (at least once a second), for every connection.
+            if (self.request_started is not None and not self.will_close and not self.requests
+                    and time.time() - self.request_started > request_timeout_s):
+                self.will_close = True
+                note(f"a request was still arriving after {request_timeout_s:g} s")
+            return super().writable()
+
+    return GuardedChannel
+
+
+def _waiting_since(channel) -> float:
+    """When a connection that is not being answered began to wait: its partial request's first byte, or the
+    last thing it sent."""
+    started = getattr(channel, "request_started", None)
+    return started if started is not None else channel.last_activity
 
 
 class StderrHandler(logging.StreamHandler):
