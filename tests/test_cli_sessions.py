@@ -3,6 +3,7 @@ import json
 import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 
@@ -128,3 +129,20 @@ def test_an_export_to_a_folder_it_cannot_write_or_a_full_disk_exits_2_and_leaves
     assert list(out.iterdir()) == []
     with Store(tmp_path) as store:
         assert store.integrity_check() == "ok"
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_record_makes_a_data_folder_only_its_owner_can_read_whatever_the_umask(tmp_path):
+    data = tmp_path / "new" / "data"
+    run = forceplate("record", "--person", "Ann", "--seconds", "1", "--source", SIM_HEEL_DROPS, data_dir=data,
+                     preexec_fn=lambda: os.umask(0))          # the loosest umask: files would be 0666
+    assert run.returncode == 0, run.stderr
+    assert _mode(data) == 0o700
+    assert _mode(data / "forceplate.db") == 0o600
+    with Store(data) as store:                                 # -wal and -shm exist while a store is open
+        store.people()
+        for suffix in ("-wal", "-shm"):
+            assert _mode(f"{store.path}{suffix}") == 0o600

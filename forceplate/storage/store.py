@@ -30,6 +30,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from . import rawcodec
+from .files import create_private_file, make_private_folder
 from ..device.frames import Frames
 from ..signal.summary import osteogenic_index
 from ..exc import ForcePlateError
@@ -74,10 +75,10 @@ class Store:
     def __init__(self, path, *, mark_interrupted: bool = True):
         path = Path(path)
         if path.is_dir() or not path.suffix:
-            path.mkdir(parents=True, exist_ok=True)
-            path = path / DB_FILENAME
+            path = make_private_folder(path) / DB_FILENAME
         self.path = path
         try:
+            create_private_file(path)      # before SQLite makes it 0644: names and T-scores are private
             self.db = Database(path)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.enable_wal()
@@ -85,7 +86,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             migrations.apply(self.db)
         except Exception as exc:
-            if _is_sqlite_error(exc):
+            if _is_sqlite_error(exc) or isinstance(exc, OSError):
                 raise StoreError(f"{path}: cannot open the database: {exc}") from None
             raise
         self._locks: dict[int, int] = {}          # session id -> fd of its held lock file

@@ -14,6 +14,7 @@ from waitress import create_server
 from waitress import wasyncore
 
 from ..live.panel_link import PanelLink, prepare_source
+from ..storage.files import make_private_folder
 from ..exc import ConfigError
 
 log = logging.getLogger("forceplate.serve")
@@ -35,8 +36,7 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
     stderr = _stderr_handler()
     with contextlib.ExitStack() as stack:
         with _log_only_if_all_goes_well(stderr):   # a busy port or a bad spec gives exactly one line
-            data_dir = Path(data_dir)
-            data_dir.mkdir(parents=True, exist_ok=True)   # the instance folder; the store comes later
+            data_dir = make_private_folder(data_dir)      # the instance folder (0700); the store comes later
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 source = stack.enter_context(open_source(source_spec))
