@@ -102,6 +102,8 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
     app.extensions["forceplate.sets"] = SetController(plate, app.config["DATABASE"],
                                                       source_spec=getattr(plate.source, "name", None))
     app.teardown_appcontext(_close_store)
+    from .forms import RecordIdConverter
+    app.url_map.converters["id"] = RecordIdConverter      # before the routes that use <id:...>
 
     app.after_request(_add_security_headers)
     app.register_error_handler(HTTPException, _json_error)

@@ -5,6 +5,30 @@ import datetime as dt
 import math
 import re
 
+from werkzeug.routing import BaseConverter
+
+# A row id as the pages write it: ASCII digits, at most 18 of them, so it always fits SQLite's 64-bit
+# INTEGER. int() would take "²" or "٣", and 20 digits overflow SQLite: both were 500s, not a plain 404.
+_RECORD_ID = re.compile(r"[0-9]{1,18}")
+
+
+def record_id(raw) -> int | None:
+    """A person's or session's number from a form or query field; None unless it is bounded ASCII digits."""
+    value = str(raw or "").strip()
+    return int(value) if _RECORD_ID.fullmatch(value) else None
+
+
+class RecordIdConverter(BaseConverter):
+    """``<id:person_id>`` in a route: only a bounded ASCII number matches, anything else is a 404."""
+    regex = _RECORD_ID.pattern
+    part_isolating = True
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(int(value))
+
 
 class Invalid(ValueError):
     """A field's value will not do; the message says why and what would, in plain words."""
