@@ -130,6 +130,7 @@ def record(person, max_s, source_spec, data_dir):
     import signal as signals
 
     from .live.pipeline import Recorder
+    from .storage.store import StoreError
 
     if max_s is not None and not max_s > 0:
         raise BadInput(f"--seconds {max_s:g} must be positive")
@@ -145,11 +146,14 @@ def record(person, max_s, source_spec, data_dir):
     def on_signal(signum, _frame):
         stop.append(signum)
     previous = {sig: signals.signal(sig, on_signal) for sig in (signals.SIGINT, signals.SIGTERM)}
-    status, failure = "complete", None
+    status, failure, store_failure = "complete", None, None
     try:
         with source:
             recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name, max_s=max_s)
-            recorder.start()
+            try:
+                recorder.start()
+            except StoreError as exc:            # a full disk before the first sample: nothing to keep
+                raise BadInput(f"cannot start recording: {exc}") from None
             try:
                 while not stop and not recorder.is_done:
                     frames = source.read(4096, timeout_s=0.05)
@@ -158,17 +162,26 @@ def record(person, max_s, source_spec, data_dir):
                             _echo_json(event)
                     elif source.is_finished:
                         break
-            except ForcePlateError as exc:       # the plate failed mid-session: keep what was recorded
+            except ForcePlateError as exc:       # the plate or the disk failed mid-session: keep what was recorded
                 status, failure = "interrupted", exc
             for sig in previous:                 # a second signal must not interrupt the ending
                 signals.signal(sig, signals.SIG_IGN)
-            for event in recorder.finish(status=status):
-                _echo_json(event)
+            if not isinstance(failure, StoreError):
+                try:
+                    for event in recorder.finish(status=status):
+                        _echo_json(event)
+                except StoreError as exc:
+                    failure = exc
+            if isinstance(failure, StoreError):  # the disk refuses: end it interrupted as far as it lets us
+                lost = recorder.interrupt()
+                store_failure = f"{failure}{f' ({lost})' if lost else ''}"
             _echo_json(recorder.summary())
     finally:
         for sig, handler in previous.items():
             signals.signal(sig, handler)
         store.close()
+    if store_failure is not None:
+        raise BadInput(f"recording stopped, the session is kept as interrupted: {store_failure}")
     if failure is not None:
         raise click.ClickException(f"recording stopped: {failure}")
 

@@ -23,6 +23,7 @@ import fcntl
 import json
 import math
 import os
+import sqlite3
 import statistics
 from pathlib import Path
 
@@ -106,11 +107,14 @@ class Store:
         self.db.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
-            if self.db.conn.in_transaction:
+            self.db.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.conn.in_transaction:      # a failed COMMIT (a full disk) may leave it open
                 self.db.conn.execute("ROLLBACK")
+            if _is_sqlite_error(exc) and not isinstance(exc, sqlite3.IntegrityError):
+                # "database or disk is full", "disk I/O error": the caller's one line, not a traceback
+                raise StoreError(f"{self.path}: {exc}") from exc
             raise
-        self.db.conn.execute("COMMIT")
 
     def close(self) -> None:
         for session_id in list(self._locks):
@@ -380,12 +384,16 @@ class Store:
         if status not in ("complete", "interrupted"):
             raise ValueError(f"a session ends complete or interrupted, not {status!r}")
         bw = None if body_weight_n is None or not math.isfinite(body_weight_n) else float(body_weight_n)
-        with self._atomic():
-            self.db.execute("UPDATE sessions SET status = ?, ended_at = ?, body_weight_n = COALESCE(?, body_weight_n) "
-                            "WHERE id = ?", [status, ended_at or utc_now(), bw, session_id])
-            self._summarise(session_id)
-        self._release(session_id)
-        self._raw_state.pop(session_id, None)
+        try:
+            with self._atomic():
+                self.db.execute("UPDATE sessions SET status = ?, ended_at = ?, "
+                                "body_weight_n = COALESCE(?, body_weight_n) WHERE id = ?",
+                                [status, ended_at or utc_now(), bw, session_id])
+                self._summarise(session_id)
+        finally:
+            # Even when the disk refused the update: without its lock, mark_interrupted() can close it.
+            self._release(session_id)
+            self._raw_state.pop(session_id, None)
 
     def _summarise(self, session_id: int) -> None:
         """Keep the session's median peak (BW) and Osteogenic Index on its row (it has ended)."""
@@ -583,6 +591,5 @@ def _clean_name(name) -> str:
     return name
 
 
-def _is_sqlite_error(exc: Exception) -> bool:
-    import sqlite3
+def _is_sqlite_error(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.Error)
