@@ -94,7 +94,7 @@ def make_private_folder(folder) -> Path:
             os.mkdir(folder, PRIVATE_FOLDER_MODE)
         except FileExistsError:
             if not folder.is_dir():
-                raise
+                raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(folder)) from None
         else:
             os.chmod(folder, PRIVATE_FOLDER_MODE)      # the umask may have taken bits; never added any
     return folder
