@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 import warnings
 
 import click
@@ -214,8 +215,19 @@ def sessions(person, as_json, data_dir):
     if not rows:
         click.echo("No sessions.")
     for r in rows:
-        click.echo(f"{r['id']:>5}  {r['person']:<20} {r['started'][:19]}  {r['status']:<11} "
+        click.echo(f"{r['id']:>5}  {_printable(r['person']):<20} {r['started'][:19]}  {r['status']:<11} "
                    f"{r['events']:>4} events  {r['thumps']:>4} thumps")
+
+
+def _printable(text: str) -> str:
+    """``text`` for a terminal: control and format characters as escapes (``\\x1b``), never sent raw.
+
+    Names stored before names were checked may hold ESC and friends, which a terminal would obey."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _UNPRINTABLE else c
+                   for c in str(text))
+
+
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
 @cli.command()

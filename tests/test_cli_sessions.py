@@ -146,3 +146,21 @@ def test_record_makes_a_data_folder_only_its_owner_can_read_whatever_the_umask(t
         store.people()
         for suffix in ("-wal", "-shm"):
             assert _mode(f"{store.path}{suffix}") == 0o600
+
+
+def test_record_refuses_a_name_with_a_terminal_escape(tmp_path):
+    assert "control or invisible" in _one_line_error(
+        forceplate("record", "--person", "Ann\x1b]0;owned\x07", "--source", SIM_HEEL_DROPS, data_dir=tmp_path))
+
+
+def test_sessions_on_a_terminal_escapes_control_characters_of_names_stored_before_the_rule(tmp_path):
+    forceplate("record", "--person", "Ann", "--seconds", "1", "--source", SIM_HEEL_DROPS, data_dir=tmp_path)
+    with Store(tmp_path) as store:                 # as an older version could store it
+        store.db.execute("UPDATE people SET name = ? WHERE id = 1", ["Ann\x1b[2J\x9b31m\u200b"])
+        store.db.conn.commit()
+    run = forceplate("sessions", data_dir=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout and "\x9b" not in run.stdout and "\u200b" not in run.stdout
+    assert "Ann\\x1b[2J\\x9b31m\\u200b" in run.stdout
+    listed = json.loads(forceplate("sessions", "--json", data_dir=tmp_path).stdout)   # JSON keeps the name as is
+    assert listed[0]["person"] == "Ann\x1b[2J\x9b31m\u200b"

@@ -70,6 +70,10 @@ def test_adding_a_person_stores_them_with_body_mass_and_audits_who(client, app):
 
 @pytest.mark.parametrize("fields, message", [
     ({"name": "  "}, "Please enter the name."),
+    ({"name": "Ann\x85Example"}, "A name cannot hold control or invisible characters (it has U+0085)."),   # C1 NEL
+    ({"name": "Ann \x9b31m"}, "A name cannot hold control or invisible characters (it has U+009B)."),    # C1 CSI
+    ({"name": "\u200b\u200c\u2060"}, "A name cannot hold control or invisible characters"),            # zero-width
+    ({"name": "A" * 101}, "A name can have at most 100 characters."),
     ({"birth_year": "nineteen fifty"}, "The birth year must be a whole number"),
     ({"birth_year": "1850"}, "The birth year must be between 1900 and"),
     ({"mass_kg": "700"}, "The body mass must be between 20 and 300 kg."),

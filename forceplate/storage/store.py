@@ -25,6 +25,7 @@ import math
 import os
 import sqlite3
 import statistics
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +142,7 @@ class Store:
 
     def add_person(self, name: str, *, changed_by: str, **fields) -> int:
         """Add a person (``birth_year``, ``t_score``, ``has_vertebral_fracture``, ... as keywords); their id."""
-        name = _clean_name(name)
+        name = check_person_name(name)
         unknown = set(fields) - set(PERSON_FIELDS)
         if unknown:
             raise ValueError(f"unknown person fields: {', '.join(sorted(unknown))}")
@@ -159,7 +160,7 @@ class Store:
         return rows[0] if rows else None
 
     def person_by_name(self, name: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM people WHERE name = ?", [_clean_name(name)]))
+        rows = list(self.db.query("SELECT * FROM people WHERE name = ?", [_normalise_name(name)]))
         return rows[0] if rows else None
 
     def person_id_for(self, name: str, *, changed_by: str) -> int:
@@ -180,7 +181,7 @@ class Store:
         if unknown:
             raise ValueError(f"unknown person fields: {', '.join(sorted(unknown))}")
         if "name" in fields:
-            fields["name"] = _clean_name(fields["name"])
+            fields["name"] = check_person_name(fields["name"])
         with self._atomic():
             before = self.person(person_id)
             if before is None:
@@ -444,7 +445,7 @@ class Store:
         if person is None:
             rows = self.db.query(_SESSIONS_SQL.format(where="1"))
         else:
-            rows = self.db.query(_SESSIONS_SQL.format(where="p.name = ?"), [_clean_name(person)])
+            rows = self.db.query(_SESSIONS_SQL.format(where="p.name = ?"), [_normalise_name(person)])
         return [_session_dict(row) for row in rows]
 
     def person_history(self, person_id: int) -> list[dict]:
@@ -584,11 +585,31 @@ def _finite_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _clean_name(name) -> str:
-    name = " ".join(str(name or "").split())
+MAX_NAME_CHARS = 100
+# Control and format characters: ESC and the C1 controls drive a terminal (`forceplate sessions`), zero-width
+# ones make a name that looks blank or like someone else's; line and paragraph separators break lines.
+_NOT_IN_NAMES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def check_person_name(name) -> str:
+    """The one rule for a person's name, wherever one is created or changed: the name with its runs of spaces
+    made one and its ends stripped. Raises ValueError, in plain words, for a name that is blank, longer than
+    ``MAX_NAME_CHARS`` or holds a control or format character (a tab, ESC, a zero-width space...)."""
+    text = str(name or "")
+    bad = next((c for c in text if unicodedata.category(c) in _NOT_IN_NAMES), None)
+    if bad is not None:
+        raise ValueError(f"a name cannot hold control or invisible characters (it has U+{ord(bad):04X})")
+    name = _normalise_name(text)
     if not name:
         raise ValueError("a person needs a name")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"a name can have at most {MAX_NAME_CHARS} characters")
     return name
+
+
+def _normalise_name(name) -> str:
+    """A name as stored and looked up (names stored before the rule may still hold anything)."""
+    return " ".join(str(name or "").split())
 
 
 def _is_sqlite_error(exc: BaseException) -> bool:

@@ -125,7 +125,7 @@ PERSON_FIELDS = ("name", "birth_year", "t_score", "has_vertebral_fracture", "has
 def _read_person_form(data) -> forms.Form:
     this_year = dt.date.today().year
     form = forms.Form(data)
-    form.read("name", forms.text, label="name", required=True, max_length=100)
+    form.read("name", forms.person_name)
     form.read("birth_year", forms.number, label="birth year", low=1900, high=this_year, integer=True)
     form.read("t_score", forms.number, label="T-score", low=-10, high=10)
     form.read("mass_kg", forms.number, label="body mass", low=20, high=300, unit="kg")
