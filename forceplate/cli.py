@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 import warnings
 
 import click
@@ -130,6 +131,7 @@ def record(person, max_s, source_spec, data_dir):
     import signal as signals
 
     from .live.pipeline import Recorder
+    from .storage.store import StoreError
 
     if max_s is not None and not max_s > 0:
         raise BadInput(f"--seconds {max_s:g} must be positive")
@@ -145,11 +147,14 @@ def record(person, max_s, source_spec, data_dir):
     def on_signal(signum, _frame):
         stop.append(signum)
     previous = {sig: signals.signal(sig, on_signal) for sig in (signals.SIGINT, signals.SIGTERM)}
-    status, failure = "complete", None
+    status, failure, store_failure = "complete", None, None
     try:
         with source:
             recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name, max_s=max_s)
-            recorder.start()
+            try:
+                recorder.start()
+            except StoreError as exc:            # a full disk before the first sample: nothing to keep
+                raise BadInput(f"cannot start recording: {exc}") from None
             try:
                 while not stop and not recorder.is_done:
                     frames = source.read(4096, timeout_s=0.05)
@@ -158,17 +163,26 @@ def record(person, max_s, source_spec, data_dir):
                             _echo_json(event)
                     elif source.is_finished:
                         break
-            except ForcePlateError as exc:       # the plate failed mid-session: keep what was recorded
+            except ForcePlateError as exc:       # the plate or the disk failed mid-session: keep what was recorded
                 status, failure = "interrupted", exc
             for sig in previous:                 # a second signal must not interrupt the ending
                 signals.signal(sig, signals.SIG_IGN)
-            for event in recorder.finish(status=status):
-                _echo_json(event)
+            if not isinstance(failure, StoreError):
+                try:
+                    for event in recorder.finish(status=status):
+                        _echo_json(event)
+                except StoreError as exc:
+                    failure = exc
+            if isinstance(failure, StoreError):  # the disk refuses: end it interrupted as far as it lets us
+                lost = recorder.interrupt()
+                store_failure = f"{failure}{f' ({lost})' if lost else ''}"
             _echo_json(recorder.summary())
     finally:
         for sig, handler in previous.items():
             signals.signal(sig, handler)
         store.close()
+    if store_failure is not None:
+        raise BadInput(f"recording stopped, the session is kept as interrupted: {store_failure}")
     if failure is not None:
         raise click.ClickException(f"recording stopped: {failure}")
 
@@ -201,8 +215,19 @@ def sessions(person, as_json, data_dir):
     if not rows:
         click.echo("No sessions.")
     for r in rows:
-        click.echo(f"{r['id']:>5}  {r['person']:<20} {r['started'][:19]}  {r['status']:<11} "
+        click.echo(f"{r['id']:>5}  {_printable(r['person']):<20} {r['started'][:19]}  {r['status']:<11} "
                    f"{r['events']:>4} events  {r['thumps']:>4} thumps")
+
+
+def _printable(text: str) -> str:
+    """``text`` for a terminal: control and format characters as escapes (``\\x1b``), never sent raw.
+
+    Names stored before names were checked may hold ESC and friends, which a terminal would obey."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _UNPRINTABLE else c
+                   for c in str(text))
+
+
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
 @cli.command()

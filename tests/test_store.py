@@ -349,3 +349,21 @@ def test_a_simulated_80_sps_session_takes_under_a_third_of_its_16_raw_bytes_per_
     assert sets == frames.n_sets == 8000
     assert stored_bytes / sets < 5.0
     np.testing.assert_array_equal(store.raw_frames(session_id).raw_counts, frames.raw_counts)
+
+
+@pytest.mark.parametrize("name", ["Ann\x1b[2J", "Ann\x07", "Ann\tExample", "Ann\nExample", "Ann\x85", "\x9b31mAnn",
+                                  "\u200b", "\u200b\u200d\ufeff", "Ann\u202eelpmaxE", "Ann\u2028B", "", "   ",
+                                  "A" * 101])
+def test_a_name_with_control_or_invisible_characters_blank_or_too_long_is_refused(store, name):
+    with pytest.raises(ValueError):
+        store.add_person(name, changed_by="test")
+    ann = store.add_person("Ann", changed_by="test")
+    with pytest.raises(ValueError):
+        store.update_person(ann, changed_by="test", name=name)
+    assert [p["name"] for p in store.people()] == ["Ann"]
+
+
+def test_a_name_keeps_letters_of_every_script_and_ordinary_spaces(store):
+    for name in ["Zoë  O'Neill-Şahin", "李小龙", "Ωμέγα", "A" * 100, "José\u00a0María"]:
+        person_id = store.add_person(name, changed_by="test")
+        assert store.person(person_id)["name"] == " ".join(name.split())

@@ -144,11 +144,20 @@ class SessionWriter:
         flags = np.concatenate([f.flags for f in self._pending])
         n = t_ns.shape[0]
         end = n - n % self.chunk_sets if whole_chunks_only else n
-        for i in range(0, end, self.chunk_sets):
-            part = slice(i, min(i + self.chunk_sets, end))
-            self.store.add_raw_chunk(self.session_id, Frames(t_ns[part], counts[part], flags[part]))
-        self._pending = [Frames(t_ns[end:], counts[end:], flags[end:])] if end < n else []
-        self._pending_sets = n - end
+        stored = 0
+        try:
+            for i in range(0, end, self.chunk_sets):
+                part = slice(i, min(i + self.chunk_sets, end))
+                self.store.add_raw_chunk(self.session_id, Frames(t_ns[part], counts[part], flags[part]))
+                stored = part.stop
+        finally:       # a chunk that failed stays pending; the ones committed before it must not be stored twice
+            self._pending = [Frames(t_ns[stored:], counts[stored:], flags[stored:])] if stored < n else []
+            self._pending_sets = n - stored
+
+    @property
+    def pending_sets(self) -> int:
+        """Sample sets buffered, not committed yet."""
+        return self._pending_sets
 
     def add_events(self, events: list[dict]) -> list[dict]:
         """Commit events; returns them as reported: each with ``session`` and ``seq``."""
@@ -267,10 +276,25 @@ class Recorder:
                 "events": self.writer.events, "thumps": self.writer.thumps,
                 "body_weight_n": None if body_weight_n is None else round(float(body_weight_n), 1)}
 
-    def interrupt(self) -> None:
-        """Something failed: commit the buffered raw sets and end the session ``interrupted``, analysing no more."""
-        self.writer.finish(status="interrupted")
+    def interrupt(self) -> str | None:
+        """Something failed (the plate, the disk): end the session ``interrupted``, analysing no more.
+
+        The buffered raw sets are committed if the store still takes them. A store that refuses (a full disk)
+        loses them, and the session still ends ``interrupted``: left ``recording``, its pain answer would be
+        refused and no export would take it. If even that update is refused, the session's lock is released,
+        so the next ``Store.mark_interrupted`` closes it. Returns what was lost, in words (None: nothing)."""
         self.status = "interrupted"
+        lost = []
+        try:
+            self.writer.flush_frames()
+        except Exception:          # noqa: BLE001 - whatever the store raised, the session must still end
+            lost.append(f"{self.writer.pending_sets} raw sample sets not stored")
+        try:
+            self.writer.store.end_session(self.session_id, status="interrupted",
+                                          body_weight_n=self.pipeline.body_weight_n)
+        except Exception:          # noqa: BLE001 - its lock is released: mark_interrupted() ends it later
+            lost.append("its end time and summary not stored yet")
+        return "; ".join(lost) or None
 
     def _sets_of_this_recording(self, frames: Frames) -> Frames:
         if not frames.n_sets or (self.max_s is None and not self.skip_sets_before_start):

@@ -290,9 +290,11 @@ class SetController:
                     log.exception("the set recorder failed")
                     if recording is not None:
                         try:
-                            recording.recorder.interrupt()
+                            lost = recording.recorder.interrupt()
+                            if lost:
+                                log.error("session %s ended interrupted: %s", recording.session_id, lost)
                         except Exception:        # noqa: BLE001 - the store marks it on the next start
-                            pass
+                            log.exception("session %s could not be ended", recording.session_id)
                         recording = None
                         self._accepting = False
                         with self._state_lock:

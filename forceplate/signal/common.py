@@ -20,10 +20,15 @@ def as_force(force_n) -> np.ndarray:
     return force_n
 
 
+MAX_RATE_HZ = 1e6         # no load-cell amplifier samples faster; far beyond, seconds in samples overflow an int
+
+
 def check_rate(rate_hz) -> float:
     rate_hz = float(rate_hz)
     if not math.isfinite(rate_hz) or rate_hz <= 0:
         raise ValueError(f"sample rate {rate_hz!r} Hz is not a positive number")
+    if rate_hz > MAX_RATE_HZ:
+        raise ValueError(f"sample rate {rate_hz:g} Hz is above {MAX_RATE_HZ:g} Hz: no force plate samples that fast")
     return rate_hz
 
 

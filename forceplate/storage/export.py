@@ -36,7 +36,7 @@ def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
     increasing = t_s > np.maximum.accumulate(np.concatenate(([-np.inf], t_s[:-1])))
     keep = valid & increasing
     table = np.column_stack([t_s[keep], cells_n[keep]]).tolist()
-    header = ",".join(["t_s", *session["cells"]])
+    header = ",".join(spreadsheet_safe(name) for name in ["t_s", *session["cells"]])
     csv_text = header + "\n" + "".join(",".join(map(repr, row)) + "\n" for row in table)
 
     out_dir = Path(out_dir)
@@ -62,6 +62,20 @@ def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
     except OSError as exc:
         raise StoreError(f"cannot write the export to {out_dir}: {exc.strerror or exc}") from None
     return csv_path, json_path
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A text cell a spreadsheet shows as text: one that starts like a formula gets a leading ``'``.
+
+    Column names come from whatever file was replayed, so ``=HYPERLINK(...)_n`` can reach an export that a
+    clinician opens in a spreadsheet, which would run it. The ``'`` keeps the name's ``_n`` ending, so
+    ``forceplate analyze`` still reads the column as a force; the contract's names (``t_s``, ``fz1_n``...) and
+    the numbers are never changed. Every text cell of every CSV forceplate writes goes through here."""
+    cell = str(cell)
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def session_force(store: Store, session_id: int) -> tuple[np.ndarray, np.ndarray]:

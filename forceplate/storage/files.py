@@ -12,6 +12,44 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_folder(folder) -> Path:
+    """Make ``folder`` (and any missing parent) if missing; a folder made here is 0700 whatever the umask.
+
+    The data folder holds names and T-scores: another local account must not even list it. A folder that
+    already exists is left as its owner set it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(folder, PRIVATE_FOLDER_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(folder)) from None
+        else:
+            os.chmod(folder, PRIVATE_FOLDER_MODE)      # the umask may have taken bits; never added any
+    return folder
+
+
+def create_private_file(path) -> bool:
+    """Create ``path`` empty and 0600 (whatever the umask) if it does not exist; True if it was made here.
+
+    SQLite gives a database's -wal and -shm files the database file's own mode, so a database file made
+    0600 here keeps its journal private too."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+    finally:
+        os.close(fd)
+    return True
+
+
 def write_file_atomically(path, data: bytes | str | Iterable[bytes], *, mode: int = 0o666,
                           before_replace: Callable[[], None] | None = None, dir_fd: int | None = None) -> Path:
     """Write ``data`` to ``path`` under a temporary name beside it, fsync it, rename it over ``path`` and fsync

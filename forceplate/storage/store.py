@@ -23,13 +23,16 @@ import fcntl
 import json
 import math
 import os
+import sqlite3
 import statistics
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 from sqlite_utils import Database
 
 from . import rawcodec
+from .files import create_private_file, make_private_folder
 from ..device.frames import Frames
 from ..signal.summary import osteogenic_index
 from ..exc import ForcePlateError
@@ -74,10 +77,10 @@ class Store:
     def __init__(self, path, *, mark_interrupted: bool = True):
         path = Path(path)
         if path.is_dir() or not path.suffix:
-            path.mkdir(parents=True, exist_ok=True)
-            path = path / DB_FILENAME
+            path = make_private_folder(path) / DB_FILENAME
         self.path = path
         try:
+            create_private_file(path)      # before SQLite makes it 0644: names and T-scores are private
             self.db = Database(path)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.enable_wal()
@@ -85,7 +88,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             migrations.apply(self.db)
         except Exception as exc:
-            if _is_sqlite_error(exc):
+            if _is_sqlite_error(exc) or isinstance(exc, OSError):
                 raise StoreError(f"{path}: cannot open the database: {exc}") from None
             raise
         self._locks: dict[int, int] = {}          # session id -> fd of its held lock file
@@ -105,11 +108,14 @@ class Store:
         self.db.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
-            if self.db.conn.in_transaction:
+            self.db.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.conn.in_transaction:      # a failed COMMIT (a full disk) may leave it open
                 self.db.conn.execute("ROLLBACK")
+            if _is_sqlite_error(exc) and not isinstance(exc, sqlite3.IntegrityError):
+                # "database or disk is full", "disk I/O error": the caller's one line, not a traceback
+                raise StoreError(f"{self.path}: {exc}") from exc
             raise
-        self.db.conn.execute("COMMIT")
 
     def close(self) -> None:
         for session_id in list(self._locks):
@@ -136,7 +142,7 @@ class Store:
 
     def add_person(self, name: str, *, changed_by: str, **fields) -> int:
         """Add a person (``birth_year``, ``t_score``, ``has_vertebral_fracture``, ... as keywords); their id."""
-        name = _clean_name(name)
+        name = check_person_name(name)
         unknown = set(fields) - set(PERSON_FIELDS)
         if unknown:
             raise ValueError(f"unknown person fields: {', '.join(sorted(unknown))}")
@@ -154,7 +160,7 @@ class Store:
         return rows[0] if rows else None
 
     def person_by_name(self, name: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM people WHERE name = ?", [_clean_name(name)]))
+        rows = list(self.db.query("SELECT * FROM people WHERE name = ?", [_normalise_name(name)]))
         return rows[0] if rows else None
 
     def person_id_for(self, name: str, *, changed_by: str) -> int:
@@ -175,7 +181,7 @@ class Store:
         if unknown:
             raise ValueError(f"unknown person fields: {', '.join(sorted(unknown))}")
         if "name" in fields:
-            fields["name"] = _clean_name(fields["name"])
+            fields["name"] = check_person_name(fields["name"])
         with self._atomic():
             before = self.person(person_id)
             if before is None:
@@ -379,12 +385,16 @@ class Store:
         if status not in ("complete", "interrupted"):
             raise ValueError(f"a session ends complete or interrupted, not {status!r}")
         bw = None if body_weight_n is None or not math.isfinite(body_weight_n) else float(body_weight_n)
-        with self._atomic():
-            self.db.execute("UPDATE sessions SET status = ?, ended_at = ?, body_weight_n = COALESCE(?, body_weight_n) "
-                            "WHERE id = ?", [status, ended_at or utc_now(), bw, session_id])
-            self._summarise(session_id)
-        self._release(session_id)
-        self._raw_state.pop(session_id, None)
+        try:
+            with self._atomic():
+                self.db.execute("UPDATE sessions SET status = ?, ended_at = ?, "
+                                "body_weight_n = COALESCE(?, body_weight_n) WHERE id = ?",
+                                [status, ended_at or utc_now(), bw, session_id])
+                self._summarise(session_id)
+        finally:
+            # Even when the disk refused the update: without its lock, mark_interrupted() can close it.
+            self._release(session_id)
+            self._raw_state.pop(session_id, None)
 
     def _summarise(self, session_id: int) -> None:
         """Keep the session's median peak (BW) and Osteogenic Index on its row (it has ended)."""
@@ -435,7 +445,7 @@ class Store:
         if person is None:
             rows = self.db.query(_SESSIONS_SQL.format(where="1"))
         else:
-            rows = self.db.query(_SESSIONS_SQL.format(where="p.name = ?"), [_clean_name(person)])
+            rows = self.db.query(_SESSIONS_SQL.format(where="p.name = ?"), [_normalise_name(person)])
         return [_session_dict(row) for row in rows]
 
     def person_history(self, person_id: int) -> list[dict]:
@@ -575,13 +585,32 @@ def _finite_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _clean_name(name) -> str:
-    name = " ".join(str(name or "").split())
+MAX_NAME_CHARS = 100
+# Control and format characters: ESC and the C1 controls drive a terminal (`forceplate sessions`), zero-width
+# ones make a name that looks blank or like someone else's; line and paragraph separators break lines.
+_NOT_IN_NAMES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def check_person_name(name) -> str:
+    """The one rule for a person's name, wherever one is created or changed: the name with its runs of spaces
+    made one and its ends stripped. Raises ValueError, in plain words, for a name that is blank, longer than
+    ``MAX_NAME_CHARS`` or holds a control or format character (a tab, ESC, a zero-width space...)."""
+    text = str(name or "")
+    bad = next((c for c in text if unicodedata.category(c) in _NOT_IN_NAMES), None)
+    if bad is not None:
+        raise ValueError(f"a name cannot hold control or invisible characters (it has U+{ord(bad):04X})")
+    name = _normalise_name(text)
     if not name:
         raise ValueError("a person needs a name")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"a name can have at most {MAX_NAME_CHARS} characters")
     return name
 
 
-def _is_sqlite_error(exc: Exception) -> bool:
-    import sqlite3
+def _normalise_name(name) -> str:
+    """A name as stored and looked up (names stored before the rule may still hold anything)."""
+    return " ".join(str(name or "").split())
+
+
+def _is_sqlite_error(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.Error)

@@ -103,6 +103,8 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
                                                       source_spec=getattr(plate.source, "name", None),
                                                       min_free_disk_mb=float(app.config["MIN_FREE_DISK_MB"]))
     app.teardown_appcontext(_close_store)
+    from .forms import RecordIdConverter
+    app.url_map.converters["id"] = RecordIdConverter      # before the routes that use <id:...>
 
     app.after_request(_add_security_headers)
     app.register_error_handler(HTTPException, _json_error)
@@ -146,7 +148,18 @@ def _load_secret_key(app) -> None:
     if app.config.get("SECRET_KEY"):
         return
     path = os.path.join(app.instance_path, SECRET_KEY_FILE)
-    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+    try:
+        key = _read_or_make_secret_key(path)
+    except (OSError, UnicodeDecodeError) as exc:     # a folder or key it cannot read, write or make private
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot read or make the secret key: {reason}") from None
+    if len(key) < 32:
+        raise ConfigError(f"{path}: the secret key is missing or too short; delete the file to make a new one")
+    app.config["SECRET_KEY"] = key
+
+
+def _read_or_make_secret_key(path: str) -> str:
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -155,15 +168,12 @@ def _load_secret_key(app) -> None:
             log.warning("%s was readable by others (mode %o); making it 0600", path, mode)
             os.chmod(path, 0o600)
         with open(path, encoding="ascii") as fh:
-            key = fh.read().strip()
-        if len(key) < 32:
-            raise ConfigError(f"{path}: the secret key is missing or too short; delete the file to make a new one")
-    else:
-        key = secrets.token_hex(32)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(key + "\n")
-        log.info("made a new secret key in %s", path)
-    app.config["SECRET_KEY"] = key
+            return fh.read().strip()
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    log.info("made a new secret key in %s", path)
+    return key
 
 
 def _add_security_headers(response):

@@ -4,6 +4,33 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
+
+from werkzeug.routing import BaseConverter
+
+from ..storage.store import check_person_name
+
+# A row id as the pages write it: ASCII digits, at most 18 of them, so it always fits SQLite's 64-bit
+# INTEGER. int() would take "²" or "٣", and 20 digits overflow SQLite: both were 500s, not a plain 404.
+_RECORD_ID = re.compile(r"[0-9]{1,18}")
+
+
+def record_id(raw) -> int | None:
+    """A person's or session's number from a form or query field; None unless it is bounded ASCII digits."""
+    value = str(raw or "").strip()
+    return int(value) if _RECORD_ID.fullmatch(value) else None
+
+
+class RecordIdConverter(BaseConverter):
+    """``<id:person_id>`` in a route: only a bounded ASCII number matches, anything else is a 404."""
+    regex = _RECORD_ID.pattern
+    part_isolating = True
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(int(value))
 
 
 class Invalid(ValueError):
@@ -40,9 +67,23 @@ def text(raw, *, label: str, required: bool = False, max_length: int = 100) -> s
         return None
     if len(value) > max_length:
         raise Invalid(f"The {label} can have at most {max_length} characters.")
-    if any(ord(c) < 32 for c in value):
+    if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in value):
         raise Invalid(f"The {label} has characters that cannot be typed.")
     return value
+
+
+_CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}     # controls (C0 and C1), zero-width and format marks
+
+
+def person_name(raw) -> str:
+    """A person's name, by the store's one rule (check_person_name), in the form's words."""
+    if not " ".join(str(raw or "").split()):
+        raise Invalid("Please enter the name.")
+    try:
+        return check_person_name(raw)
+    except ValueError as exc:
+        message = str(exc)
+        raise Invalid(f"{message[0].upper()}{message[1:]}.") from None
 
 
 def number(raw, *, label: str, low: float, high: float, unit: str = "", integer: bool = False):

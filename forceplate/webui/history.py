@@ -25,7 +25,7 @@ PAGE_SIZE = 50               # sessions per page of the list
 TRACE_POINTS = 4000          # a stored trace is thinned (min/max kept) to about this many points
 
 
-@bp.get("/people/<int:person_id>/history")
+@bp.get("/people/<id:person_id>/history")
 def person_history(person_id):
     store = get_store()
     person = person_or_404(store, person_id)
@@ -38,7 +38,7 @@ def person_history(person_id):
                            min_per_week=MIN_SESSIONS_PER_WEEK)
 
 
-@bp.get("/people/<int:person_id>/history.json")
+@bp.get("/people/<id:person_id>/history.json")
 def person_history_data(person_id):
     """Chart data: per session (oldest first) its start (Unix s), median peak and OI; sessions per week."""
     store = get_store()
@@ -69,7 +69,7 @@ def _session_or_404(store, session_id):
         abort(404, description=f"there is no session number {session_id}")
 
 
-@bp.get("/sessions/<int:session_id>")
+@bp.get("/sessions/<id:session_id>")
 def session_page(session_id):
     store = get_store()
     session = _session_or_404(store, session_id)
@@ -78,7 +78,7 @@ def session_page(session_id):
                            raw=store.raw_bytes(session_id))
 
 
-@bp.get("/sessions/<int:session_id>/trace.json")
+@bp.get("/sessions/<id:session_id>/trace.json")
 def session_trace(session_id):
     """The stored force trace (thinned, every peak kept) in N and, when weighed, body weights."""
     store = get_store()
@@ -93,7 +93,7 @@ def session_trace(session_id):
                                          for e in store.events(session_id)]}))
 
 
-@bp.get("/sessions/<int:session_id>/export.<any(csv, json):kind>")
+@bp.get("/sessions/<id:session_id>/export.<any(csv, json):kind>")
 def session_export(session_id, kind):
     """The same files as `forceplate export` (docs/contracts.md section 2): the CSV trace, or its metadata JSON."""
     store = get_store()

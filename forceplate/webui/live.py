@@ -5,6 +5,7 @@ import threading
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from .forms import record_id
 from .stream import json_safe, stream_messages
 
 bp = Blueprint("live", __name__)
@@ -38,7 +39,7 @@ def page():
     from . import get_store
     status = json_safe(_plate().status())
     sets = current_app.extensions["forceplate.sets"]
-    chosen = request.args.get("person", type=int)
+    chosen = record_id(request.args.get("person"))
     if chosen is not None and get_store().person(chosen) is not None:
         sets.select(chosen)
     current = sets.current()

@@ -138,7 +138,7 @@ PERSON_FIELDS = ("name", "birth_year", "t_score", "has_vertebral_fracture", "has
 def _read_person_form(data) -> forms.Form:
     this_year = dt.date.today().year
     form = forms.Form(data)
-    form.read("name", forms.text, label="name", required=True, max_length=100)
+    form.read("name", forms.person_name)
     form.read("birth_year", forms.number, label="birth year", low=1900, high=this_year, integer=True)
     form.read("t_score", forms.number, label="T-score", low=-10, high=10)
     form.read("mass_kg", forms.number, label="body mass", low=20, high=300, unit="kg")
@@ -170,7 +170,7 @@ def person_new():
     return redirect(url_for("people.person_page", person_id=person_id, added=1), code=303)
 
 
-@bp.get("/people/<int:person_id>")
+@bp.get("/people/<id:person_id>")
 def person_page(person_id):
     store = get_store()
     person_or_404(store, person_id)
@@ -187,7 +187,7 @@ def _render_person(store, person_id, status=200, **context):
         added=request.args.get("added"), **context), status
 
 
-@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+@bp.route("/people/<id:person_id>/edit", methods=["GET", "POST"])
 def person_edit(person_id):
     store = get_store()
     person = person_or_404(store, person_id)
@@ -211,7 +211,7 @@ def person_edit(person_id):
     return redirect(url_for("people.person_page", person_id=person_id), code=303)
 
 
-@bp.post("/people/<int:person_id>/fractures")
+@bp.post("/people/<id:person_id>/fractures")
 def fracture_add(person_id):
     store = get_store()
     person_or_404(store, person_id)
@@ -225,7 +225,7 @@ def fracture_add(person_id):
     return redirect(url_for("people.person_page", person_id=person_id) + "#fractures", code=303)
 
 
-@bp.post("/people/<int:person_id>/approval")
+@bp.post("/people/<id:person_id>/approval")
 def approval(person_id):
     """Approve impact training for a restricted person (or withdraw it): the clinician's name and PIN."""
     store = get_store()
@@ -247,7 +247,7 @@ def approval(person_id):
     return redirect(url_for("people.person_page", person_id=person_id) + "#safety", code=303)
 
 
-@bp.post("/people/<int:person_id>/plan")
+@bp.post("/people/<id:person_id>/plan")
 def plan_edit(person_id):
     """Change the level, the target peak of each level and the daily impact cap: clinician PIN needed."""
     store = get_store()

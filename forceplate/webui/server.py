@@ -24,6 +24,7 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 
 from ..live.panel_link import PanelLink, prepare_source
+from ..storage.files import make_private_folder
 from ..exc import ConfigError
 
 log = logging.getLogger("forceplate.serve")
@@ -45,8 +46,10 @@ def run_server(host: str, port: int, source_spec: str | None, data_dir, *, threa
     stderr = _stderr_handler()
     with contextlib.ExitStack() as stack:
         with _log_only_if_all_goes_well(stderr):   # a busy port or a bad spec gives exactly one line
-            data_dir = Path(data_dir)
-            data_dir.mkdir(parents=True, exist_ok=True)   # the instance folder; the store comes later
+            try:
+                data_dir = make_private_folder(data_dir)  # the instance folder (0700); the store comes later
+            except OSError as exc:
+                raise ConfigError(f"{data_dir}: cannot use it as the data folder: {exc.strerror or exc}") from None
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 source = stack.enter_context(open_source(source_spec))
@@ -153,6 +156,8 @@ def _bind(app, host: str, port: int, socket_map: dict, *, threads: int, max_stre
             raise ConfigError(f"cannot listen on {host}:{port}: permission denied (ports below 1024 need "
                               "privileges; use --port 8080)") from None
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except ValueError:             # waitress, for a host that is no address and resolves to none
+        raise ConfigError(f"cannot listen on {host}:{port}: {host} is not an address of this machine") from None
 
 
 def _guard_connections(socket_map: dict, *, request_timeout_s: float) -> None:

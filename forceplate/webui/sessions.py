@@ -11,6 +11,7 @@ from ..live.sets import SetError
 from ..storage.store import UnknownSession
 from . import get_store
 from .auth import signed_in_user
+from .forms import record_id
 from .stream import json_safe
 
 bp = Blueprint("sessions", __name__)
@@ -46,8 +47,14 @@ def state():
 
 
 def _person_id_from_form() -> int | None:
-    raw = (request.form.get("person_id") or "").strip()
-    return int(raw) if raw.isdigit() else None
+    """The chosen person's number; None when none was chosen; a 400 for anything but a person's number."""
+    raw = request.form.get("person_id") or ""
+    if not raw.strip():
+        return None
+    person_id = record_id(raw)
+    if person_id is None:
+        abort(400, description="person_id is not a person's number: reload the page")
+    return person_id
 
 
 @bp.post("/live/set/select")
@@ -85,7 +92,7 @@ def stop():
     return _answer(set_state() | {"summary": summary})
 
 
-@bp.post("/sessions/<int:session_id>/pain")
+@bp.post("/sessions/<id:session_id>/pain")
 def pain(session_id):
     answer = (request.form.get("pain") or "").strip().lower()
     if answer not in ("yes", "no"):

@@ -7,6 +7,9 @@ starts again one sample period after its last sample, forever.
 """
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 
 from ...exc import ConfigError
@@ -15,6 +18,7 @@ from ..flags import WORD_NOT_READY
 from .simulator import ADCS, PacedSource
 
 REPLAY_SCALE_N_PER_COUNT = 0.01
+MAX_REPLAY_BYTES = 100 * 1024 * 1024   # a replay is held in memory whole (several times its size while parsed)
 
 
 class ReplaySource(PacedSource):
@@ -48,6 +52,7 @@ class ReplaySource(PacedSource):
         speed = float(speed)
         if not 0.01 <= speed <= 1000.0:
             raise ConfigError(f"speed {speed:g} is outside 0.01-1000")
+        _check_replay_file(path)
         trace = read_trace(path, rate_hz=rate_hz)
         force_n = np.asarray(trace.force_n, dtype=np.float64)
         channels = force_n.shape[1]
@@ -95,3 +100,20 @@ class ReplaySource(PacedSource):
 
     def _words(self, k):
         return self._words_all[np.asarray(k, dtype=np.int64) % self._n]
+
+
+def _check_replay_file(path) -> None:
+    """Refuse, before reading, what would never end (a device, a pipe: ``/dev/zero``) or not fit in memory."""
+    if os.fspath(path) == "-":
+        return                               # standard input: the trace reader's own concern
+    try:
+        info = os.stat(path)
+    except OSError:
+        return                               # the trace reader names a missing or unreadable file
+    if stat.S_ISDIR(info.st_mode):
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"replay:{path}: not a regular file (a device or a pipe cannot be replayed)")
+    if info.st_size > MAX_REPLAY_BYTES:
+        raise ConfigError(f"replay:{path}: {info.st_size / 2**20:.0f} MiB is more than a replay can hold in "
+                          f"memory ({MAX_REPLAY_BYTES / 2**20:.0f} MiB)")
