@@ -589,6 +589,13 @@ MAX_NAME_CHARS = 100
 # Control and format characters: ESC and the C1 controls drive a terminal (`forceplate sessions`), zero-width
 # ones make a name that looks blank or like someone else's; line and paragraph separators break lines.
 _NOT_IN_NAMES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+# ...except the zero-width (non-)joiner between two visible characters: Persian and Indic spellings and emoji
+# sequences need them, and there they cannot make a name look blank.
+_JOINERS = {"\u200c", "\u200d"}
+
+
+def _is_visible(c: str) -> bool:
+    return not c.isspace() and unicodedata.category(c) not in _NOT_IN_NAMES
 
 
 def check_person_name(name) -> str:
@@ -596,7 +603,9 @@ def check_person_name(name) -> str:
     made one and its ends stripped. Raises ValueError, in plain words, for a name that is blank, longer than
     ``MAX_NAME_CHARS`` or holds a control or format character (a tab, ESC, a zero-width space...)."""
     text = str(name or "")
-    bad = next((c for c in text if unicodedata.category(c) in _NOT_IN_NAMES), None)
+    bad = next((c for i, c in enumerate(text) if unicodedata.category(c) in _NOT_IN_NAMES
+                and not (c in _JOINERS and 0 < i < len(text) - 1
+                         and _is_visible(text[i - 1]) and _is_visible(text[i + 1]))), None)
     if bad is not None:
         raise ValueError(f"a name cannot hold control or invisible characters (it has U+{ord(bad):04X})")
     name = _normalise_name(text)
