@@ -173,8 +173,7 @@ def _read(blocks, path_str: str, name: str, rate_hz, max_samples) -> Trace:
         available = available_memory_bytes()
         max_samples = sample_limit(len(force_cols), available_bytes=available)
         if max_samples < MAX_SAMPLES_CAP:
-            why = (f"what can be analysed in {MEMORY_SHARE:.0%} of the {available / 1e6:,.0f} MB of memory "
-                   f"available")
+            why = f"what can be analysed in {MEMORY_SHARE:.0%} of the {_size(available)} of memory available"
         else:
             why = "the most forceplate reads, however much memory there is"
     else:
@@ -382,6 +381,10 @@ def _check_line_lengths(lines: list, name: str, lineno: int, max_line_bytes: int
                                    f"trace's rows are a few numbers (is this a CSV trace?)")
 
 
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:,.0f} MB" if n_bytes >= 1_000_000 else f"{n_bytes / 1e3:,.0f} kB"
+
+
 def _clean_name(cell: str) -> str:
     cell = cell.strip()
     if len(cell) >= 2 and cell[0] == cell[-1] == '"':
@@ -406,6 +409,10 @@ def _parse_fast(lines: list, n_cols: int, numeric_cols: list) -> np.ndarray | No
     path says why)."""
     # A row with the wrong number of cells, or an empty line, is a fault numpy would not always see.
     if any(line.count(",") != n_cols - 1 for line in lines):
+        return None
+    # With one column a blank line has the right number of commas (none), and numpy would skip it (and warn
+    # about a block of nothing but blank lines).
+    if n_cols == 1 and not all(line.strip() for line in lines):
         return None
     try:
         values = np.loadtxt(lines, delimiter=",", usecols=numeric_cols, ndmin=2, dtype=np.float64,
