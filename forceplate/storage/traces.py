@@ -36,9 +36,9 @@ READ_BYTES = 1 << 20              # text read and parsed at a time: about 60 000
 # The default sample limit: what `forceplate analyze` can hold, from reading through the analysis, in this
 # share of the memory available when it starts (the rest is for everything else on a 512 MB Pi Zero 2 W).
 MEMORY_SHARE = 0.25
-# Peak memory of `forceplate analyze` per sample above the interpreter's own, in bytes: measured 74-77 with
-# one force column and 97 with four (bench/csv_memory.py, 2 M and 10 M rows), rounded up. The analysis sets
-# it (its temporaries); the reader's own peak is about 24 bytes per sample and column.
+# Peak memory of `forceplate analyze` per sample above the interpreter's own, in bytes: measured 76 (10 M
+# rows) and 81 (2 M) with one force column, 101 with four (2 M; bench/csv_memory.py), rounded up. The
+# analysis sets it (its temporaries); the reader's own peak is about 8 bytes per number plus 8 per row.
 ANALYSIS_BYTES_PER_SAMPLE = 80
 ANALYSIS_BYTES_PER_FORCE_COLUMN = 8
 # However much memory there is: 50 M samples are 14 hours at 1 kHz, a week at the HX711's 80 SPS, and
