@@ -155,6 +155,8 @@ def available_memory_bytes() -> int | None:
 
 
 def _read(blocks, path_str: str, name: str, rate_hz, max_samples) -> Trace:
+    """The trace from `blocks` of lines (see :func:`_line_blocks`), checked in the order of the lines: the
+    first fault in the file is the one named."""
     first = next(blocks, None)
     if first is None:
         raise TraceFormatError(f"{name}: the file is empty (expected a header row such as t_s,fz_n)")
