@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .exc import ConfigError
+from .exc import ConfigError, TraceFormatError
 from .signal.common import STANDARD_GRAVITY_M_S2
 from .signal.bodyweight import MAX_BODY_MASS_KG, MIN_BODY_MASS_KG
 from .signal.cop import centre_of_pressure, lean_during_impacts, sway_measures
@@ -68,9 +68,14 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
         raise ConfigError(f"--adc {adc!r} is not ideal or hx711")
     trace = read_trace(path, rate_hz=rate_hz)
     body_weight_n = None if body_mass_kg is None else body_mass_kg * STANDARD_GRAVITY_M_S2
-    result = analyze_force(trace.t_s, trace.force_n, trace.rate_hz, adc=adc, body_weight_n=body_weight_n,
-                           thump_bw=thump_bw, min_peak_bw=min_peak_bw, body_height_m=body_height_m,
-                           chair_height_m=chair_height_m)
+    try:
+        result = analyze_force(trace.t_s, trace.force_n, trace.rate_hz, adc=adc, body_weight_n=body_weight_n,
+                               thump_bw=thump_bw, min_peak_bw=min_peak_bw, body_height_m=body_height_m,
+                               chair_height_m=chair_height_m)
+    except MemoryError:
+        # The reader's sample limit leaves room for the analysis; this is for a machine short of memory anyway.
+        raise TraceFormatError(f"{trace.name}: too large for this machine: out of memory analysing "
+                               f"{trace.n_samples:,} samples") from None
     weight = result.body_weight
     total_n = trace.force_n.sum(axis=1)
     clipped_s = [(float(trace.t_s[a]), float(trace.t_s[b - 1]), level)
