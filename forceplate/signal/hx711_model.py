@@ -246,16 +246,22 @@ def _family_tables(rate_hz: float, model: Hx711Model, singles: tuple, broad: tup
     longest = max(max(rise_k) * d + max(fall_s), max(r + f for r, f in spikes) + d)
     n_lag = int(math.ceil((longest + span) / d)) + 4
     t = (np.arange(n_lag * _SUB) + 0.5) * h
-    pulse_f = np.empty((len(shapes) + len(spikes), t.size))
-    step_f = np.zeros((len(shapes), t.size))
-    for i, (r, f, rk, fk) in enumerate(shapes):
-        r = rise_k[i] * d
-        down = _down((t - r) / f, fk)
-        pulse_f[i] = np.where(t < r, _up(t / r, rk), down)
-        step_f[i] = np.where(t < r, 0.0, 1 - down)
-    for j, (r, f) in enumerate(spikes):
-        r = spike_rise_k[j] * d
-        pulse_f[len(shapes) + j] = np.where(t < r, _up(t / r, "smooth"), _down((t - r) / f, "smooth"))
+
+    def pulses_and_steps(x):
+        # every shape's pulse (then every spike's) and every shape's "after" step, at the instants x (s)
+        pulse = np.empty((len(shapes) + len(spikes), x.size))
+        step = np.zeros((len(shapes), x.size))
+        for i, (_, f, rk, fk) in enumerate(shapes):
+            r = rise_k[i] * d
+            down = _down((x - r) / f, fk)
+            pulse[i] = np.where(x < r, _up(x / r, rk), down)
+            step[i] = np.where(x < r, 0.0, 1 - down)
+        for j, (_, f) in enumerate(spikes):
+            r = spike_rise_k[j] * d
+            pulse[len(shapes) + j] = np.where(x < r, _up(x / r, "smooth"), _down((x - r) / f, "smooth"))
+        return pulse, step
+
+    pulse_f, step_f = pulses_and_steps(t)
     k = kernel((np.arange(int(math.ceil(span / h)) + 1) + 0.5) * h, rate_hz, model=model)
     k = k / k.sum()
     n_fft = 1 << int(math.ceil(math.log2(t.size + k.size)))
@@ -268,16 +274,7 @@ def _family_tables(rate_hz: float, model: Hx711Model, singles: tuple, broad: tup
     resp_p[:, -1] = 0.0
     resp_s[:, -1] = 1.0
     grid = np.arange(n_lag) * d
-    curve_p = np.empty((pulse_f.shape[0], n_lag))
-    curve_s = np.zeros((len(shapes), n_lag))
-    for i, (r, f, rk, fk) in enumerate(shapes):
-        r = rise_k[i] * d
-        down = _down((grid - r) / f, fk)
-        curve_p[i] = np.where(grid < r, _up(grid / r, rk), down)
-        curve_s[i] = np.where(grid < r, 0.0, 1 - down)
-    for j, (r, f) in enumerate(spikes):
-        r = spike_rise_k[j] * d
-        curve_p[len(shapes) + j] = np.where(grid < r, _up(grid / r, "smooth"), _down((grid - r) / f, "smooth"))
+    curve_p, curve_s = pulses_and_steps(grid)
     curve_p[:, -1] = 0.0
     curve_s[:, -1] = 1.0
     # combinations: a broad pulse (the extra shapes) with a spike whose peak is `at` of its rise/fall away
