@@ -15,13 +15,16 @@ from .files import write_file_atomically
 from .store import Store, StoreError
 
 
-def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
+def export_session(store: Store, session_id: int, out_dir, *, dir_fd: int | None = None) -> tuple[Path, Path]:
     """Write a session's raw trace as a docs/contracts.md section 2 CSV, and its metadata as JSON beside it.
 
     The CSV has ``t_s`` (seconds since the session's start, on the source's time scale, exactly the times
     the live analysis had) and one ``*_n`` column per load cell: the stored counts through the session's
     calibration. A set with a flagged word has no force to give, so it is left out (the live analysis had
     NaN there); the JSON says how many. Files are written whole or not at all (a temporary file renamed).
+
+    With ``dir_fd`` (an open folder, e.g. on a USB stick) the files are written in that folder, resolving
+    nothing by path, and ``out_dir`` only names it in messages and in the returned paths.
 
     Returns the paths written (CSV, JSON). Raises UnknownSession, or StoreError for a folder that cannot be
     written (its message names the path and the reason, e.g. a full disk).
@@ -56,9 +59,10 @@ def export_session(store: Store, session_id: int, out_dir) -> tuple[Path, Path]:
         "events": store.events(session_id),
     }
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_file_atomically(csv_path, csv_text)
-        write_file_atomically(json_path, json.dumps(meta, indent=1, allow_nan=False) + "\n")
+        if dir_fd is None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        write_file_atomically(csv_path, csv_text, dir_fd=dir_fd)
+        write_file_atomically(json_path, json.dumps(meta, indent=1, allow_nan=False) + "\n", dir_fd=dir_fd)
     except OSError as exc:
         raise StoreError(f"cannot write the export to {out_dir}: {exc.strerror or exc}") from None
     return csv_path, json_path

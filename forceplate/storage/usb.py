@@ -152,9 +152,9 @@ def _export_one(store, session, stick: _Stick, result, progress):
     doing = f"write {name}/{csv_name}"
     stick.check(doing)
     try:
-        # export_session writes by path: this path is the .incoming folder the export made and holds open,
-        # whatever the names on the stick now point to (Linux resolves /proc/self/fd/N to that very folder)
-        csv_tmp, json_tmp = export_session(store, session_id, f"/proc/self/fd/{stick.incoming}")
+        # into the .incoming folder the export made and holds open, whatever the names on the stick point to
+        csv_tmp, json_tmp = export_session(store, session_id, stick.mount / EXPORT_FOLDER / INCOMING,
+                                           dir_fd=stick.incoming)
     except StoreError as exc:
         cause = exc.__context__            # export_session says "cannot write ...: <reason>"; the errno is here
         if isinstance(cause, OSError):
