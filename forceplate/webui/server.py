@@ -162,20 +162,21 @@ def _bind(app, host: str, port: int, socket_map: dict, *, threads: int, max_stre
 
 def _guard_connections(socket_map: dict, *, request_timeout_s: float) -> None:
     """Make the listening sockets in ``socket_map`` accept :func:`guarded_channel_class` channels."""
-    channel_class = guarded_channel_class(request_timeout_s)
+    channel_class = guarded_channel_class(socket_map, request_timeout_s)
     for dispatcher in list(socket_map.values()):
         if hasattr(dispatcher, "channel_class"):       # a listening socket (one per address served)
             dispatcher.channel_class = channel_class
 
 
-def guarded_channel_class(request_timeout_s: float, *, warn_every_s: float = 60.0):
+def guarded_channel_class(socket_map: dict, request_timeout_s: float, *, warn_every_s: float = 60.0):
     """A waitress channel that drops slow requests and, at the connection limit, the stalest connection.
 
     Waitress closes only connections idle for ``channel_timeout``, and at its ``connection_limit`` it stops
     accepting: 110 connections each trickling a header byte now and then made the UI unreachable. Here a
     request must arrive whole within ``request_timeout_s`` of its first byte, and a new connection that brings
     the count to the limit closes the one that has waited longest (idle, or still sending its request; never
-    one being answered, such as a live page). Each is logged at most once every ``warn_every_s``.
+    one being answered, such as a live page). ``socket_map`` is the server's map of connections (ours, given to
+    waitress). Each drop is logged at most once every ``warn_every_s``.
     """
     logged = {"at": -float("inf"), "dropped": 0}
 
@@ -192,8 +193,8 @@ def guarded_channel_class(request_timeout_s: float, *, warn_every_s: float = 60.
         def __init__(self, server, sock, addr, adj, map=None):
             super().__init__(server, sock, addr, adj, map=map)
             # One below waitress's own limit, which would stop accepting instead.
-            if len(self._map) >= adj.connection_limit - 1:
-                stalest = min((c for c in self._map.values() if isinstance(c, HTTPChannel) and c is not self
+            if len(socket_map) >= adj.connection_limit - 1:
+                stalest = min((c for c in socket_map.values() if isinstance(c, HTTPChannel) and c is not self
                                and not c.requests and not c.will_close), key=_waiting_since, default=None)
                 if stalest is not None:
                     stalest.will_close = True
