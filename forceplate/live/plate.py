@@ -20,6 +20,7 @@ import numpy as np
 
 from ..device import sampling
 from ..device.flags import NAMES as FLAG_NAMES
+from .listeners import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +57,6 @@ class Update:
     @property
     def is_empty(self) -> bool:
         return self.t_s.size == 0 and not self.events
-
-
-@dataclass(eq=False)
-class _Listener:
-    """One add_listener call: the callback, and whether it has failed (only the sampler thread sets that)."""
-    callback: object
-    has_failed: bool = False
 
 
 @dataclass
@@ -116,10 +110,7 @@ class LivePlate:
         self._finished = False
         self._error: str | None = None
         self._pipeline = None
-        # Replaced whole under the lock, never changed in place: the sampler reads one reference per batch
-        # and calls that tuple without a lock, so adding or removing never waits on a listener or loses one.
-        self._listeners: tuple[_Listener, ...] = ()
-        self._listeners_lock = threading.Lock()
+        self._listeners = Listeners("plate listener")     # called in the sampler thread after each batch
 
     # -- the sampler ---------------------------------------------------------------------------------------
 
@@ -178,31 +169,14 @@ class LivePlate:
 
         Safe from any thread while the plate samples. A listener added during a batch hears from the next one.
         """
-        with self._listeners_lock:
-            self._listeners = self._listeners + (_Listener(callback),)
+        self._listeners.add(callback)
 
     def remove_listener(self, callback) -> None:
         """Stop calling ``callback`` (nothing happens if it is not listening). Safe from any thread.
 
         A batch already being handed on when this is called may still reach ``callback`` once.
         """
-        with self._listeners_lock:
-            listeners = list(self._listeners)
-            for i, listener in enumerate(listeners):
-                if listener.callback == callback:
-                    del listeners[i]
-                    self._listeners = tuple(listeners)
-                    return
-
-    def _tell_listeners(self, frames, events) -> None:
-        for listener in self._listeners:
-            try:
-                listener.callback(frames, events)
-            except Exception:          # noqa: BLE001 - a listener's bug must not stop the sampling
-                if not listener.has_failed:             # once: not a log line per batch
-                    listener.has_failed = True
-                    log.exception("a plate listener failed (%r); its further failures are not logged",
-                                  listener.callback)
+        self._listeners.remove(callback)
 
     def _run(self) -> None:
         try:
@@ -216,7 +190,7 @@ class LivePlate:
                         self.source.pause(left_s)        # the source keeps its sets (its ring) meanwhile
                 elif self.source.is_finished:
                     events = self._pipeline.flush()      # the end of the recording settles the last events
-                    self._tell_listeners(None, events)
+                    self._listeners.call(None, events)
                     with self._cond:
                         self._append_events(events)
                         self._pending = []
@@ -246,7 +220,7 @@ class LivePlate:
         t_s, total_n, events = processed.t_s, processed.total_n, processed.events
         if processed.cells_n is not None:
             self._follow_drift(processed.cells_n)
-        self._tell_listeners(frames, events)
+        self._listeners.call(frames, events)
         flags = np.asarray(frames.flags)
         is_flagged = flags != 0
         flagged_per_channel = is_flagged.sum(axis=0) if is_flagged.any() else None

@@ -29,6 +29,7 @@ import numpy as np
 from ..exc import ForcePlateError
 from ..programme.rules import LEVELS
 from ..programme.standing import standing_of
+from .listeners import Listeners
 from .pipeline import Recorder
 from ..signal.jumps import flight_threshold
 
@@ -81,7 +82,7 @@ class SetController:
         self._accepting = False             # read by the sampler thread without a lock (a bool is atomic)
         self._command_lock = threading.Lock()   # one start/stop at a time
         self._state_lock = threading.Lock()     # short: the snapshot the web pages read
-        self._listeners: list = []
+        self._listeners = Listeners("set listener")
         self._current: dict | None = None
         self._last: dict | None = None
         self._events: list[dict] = []
@@ -113,13 +114,10 @@ class SetController:
 
     def add_listener(self, callback) -> None:
         """Call ``callback(event_dict)`` on every set event (see the module docstring)."""
-        with self._state_lock:
-            self._listeners.append(callback)
+        self._listeners.add(callback)
 
     def remove_listener(self, callback) -> None:
-        with self._state_lock:
-            if callback in self._listeners:
-                self._listeners.remove(callback)
+        self._listeners.remove(callback)
 
     def select(self, person_id: int | None) -> None:
         """The person a ``toggle()`` starts a set for (the live page's choice)."""
@@ -227,13 +225,7 @@ class SetController:
         return value
 
     def _notify(self, event: dict) -> None:
-        with self._state_lock:
-            listeners = list(self._listeners)
-        for callback in listeners:
-            try:
-                callback(dict(event))
-            except Exception:          # noqa: BLE001 - a listener's bug must not stop a recording
-                log.exception("a set listener failed")
+        self._listeners.call(dict(event))
 
     def _set_fault(self, message: str) -> None:
         with self._state_lock:
