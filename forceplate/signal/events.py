@@ -141,7 +141,7 @@ def json_number(key: str, value):
 
 def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: float | None = None,
                   thump_bw: float = 2.5, min_peak_bw: float = 1.3, body_height_m: float | None = None,
-                  chair_height_m: float | None = None) -> Analysis:
+                  chair_height_m: float | None = None, exercise: str = "free") -> Analysis:
     """Weigh the person and find every jump and impact in a force trace.
 
     Parameters

@@ -10,12 +10,21 @@ body weight, which live is the quietest second seen so far (offline: in the whol
 
 Events wait for a body weight (they are judged in body weights) for at most `max_wait_for_weight_s` of
 stream time, then go out with null ``*_bw`` fields, like an offline analysis without quiet standing.
+
+What :meth:`LiveAnalyzer.feed` and :meth:`LiveAnalyzer.flush` return, in time order, are dicts of three kinds
+besides the contract's ``impact`` and ``jump``:
+
+- ``{"kind": "sit-to-stand", ...}``: a sit-to-stand rep (the fields of
+  :func:`~forceplate.signal.events.sit_to_stand_dict`), never an impact;
+- ``{"kind": "withdrawn", "t_peak_s": T, "reason": "..."}``: the impact sent earlier with peak time ``T`` is
+  withdrawn (in a heel-drop set, a take-off followed it: it was that jump's push-off). Rare, and counted.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .common import check_adc, check_rate
+from .exercises import check_exercise
 from .bodyweight import BodyWeight
 from .events import analyze_force, event_dict, event_time_s, weigh_standing
 from .jumps import Jump, flight_threshold
@@ -55,8 +64,10 @@ class LiveAnalyzer:
     HORIZON_S = max(_PUSHOFF_S, _LANDING_WINDOW_S + _REFRACTORY_S) + _MARGIN_S
 
     def __init__(self, rate_hz, *, adc="hx711", thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None,
-                 window_s=30.0, analyses_per_s=10.0, max_wait_for_weight_s=10.0, empty_reset_s=3.0):
+                 window_s=30.0, analyses_per_s=10.0, max_wait_for_weight_s=10.0, empty_reset_s=3.0,
+                 exercise="free"):
         self.rate_hz = check_rate(rate_hz)
+        self.exercise = check_exercise(exercise)
         self.adc = check_adc(adc)
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)
