@@ -41,6 +41,11 @@ def start(store, person="Ann", **kw):
 
 IMPACT = {"kind": "impact", "t_peak_s": 1.5, "peak_n": 2100.0, "peak_bw": 3.0, "loading_rate_bw_s": 80.0,
           "thump": True, "onset_s": 1.45, "landing": None, "intensity": "high"}
+STS = {"kind": "sit-to-stand", "seated_start_s": 2.0, "seated_end_s": 4.1, "seated_n": 180.0, "seated_bw": 0.26,
+       "lowering_start_s": 0.9, "lowering_end_s": 2.0, "lowering_s": 1.1, "rise_start_s": 4.1, "rise_end_s": 4.9,
+       "rise_s": 0.8, "t_peak_s": 4.4, "peak_n": 1050.0, "peak_bw": 1.52, "is_fast_rise": True,
+       "is_slow_lowering": False, "tempo": "fast up, fast down", "mean_power_w": 310.2, "mean_power_w_kg": 4.43,
+       "power_method": "mean power = ..."}
 JUMP = {"kind": "jump", "takeoff_s": 3.0, "landing_s": None, "flight_s": None, "height_flight_m": None,
         "height_impulse_m": 0.2, "t_peak_s": None, "peak_n": None, "peak_bw": None, "loading_rate_bw_s": None,
         "thump": None, "height_method": "ends in flight"}
@@ -49,7 +54,7 @@ JUMP = {"kind": "jump", "takeoff_s": 3.0, "landing_s": None, "flight_s": None, "
 # -- schema and migrations ------------------------------------------------------------------------------
 
 def test_a_new_store_is_at_the_newest_schema_in_wal_with_full_sync_and_foreign_keys(store):
-    assert store.schema_version() == len(MIGRATION_NAMES) == 6
+    assert store.schema_version() == len(MIGRATION_NAMES) == 7
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2          # FULL: survives power loss
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -80,6 +85,15 @@ def insert_chunks(db, session_id, rows):
 
 def fp1_rows(frames):
     return [(part, *encode_fp1_chunk(part.t_ns, part.raw_counts, part.flags)) for part in chunked(frames)]
+
+
+def fp2_rows(frames):
+    """A session's chunks as the store writes them in fp2."""
+    rows, position = [], None
+    for part in chunked(frames):
+        chunks, position = rawcodec.encode_next(part, position, what="a test chunk")
+        rows.extend(chunks)
+    return rows
 
 
 def fp2_rows_with_one_fp1_chunk(frames, fp1_at):
@@ -126,10 +140,15 @@ def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_pat
                        "'2025-01-02T00:00:00+00:00', 'complete', 'sim', 80, 'hx711', 4, "
                        "'[\"fz1_n\", \"fz2_n\", \"fz3_n\", \"fz4_n\"]', 0, '{}', 2.5, 1.3)",
                        [session_id, person_id])
-        db.execute("INSERT INTO events (session_id, seq, kind, t_s, thump, peak_bw, extra, recorded_at) "
-                   "VALUES (1, 0, 'impact', 1.0, 1, 3.0, '{}', '2025-01-02T00:00:01+00:00')")
-        insert_chunks(db, 1, fp1_rows(old))
-        insert_chunks(db, 2, fp2_rows_with_one_fp1_chunk(mixed, fp1_at=7))
+        db.execute("INSERT INTO events (session_id, seq, kind, t_s, t_peak_s, peak_n, thump, peak_bw, extra, "
+                   "recorded_at) VALUES (1, 0, 'impact', 1.0, 1.0, 2000.0, 1, 3.0, '{\"onset_s\": 0.95}', "
+                   "'2025-01-02T00:00:01+00:00')")
+        if version < 6:
+            insert_chunks(db, 1, fp1_rows(old))
+            insert_chunks(db, 2, fp2_rows_with_one_fp1_chunk(mixed, fp1_at=7))
+        else:                                          # from 0006 on, every chunk is fp2
+            insert_chunks(db, 1, fp2_rows(old))
+            insert_chunks(db, 2, fp2_rows(mixed))
     if version >= 4:                                   # from 0004 on, the writer keeps the counts on the row
         db.execute("UPDATE sessions SET event_count = 1, thump_count = 1, peak_bw_max = 3.0, peak_bw_sum = 3.0, "
                    "peak_bw_count = 1 WHERE id = 1")
@@ -157,6 +176,18 @@ def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_pat
                 keys = [r[0] for r in rows if r[5][0] & 1]
                 assert keys == list(range(0, len(rows), rawcodec.KEY_EVERY))
                 assert_same_sets(s.raw_frames(session_id), frames)
+            # 0007: every older session was a free one; the old event is whole, and stands
+            assert [x["exercise"] for x in s.sessions()] == ["free", "free"]
+            assert s.events(1) == [{"kind": "impact", "t_peak_s": 1.0, "peak_n": 2000.0, "peak_bw": 3.0,
+                                    "loading_rate_bw_s": None, "thump": True, "onset_s": 0.95, "seq": 0}]
+            # ... and the rebuilt events table takes sit-to-stand reps and withdrawals, with its foreign key
+            s.add_events(2, [STS])
+            assert [e["kind"] for e in s.events(2)] == ["sit-to-stand"]
+            with pytest.raises(sqlite3.IntegrityError):
+                s.add_events(99, [IMPACT])
+            assert s.withdraw_event(1, 1.02, "a jump's push-off")["seq"] == 0
+            assert s.events(1) == [] and (s.session(1)["events"], s.session(1)["thumps"]) == (0, 0)
+            assert s.db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert s.integrity_check() == "ok"
     with Store(tmp_path) as again:                      # re-running is a no-op
         assert again.schema_version() == len(MIGRATION_NAMES)
@@ -311,6 +342,80 @@ def test_history_lists_one_persons_sessions_newest_first_with_their_event_summar
     assert (history[1]["events"], history[1]["thumps"], history[1]["peak_bw_max"]) == (2, 1, 3.0)
     assert history[1]["peak_bw_mean"] == pytest.approx(2.5)
     assert (history[0]["events"], history[0]["thumps"]) == (0, 0)
+
+
+# -- exercises, sit-to-stand reps and withdrawn events ----------------------------------------------------
+
+def test_a_session_keeps_its_exercise_and_refuses_an_unknown_one(store):
+    assert store.session(start(store))["exercise"] == "free"
+    session_id = start(store, exercise="sit-to-stand")
+    assert store.session(session_id)["exercise"] == "sit-to-stand"
+    assert store.person_history(store.person_by_name("Ann")["id"])[0]["exercise"] == "sit-to-stand"
+    with pytest.raises(ValueError, match="heel-drop"):
+        start(store, exercise="heel drops")
+    with pytest.raises(sqlite3.IntegrityError):             # the column's CHECK, whoever writes
+        store.db.execute("UPDATE sessions SET exercise = 'skipping' WHERE id = ?", [session_id])
+
+
+def test_sit_to_stand_reps_count_as_reps_never_as_thumps_peaks_or_dose(store):
+    session_id = start(store, exercise="sit-to-stand")
+    store.add_events(session_id, [STS, STS | {"t_peak_s": 9.4, "peak_bw": 3.9}, IMPACT])
+    row = store.session(session_id)
+    assert (row["events"], row["thumps"]) == (3, 1)
+    assert (row["peak_bw_max"], row["peak_bw_count"], row["peak_bw_sum"]) == (3.0, 1, 3.0)
+    back = store.events(session_id)
+    assert back[0] == STS | {"seq": 0}                       # every field as reported
+    assert back[0].get("thump") is None
+    store.end_session(session_id)
+    (history,) = store.person_history(store.person_by_name("Ann")["id"])
+    assert history["peak_bw_median"] == 3.0
+    assert history["osteogenic_index"] == pytest.approx(3.0 * math.log(2))      # one impact: ln(1 + 1)
+    (programme,) = store.programme_sessions(store.person_by_name("Ann")["id"], "2000-01-01")
+    assert programme["peaks_bw"] == [3.0]
+
+
+def test_withdrawing_an_impact_takes_it_out_of_the_events_counts_and_dose(store):
+    session_id = start(store)
+    soft = IMPACT | {"t_peak_s": 4.0, "peak_bw": 2.0, "thump": False}
+    pushoff = IMPACT | {"t_peak_s": 6.0, "peak_bw": 3.6}
+    store.add_events(session_id, [IMPACT, soft, pushoff])
+    assert store.withdraw_event(session_id, 6.3, "a jump's push-off") is None      # 0.3 s away: no impact
+    withdrawn = store.withdraw_event(session_id, 6.04, "a jump's push-off")
+    assert withdrawn["seq"] == 2 and withdrawn["t_peak_s"] == 6.0
+    assert withdrawn["withdrawn_reason"] == "a jump's push-off" and withdrawn["withdrawn_at"]
+    assert [e["seq"] for e in store.events(session_id)] == [0, 1]
+    assert [e["seq"] for e in store.withdrawn_events(session_id)] == [2]
+    row = store.session(session_id)
+    assert (row["events"], row["thumps"], row["peak_bw_max"], row["peak_bw_count"]) == (2, 1, 3.0, 2)
+    assert row["peak_bw_sum"] == pytest.approx(5.0)
+    assert store.withdraw_event(session_id, 6.0, "again") is None                # once only
+    store.add_events(session_id, [IMPACT | {"t_peak_s": 8.0}])                   # numbering goes on after it
+    assert [e["seq"] for e in store.events(session_id)] == [0, 1, 3]
+    store.end_session(session_id)
+    row = store.session(session_id)
+    assert row["peak_bw_median"] == 3.0                     # of 3.0, 2.0, 3.0: the 3.6 is gone
+    assert row["osteogenic_index"] == pytest.approx(3.0 * math.log(4))
+
+
+def test_withdrawing_after_the_session_ended_updates_its_median_and_dose(store):
+    session_id = start(store)
+    store.add_events(session_id, [IMPACT, IMPACT | {"t_peak_s": 3.0, "peak_bw": 5.0}])
+    store.end_session(session_id)
+    assert store.session(session_id)["peak_bw_median"] == 4.0
+    store.withdraw_event(session_id, 3.0, "a jump's push-off")
+    row = store.session(session_id)
+    assert (row["peak_bw_median"], row["events"]) == (3.0, 1)
+    assert row["osteogenic_index"] == pytest.approx(3.0 * math.log(2))
+
+
+def test_only_impacts_are_withdrawn_never_jumps_or_sit_to_stand_reps(store):
+    session_id = start(store)
+    store.add_events(session_id, [JUMP | {"t_peak_s": 3.2, "peak_bw": 3.0}, STS])
+    assert store.withdraw_event(session_id, 3.2, "x") is None
+    assert store.withdraw_event(session_id, STS["t_peak_s"], "x") is None
+    with pytest.raises(ValueError):
+        store.withdraw_event(session_id, 3.2, " ")
+    assert store.session(session_id)["events"] == 2
 
 
 # -- raw traces -----------------------------------------------------------------------------------------

@@ -26,6 +26,11 @@ def export_session(store: Store, session_id: int, out_dir, *, dir_fd: int | None
     With ``dir_fd`` (an open folder, e.g. on a USB stick) the files are written in that folder, resolving
     nothing by path, and ``out_dir`` only names it in messages and in the returned paths.
 
+    The JSON's ``events`` are the events that stand; ``withdrawn_events`` those the live analysis sent and
+    took back (each with ``withdrawn_reason``); ``exercise`` what the person was asked to do, which the
+    ``analyze`` command line passes on (``--exercise``, left out for ``free``), so the analysis applies the rules
+    the live page applied.
+
     Returns the paths written (CSV, JSON). Raises UnknownSession, or StoreError for a folder that cannot be
     written (its message names the path and the reason, e.g. a full disk).
     """
@@ -55,8 +60,11 @@ def export_session(store: Store, session_id: int, out_dir, *, dir_fd: int | None
         "csv": csv_path.name, "sets": int(frames.n_sets), "sets_exported": int(keep.sum()),
         "sets_left_out_flagged": int((~valid).sum()),
         "analyze": (f"forceplate analyze {csv_path.name} --adc {session['adc']} --thump-bw {session['thump_bw']:g} "
-                    f"--min-peak-bw {session['min_peak_bw']:g}"),
+                    f"--min-peak-bw {session['min_peak_bw']:g}"
+                    + ("" if session["exercise"] == "free" else f" --exercise {session['exercise']}")),
         "events": store.events(session_id),
+        "exercise": session["exercise"],
+        "withdrawn_events": store.withdrawn_events(session_id),
     }
     try:
         if dir_fd is None:

@@ -240,6 +240,48 @@ def reencode_fp1_raw_chunks(db) -> None:
              for seq, (part, codec, data) in enumerate(parts)])
 
 
+@migrations(name="0007_exercises")
+def add_exercises_and_withdrawn_events(db) -> None:
+    """Each session's exercise (what the person was asked to do: :mod:`forceplate.signal.exercises`, ``free``
+    for every session recorded before); events of kind ``sit-to-stand`` (a rep of a sit-to-stand set: its
+    rise peak in the peak columns, its tempo, times and power in ``extra``); and withdrawn events: an impact the
+    live analysis sent and later took back (a jump's push-off) keeps its row, with ``withdrawn_reason`` and
+    ``withdrawn_at``, and leaves the session's counts. A STRICT table's CHECK cannot be altered, so ``events``
+    is rebuilt: a new table, every row copied, the old one dropped, the new one renamed, its index made again.
+    The session counts stay as they were (before this no event was a sit-to-stand rep or withdrawn)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN exercise TEXT NOT NULL DEFAULT 'free' "
+               "CHECK (exercise IN ('free', 'heel-drop', 'jump', 'drop-landing', 'sit-to-stand'))")
+    db.execute("""
+        CREATE TABLE events_0007 (
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            seq INTEGER NOT NULL CHECK (seq >= 0),
+            kind TEXT NOT NULL CHECK (kind IN ('impact', 'jump', 'sit-to-stand')),
+            t_s REAL NOT NULL,                  -- when: a jump's take-off, an impact's or a rise's peak (s)
+            t_peak_s REAL,
+            peak_n REAL,
+            peak_bw REAL,
+            loading_rate_bw_s REAL,
+            thump INTEGER CHECK (thump IN (0, 1)),          -- never set for a sit-to-stand rep
+            takeoff_s REAL,
+            landing_s REAL,
+            flight_s REAL,
+            height_flight_m REAL,
+            height_impulse_m REAL,
+            extra TEXT NOT NULL CHECK (json_valid(extra)),            -- every other field of the event
+            recorded_at TEXT NOT NULL,
+            withdrawn_reason TEXT CHECK (withdrawn_reason IS NULL OR length(withdrawn_reason) > 0),
+            withdrawn_at TEXT,                  -- NULL: the event stands
+            CHECK ((withdrawn_reason IS NULL) = (withdrawn_at IS NULL)),
+            PRIMARY KEY (session_id, seq)
+        ) STRICT""")
+    columns = ("session_id, seq, kind, t_s, t_peak_s, peak_n, peak_bw, loading_rate_bw_s, thump, takeoff_s, "
+               "landing_s, flight_s, height_flight_m, height_impulse_m, extra, recorded_at")
+    db.execute(f"INSERT INTO events_0007 ({columns}) SELECT {columns} FROM events")
+    db.execute("DROP TABLE events")      # its index goes with it
+    db.execute("ALTER TABLE events_0007 RENAME TO events")
+    db.execute("CREATE INDEX events_session_summary ON events(session_id, thump, peak_bw)")
+
+
 def _decode_chunks(rows):
     """The sets of a session's chunks ``(seq, codec, data)``, in order, whichever format each is in."""
     state = None

@@ -34,6 +34,7 @@ from sqlite_utils import Database
 from . import rawcodec
 from .files import create_private_file, make_private_folder
 from ..device.frames import Frames
+from ..signal.exercises import check_exercise
 from ..signal.summary import osteogenic_index
 from ..exc import ForcePlateError
 from .migrations import migrations
@@ -45,6 +46,8 @@ EVENT_COLUMNS = ("kind", "t_peak_s", "peak_n", "peak_bw", "loading_rate_bw_s", "
 PERSON_FIELDS = ("birth_year", "t_score", "has_vertebral_fracture", "has_balance_problems", "approved_by",
                  "approved_at")
 BUSY_TIMEOUT_MS = 10_000       # another connection's write waits this long before "database is locked"
+LOADING_KINDS = ("impact", "jump")   # events that load the skeleton: thumps, peak statistics, the dose
+WITHDRAW_WITHIN_S = 0.05       # withdraw_event finds the impact whose peak is this close (s)
 
 
 class StoreError(ForcePlateError):
@@ -307,8 +310,12 @@ class Store:
 
     def start_session(self, person_id: int, *, source: str, rate_hz: float, adc: str, cells, offset_counts,
                       scale_n_per_count, clock_origin_ns: int, speed: float = 1.0, thump_bw: float = 2.5,
-                      min_peak_bw: float = 1.3, started_at: str | None = None) -> int:
-        """Open a session (status ``recording``) and hold its lock until :meth:`end_session`; its id."""
+                      min_peak_bw: float = 1.3, started_at: str | None = None, exercise: str = "free") -> int:
+        """Open a session (status ``recording``) and hold its lock until :meth:`end_session`; its id.
+
+        ``exercise``: what the person was asked to do (:mod:`forceplate.signal.exercises`; ValueError for
+        another name)."""
+        exercise = check_exercise(exercise)
         cells = [str(c) for c in cells]
         calibration = {"offset_counts": [float(x) for x in np.asarray(offset_counts, dtype=float)],
                        "scale_n_per_count": [float(x) for x in np.asarray(scale_n_per_count, dtype=float)]}
@@ -317,11 +324,11 @@ class Store:
         with self._atomic():
             cursor = self.db.execute(
                 "INSERT INTO sessions (person_id, started_at, status, source, rate_hz, adc, channels, cells, "
-                "speed, clock_origin_ns, calibration, thump_bw, min_peak_bw) "
-                "VALUES (?, ?, 'recording', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "speed, clock_origin_ns, calibration, thump_bw, min_peak_bw, exercise) "
+                "VALUES (?, ?, 'recording', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [person_id, started_at or utc_now(), str(source), float(rate_hz), adc, len(cells),
                  json.dumps(cells), float(speed), int(clock_origin_ns), json.dumps(calibration),
-                 float(thump_bw), float(min_peak_bw)])
+                 float(thump_bw), float(min_peak_bw), exercise])
             session_id = cursor.lastrowid
             # locked before the row is visible: nobody can see it "recording" without its recorder's lock
             if not self._try_lock(session_id):
@@ -329,7 +336,12 @@ class Store:
         return session_id
 
     def add_events(self, session_id: int, events) -> list[int]:
-        """Commit events (contract dicts, in time order) to a session; their sequence numbers."""
+        """Commit events (contract dicts, in time order) to a session; their sequence numbers.
+
+        Kinds ``impact`` and ``jump`` (docs/contracts.md section 1) and ``sit-to-stand`` (a rep of a
+        sit-to-stand set: the live analyser's dict, its ``t_peak_s``, ``peak_n`` and ``peak_bw`` in those
+        columns, the rest in ``extra``). Every one counts in the session's ``event_count`` (its reps); only
+        impacts and jumps count in thumps and the peak statistics (a sit-to-stand rep is no impact)."""
         events = list(events)
         if not events:
             return []
@@ -339,22 +351,65 @@ class Store:
                                           [session_id]).fetchone()
             rows = []
             for i, event in enumerate(events):
-                when = event.get("takeoff_s") if event["kind"] == "jump" else event.get("t_peak_s")
+                when = _event_time(event)
                 fixed = [_event_value(event.get(k)) for k in EVENT_COLUMNS]
                 extra = {k: v for k, v in event.items() if k not in EVENT_COLUMNS and k not in ("session", "seq")}
                 rows.append([session_id, next_seq + i, *fixed, float(when), json.dumps(extra, allow_nan=False), now])
             self.db.conn.executemany(
                 f"INSERT INTO events (session_id, seq, {', '.join(EVENT_COLUMNS)}, t_s, extra, recorded_at) "
                 f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 5))})", rows)
-            peaks = [float(e["peak_bw"]) for e in events if _finite_number(e.get("peak_bw"))]
+            loading = [e for e in events if e["kind"] in LOADING_KINDS]
+            peaks = [float(e["peak_bw"]) for e in loading if _finite_number(e.get("peak_bw"))]
             self.db.execute(
                 "UPDATE sessions SET event_count = event_count + ?, thump_count = thump_count + ?, "
                 "peak_bw_max = CASE WHEN ? IS NULL THEN peak_bw_max ELSE MAX(COALESCE(peak_bw_max, ?), ?) END, "
                 "peak_bw_sum = peak_bw_sum + ?, peak_bw_count = peak_bw_count + ? WHERE id = ?",
-                [len(events), sum(1 for e in events if e.get("thump") is True),
+                [len(events), sum(1 for e in loading if e.get("thump") is True),
                  max(peaks, default=None), max(peaks, default=None), max(peaks, default=None),
                  sum(peaks), len(peaks), session_id])
         return list(range(next_seq, next_seq + len(events)))
+
+    def withdraw_event(self, session_id: int, t_peak_s: float, reason: str) -> dict | None:
+        """Withdraw the impact of a session whose peak was at ``t_peak_s`` (within ``WITHDRAW_WITHIN_S``; the
+        nearest, if two): the live analysis sent it, then learnt it was no rep (a take-off followed: a jump's
+        push-off). Its row stays, marked with ``reason`` and the time; :meth:`events`, the session's counts,
+        thumps, peak statistics and Osteogenic Index leave it out from then on. Returns the withdrawn event (as
+        :meth:`events` gave it, plus ``withdrawn_reason`` and ``withdrawn_at``), or None when no impact that
+        still stands is that close (nothing changes)."""
+        reason = str(reason or "").strip()
+        if not reason:
+            raise ValueError("a withdrawn event needs its reason")
+        t_peak_s = float(t_peak_s)
+        with self._atomic():
+            row = self.db.execute(
+                "SELECT seq FROM events WHERE session_id = ? AND kind = 'impact' AND withdrawn_reason IS NULL "
+                "AND abs(t_peak_s - ?) <= ? ORDER BY abs(t_peak_s - ?), seq LIMIT 1",
+                [session_id, t_peak_s, WITHDRAW_WITHIN_S, t_peak_s]).fetchone()
+            if row is None:
+                return None
+            self.db.execute("UPDATE events SET withdrawn_reason = ?, withdrawn_at = ? WHERE session_id = ? AND seq = ?",
+                            [reason, utc_now(), session_id, row[0]])
+            self._recount(session_id)
+            (status,) = self.db.execute("SELECT status FROM sessions WHERE id = ?", [session_id]).fetchone()
+            if status != "recording":          # an ended session keeps its median and dose on its row
+                self._summarise(session_id)
+        return next(e for e in self.withdrawn_events(session_id) if e["seq"] == row[0])
+
+    def _recount(self, session_id: int) -> None:
+        """The session's counts and peak statistics again from its events that stand (after a withdrawal)."""
+        self.db.execute("""
+            UPDATE sessions SET
+                event_count = (SELECT COUNT(*) FROM events e WHERE e.session_id = sessions.id
+                               AND e.withdrawn_reason IS NULL),
+                thump_count = (SELECT COUNT(*) FROM events e WHERE e.session_id = sessions.id
+                               AND e.withdrawn_reason IS NULL AND e.kind IN ('impact', 'jump') AND e.thump = 1),
+                peak_bw_max = (SELECT MAX(peak_bw) FROM events e WHERE e.session_id = sessions.id
+                               AND e.withdrawn_reason IS NULL AND e.kind IN ('impact', 'jump')),
+                peak_bw_sum = (SELECT COALESCE(SUM(peak_bw), 0) FROM events e WHERE e.session_id = sessions.id
+                               AND e.withdrawn_reason IS NULL AND e.kind IN ('impact', 'jump')),
+                peak_bw_count = (SELECT COUNT(peak_bw) FROM events e WHERE e.session_id = sessions.id
+                                 AND e.withdrawn_reason IS NULL AND e.kind IN ('impact', 'jump'))
+            WHERE id = ?""", [session_id])
 
     def add_raw_chunk(self, session_id: int, frames: Frames) -> int:
         """Commit sample sets as the session's next raw chunk; its sequence number (its first, when split).
@@ -399,7 +454,8 @@ class Store:
     def _summarise(self, session_id: int) -> None:
         """Keep the session's median peak (BW) and Osteogenic Index on its row (it has ended)."""
         peaks = [row[0] for row in self.db.execute(
-            "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL", [session_id])]
+            "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL AND withdrawn_reason IS NULL "
+            "AND kind IN ('impact', 'jump')", [session_id])]
         median = statistics.median(peaks) if peaks else None
         self.db.execute("UPDATE sessions SET peak_bw_median = ?, osteogenic_index = ? WHERE id = ?",
                         [median, osteogenic_index(peaks) if peaks else None, session_id])
@@ -454,7 +510,7 @@ class Store:
         return list(self.db.query("""
             SELECT id, started_at, ended_at, status, body_weight_n, event_count AS events, thump_count AS thumps,
                    peak_bw_max, peak_bw_sum / NULLIF(peak_bw_count, 0) AS peak_bw_mean, peak_bw_median,
-                   osteogenic_index, pain, restricted, thump_bw
+                   osteogenic_index, pain, restricted, thump_bw, exercise
             FROM sessions
             WHERE person_id = ?
             ORDER BY started_at DESC""", [person_id]))
@@ -485,7 +541,8 @@ class Store:
             "AND event_count > 0 ORDER BY started_at", [person_id, since]))
         for row in rows:
             row["peaks_bw"] = [r[0] for r in self.db.execute(
-                "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL ORDER BY seq", [row["id"]])]
+                "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL AND withdrawn_reason IS NULL "
+                "AND kind IN ('impact', 'jump') ORDER BY seq", [row["id"]])]
         earlier = self.db.execute(
             "SELECT id, started_at, pain FROM sessions WHERE person_id = ? AND started_at < ? AND event_count > 0 "
             "ORDER BY started_at DESC LIMIT 1", [person_id, since]).fetchone()
@@ -494,14 +551,26 @@ class Store:
         return rows
 
     def events(self, session_id: int) -> list[dict]:
-        """A session's events as they were reported (contract fields, then the extra ones), with ``seq``."""
+        """A session's events that stand, as they were reported (contract fields, then the extra ones), with
+        ``seq``; withdrawn ones are left out (:meth:`withdrawn_events`)."""
+        return self._events(session_id, withdrawn=False)
+
+    def withdrawn_events(self, session_id: int) -> list[dict]:
+        """A session's withdrawn events, as reported, each with ``seq``, ``withdrawn_reason`` and ``withdrawn_at``."""
+        return self._events(session_id, withdrawn=True)
+
+    def _events(self, session_id: int, *, withdrawn: bool) -> list[dict]:
         out = []
-        for row in self.db.query(f"SELECT seq, {', '.join(EVENT_COLUMNS)}, extra FROM events "
-                                 "WHERE session_id = ? ORDER BY seq", [session_id]):
+        for row in self.db.query(f"SELECT seq, {', '.join(EVENT_COLUMNS)}, extra, withdrawn_reason, withdrawn_at "
+                                 f"FROM events WHERE session_id = ? AND withdrawn_reason IS "
+                                 f"{'NOT NULL' if withdrawn else 'NULL'} ORDER BY seq", [session_id]):
             event = {k: row[k] for k in EVENT_COLUMNS if row[k] is not None or k in _CONTRACT_FIELDS[row["kind"]]}
             if event.get("thump") is not None:
                 event["thump"] = bool(event["thump"])
-            out.append(event | json.loads(row["extra"]) | {"seq": row["seq"]})
+            event = event | json.loads(row["extra"]) | {"seq": row["seq"]}
+            if withdrawn:
+                event |= {"withdrawn_reason": row["withdrawn_reason"], "withdrawn_at": row["withdrawn_at"]}
+            out.append(event)
         return out
 
     def raw_frames(self, session_id: int) -> Frames:
@@ -557,7 +626,23 @@ _CONTRACT_FIELDS = {
     "impact": {"kind", "t_peak_s", "peak_n", "peak_bw", "loading_rate_bw_s", "thump"},
     "jump": {"kind", "takeoff_s", "landing_s", "flight_s", "height_flight_m", "height_impulse_m", "t_peak_s",
              "peak_n", "peak_bw", "loading_rate_bw_s", "thump"},
+    "sit-to-stand": {"kind", "t_peak_s", "peak_n", "peak_bw"},
 }
+
+
+def _event_time(event: dict) -> float:
+    """When an event happened (the ``t_s`` column): a jump's take-off, an impact's peak; a sit-to-stand rep's
+    peak, else the first instant it has (a sit-down without a rise)."""
+    if event["kind"] == "jump":
+        names = ("takeoff_s",)
+    elif event["kind"] == "sit-to-stand":
+        names = ("t_peak_s", "rise_start_s", "lowering_start_s", "seated_start_s")
+    else:
+        names = ("t_peak_s",)
+    for name in names:
+        if _finite_number(event.get(name)):
+            return float(event[name])
+    raise ValueError(f"a {event['kind']} event without its time ({' or '.join(names)})")
 
 _SESSIONS_SQL = """
     SELECT s.*, p.name AS person, s.event_count AS events, s.thump_count AS thumps
