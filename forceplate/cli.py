@@ -119,8 +119,10 @@ def _who() -> str:
               help="Stop after this many seconds of recording (on the source's own time scale).")
 @click.option("--source", "source_spec", default=None,
               help="Load-cell source: hx711, sim:SCENARIO (e.g. sim:heel-drops) or replay:PATH.")
+@click.option("--exercise", default="free", show_default=True,
+              help="What the person does: free, heel-drop, jump, drop-landing or sit-to-stand (its rules apply).")
 @click.option("--data-dir", default=None, help=DATA_DIR_HELP)
-def record(person, max_s, source_spec, data_dir):
+def record(person, max_s, source_spec, exercise, data_dir):
     """Record one session: one JSON line per event as it happens, then a summary line.
 
     Each event is committed to the database before its line is printed. Stops after --seconds, at the end
@@ -133,8 +135,14 @@ def record(person, max_s, source_spec, data_dir):
     from .live.pipeline import Recorder
     from .storage.store import StoreError
 
+    from .signal.exercises import check_exercise
+
     if max_s is not None and not max_s > 0:
         raise BadInput(f"--seconds {max_s:g} must be positive")
+    try:
+        check_exercise(exercise)
+    except ValueError as exc:
+        raise BadInput(f"--exercise: {exc}") from None
     store = _open_store(data_dir)
     try:
         source = _open_source_saying_why(source_spec)
@@ -150,7 +158,8 @@ def record(person, max_s, source_spec, data_dir):
     status, failure, store_failure = "complete", None, None
     try:
         with source:
-            recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name, max_s=max_s)
+            recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name, max_s=max_s,
+                                exercise=exercise)
             try:
                 recorder.start()
             except StoreError as exc:            # a full disk before the first sample: nothing to keep
@@ -205,7 +214,7 @@ def sessions(person, as_json, data_dir):
         if person is not None and store.person_by_name(person) is None:
             raise BadInput(f"no person named {person!r}")
         rows = [{"id": s["id"], "person": s["person"], "started": s["started_at"], "ended": s["ended_at"],
-                 "status": s["status"], "events": s["events"], "thumps": s["thumps"]}
+                 "status": s["status"], "events": s["events"], "thumps": s["thumps"], "exercise": s["exercise"]}
                 for s in store.sessions(person)]
     finally:
         store.close()

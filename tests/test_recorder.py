@@ -132,3 +132,50 @@ def test_interrupting_commits_the_buffered_sets_and_marks_the_session_interrupte
     recorder.interrupt()
     assert store.session(recorder.session_id)["status"] == recorder.summary()["status"] == "interrupted"
     assert store.raw_frames(recorder.session_id).n_sets == 40
+
+
+def test_the_session_keeps_the_exercise_the_recorder_was_given(store):
+    clock = FakeClock()
+    source = SimulatedSource("standing", rate_hz=80.0, adc="hx711", clock=clock)
+    recorder, *_ = record(store, source, clock, 2.0, exercise="sit-to-stand")
+    assert recorder.pipeline.exercise == "sit-to-stand"
+    assert store.session(recorder.session_id)["exercise"] == "sit-to-stand"
+
+
+def test_a_withdrawal_from_the_analysis_takes_the_impact_out_of_the_store_and_the_counts_and_is_reported(store):
+    """The live analysis may take back an impact it sent (a take-off followed: a jump's push-off). Here it is
+    told to take back the first impact it sends, one batch later, as its withdrawal dict says."""
+    clock = FakeClock()
+    source = SimulatedSource("heel-drops", rate_hz=80.0, adc="hx711", seed=1, clock=clock)
+    person_id = store.person_id_for("Ann", changed_by="test")
+    recorder = Recorder(store, source, person_id, exercise="heel-drop")
+    analyzer = recorder.pipeline.analyzer
+    feed, first = analyzer.feed, []
+
+    def feed_then_withdraw_the_first_impact(t_s, force_n):
+        out = feed(t_s, force_n)
+        if len(first) == 1:
+            out = [{"kind": "withdrawn", "t_peak_s": first[0]["t_peak_s"] + 0.01,
+                    "reason": "a take-off followed: a jump's push-off"}] + out
+            first.append(None)
+        first.extend(e for e in out if e["kind"] == "impact" and not first)
+        return out
+
+    analyzer.feed = feed_then_withdraw_the_first_impact
+    recorder.start()
+    reported = []
+    for _ in range(120):
+        clock.advance(0.25)
+        reported += recorder.ingest(source.read(100_000)).events
+    reported += recorder.finish()
+    (withdrawal,) = [e for e in reported if e["kind"] == "withdrawn"]
+    impacts = [e for e in reported if e["kind"] == "impact"]
+    assert withdrawal["seq"] == impacts[0]["seq"] and withdrawal["session"] == recorder.session_id
+    assert withdrawal["reason"] == "a take-off followed: a jump's push-off"
+    stored = store.events(recorder.session_id)
+    assert [e["seq"] for e in stored] == [e["seq"] for e in impacts[1:]]
+    assert [e["seq"] for e in store.withdrawn_events(recorder.session_id)] == [impacts[0]["seq"]]
+    summary = recorder.summary()
+    assert summary["events"] == store.session(recorder.session_id)["events"] == len(impacts) - 1
+    assert summary["thumps"] == store.session(recorder.session_id)["thumps"] == sum(
+        1 for e in impacts[1:] if e["thump"])

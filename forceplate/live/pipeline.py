@@ -122,7 +122,8 @@ class SessionWriter:
             person_id, source=source_spec or source.name, rate_hz=source.rate_hz, adc=source.adc,
             cells=cell_names(source), offset_counts=pipeline.offset_counts,
             scale_n_per_count=pipeline.scale_n_per_count, clock_origin_ns=pipeline.clock_origin_ns,
-            speed=pipeline.speed, thump_bw=pipeline.thump_bw, min_peak_bw=pipeline.min_peak_bw)
+            speed=pipeline.speed, thump_bw=pipeline.thump_bw, min_peak_bw=pipeline.min_peak_bw,
+            exercise=pipeline.exercise)
         return cls(store, session_id, rate_hz=source.rate_hz)
 
     def add_frames(self, frames: Frames) -> None:
@@ -161,13 +162,30 @@ class SessionWriter:
         return self._pending_sets
 
     def add_events(self, events: list[dict]) -> list[dict]:
-        """Commit events; returns them as reported: each with ``session`` and ``seq``."""
+        """Commit events; returns them as reported: each with ``session`` and ``seq``.
+
+        A ``{"kind": "withdrawn", "t_peak_s": T, "reason": R}`` dict takes back the impact committed earlier
+        with that peak time (:meth:`Store.withdraw_event`, after this batch's events are committed): it is
+        reported as given plus ``session`` and the withdrawn impact's ``seq`` (None when no stored impact
+        matched: then nothing changed), and the counts go down."""
         if not events:
             return []
-        seqs = self.store.add_events(self.session_id, events)
-        self.events += len(events)
-        self.thumps += sum(1 for e in events if e.get("thump"))
-        return [{**e, "session": self.session_id, "seq": seq} for e, seq in zip(events, seqs)]
+        kept = [e for e in events if e.get("kind") != "withdrawn"]
+        seqs = iter(self.store.add_events(self.session_id, kept))
+        self.events += len(kept)
+        self.thumps += sum(1 for e in kept if e.get("thump") and e.get("kind") != "sit-to-stand")
+        reported = []
+        for event in events:             # in the analyser's order; withdrawals refer to earlier impacts
+            if event.get("kind") != "withdrawn":
+                reported.append({**event, "session": self.session_id, "seq": next(seqs)})
+                continue
+            withdrawn = self.store.withdraw_event(self.session_id, event["t_peak_s"], event.get("reason") or "withdrawn")
+            if withdrawn is not None:
+                self.events -= 1
+                self.thumps -= 1 if withdrawn.get("thump") else 0
+            reported.append({**event, "session": self.session_id,
+                             "seq": None if withdrawn is None else withdrawn["seq"]})
+        return reported
 
     def finish(self, *, status: str = "complete", body_weight_n: float | None = None) -> None:
         """Commit what is buffered and close the session."""
