@@ -134,7 +134,7 @@ def test_a_recent_fracture_puts_the_person_in_clinician_approved_mode_with_the_r
                                                         "site": "wrist"})
     assert response.status_code == 303
     page = text(client.get("/people/1"))
-    assert "Clinician-approved mode: no jumps, beginner targets, until approved." in page
+    assert "Clinician-approved mode: no jumps or drop landings, beginner targets, until approved." in page
     assert f"A fracture on {recent}, within the last 6 months" in page
     with store_of(app) as store:
         assert store.fractures(1) == [{"occurred_on": recent, "site": "wrist", "is_vertebral": 0}]
@@ -160,7 +160,23 @@ def test_a_bad_fracture_date_is_refused(client, app, when, message):
 
 def test_no_restriction_says_so_plainly(client):
     add(client)
-    assert "No safety restrictions: the full programme (heel drops, jumps, sit-to-stand)." in text(client.get("/people/1"))
+    assert "No safety restrictions: the full programme (heel drops, jumps, drop landings, sit-to-stand)." in text(client.get("/people/1"))
+
+
+def plan_exercises(client, person_id=1):
+    page = client.get(f"/people/{person_id}").get_data(as_text=True)
+    return html.unescape(re.search(r'id="plan-exercises">([^<]*)<', page).group(1))
+
+
+def test_the_plan_shows_the_exercises_its_level_prescribes_and_none_with_impacts_while_restricted(client, app):
+    add(client)
+    assert plan_exercises(client) == "Heel drops, Sit-to-stand"                     # beginner
+    with store_of(app) as store:
+        store.set_plan(1, changed_by="test", default=default_plan(), level="advanced")
+    assert plan_exercises(client) == "Heel drops, Jumps, Drop landings, Sit-to-stand"
+    client.post("/people/1/fractures", data={"csrf_token": token(client), "site": "hip",
+                                             "occurred_on": (dt.date.today() - dt.timedelta(days=30)).isoformat()})
+    assert plan_exercises(client) == "Heel drops, Sit-to-stand"                     # restricted: beginner, no jumps
 
 
 # -- the clinician PIN ---------------------------------------------------------------------------------------
@@ -219,7 +235,7 @@ def test_a_wrong_pin_is_refused_then_throttled(client, app):
     assert response.status_code == 429
     with store_of(app) as store:
         assert store.person(1)["approved_at"] is None
-    assert "Clinician-approved mode: no jumps, beginner targets, until approved." in text(client.get("/people/1"))
+    assert "Clinician-approved mode: no jumps or drop landings, beginner targets, until approved." in text(client.get("/people/1"))
 
 
 def test_approval_needs_the_clinicians_name(client):

@@ -6,7 +6,8 @@ import pytest
 
 from forceplate.programme.rules import (LEVELS, Plan, Profile, SessionRecord, adherence, allowed_exercises, dose,
                                   effective_plan, impacts_left_today, is_restricted, osteogenic_index,
-                                  restriction_reasons, review)
+                                  prescribed_exercises, restriction_reasons, review)
+from forceplate.signal.exercises import EXERCISES
 
 MONDAY = date(2026, 1, 5)
 HEALTHY = Profile(birth_year=1958, t_score=-2.0)
@@ -86,12 +87,16 @@ def test_advanced_is_the_top():
 def test_high_risk_profiles_train_in_clinician_approved_mode(profile, reason):
     assert any(reason in r for r in restriction_reasons(profile, MONDAY))
     assert is_restricted(profile, MONDAY)
-    assert "jumps" not in allowed_exercises(profile, MONDAY)
+    assert allowed_exercises(profile, MONDAY) == ("heel-drop", "sit-to-stand")      # no jumps, no drop landings
+    assert prescribed_exercises(Plan("advanced"), profile, MONDAY) == ("heel-drop", "sit-to-stand")
     assert effective_plan(Plan("advanced"), profile, MONDAY).level == "beginner"
     history = sessions(MONDAY, MON_WED_FRI_2_WEEKS, peak_bw=2.6)
     assert review(Plan("beginner"), profile, history, MONDAY + timedelta(days=11)).level == "beginner"
     approved = Profile(**{**profile.__dict__, "clinician_approved": True})
-    assert not is_restricted(approved, MONDAY) and "jumps" in allowed_exercises(approved, MONDAY)
+    assert not is_restricted(approved, MONDAY)
+    assert {"jump", "drop-landing"} <= set(allowed_exercises(approved, MONDAY))
+    assert prescribed_exercises(Plan("advanced"), approved, MONDAY) == (
+        "heel-drop", "jump", "drop-landing", "sit-to-stand")
     assert review(Plan("beginner"), approved, history, MONDAY + timedelta(days=11)).action == "advance"
 
 
@@ -150,3 +155,19 @@ def test_levels_match_the_training_guidance():
     assert [LEVELS[n].target_bw for n in ("beginner", "intermediate", "advanced")] == [2.0, 2.5, 3.0]
     with pytest.raises(ValueError, match="not one of"):
         Plan("expert")
+
+
+@pytest.mark.parametrize("level, prescribed", [
+    ("beginner", ("heel-drop", "sit-to-stand")),
+    ("intermediate", ("heel-drop", "jump", "sit-to-stand")),
+    ("advanced", ("heel-drop", "jump", "drop-landing", "sit-to-stand")),
+])
+def test_each_level_prescribes_heel_drops_first_and_sit_to_stand_and_adds_impacts_as_it_rises(level, prescribed):
+    assert prescribed_exercises(Plan(level), HEALTHY, MONDAY) == prescribed
+    assert set(prescribed) <= set(allowed_exercises(HEALTHY, MONDAY))
+    assert all(e in EXERCISES and e != "free" for e in prescribed)          # the analysis' own names
+
+
+def test_a_healthy_beginner_may_do_every_exercise_though_the_level_prescribes_two():
+    assert allowed_exercises(HEALTHY, MONDAY) == ("heel-drop", "jump", "drop-landing", "sit-to-stand")
+    assert "jump" not in prescribed_exercises(Plan("beginner"), HEALTHY, MONDAY)

@@ -11,13 +11,24 @@ Sources for the rules (see README "Programmes"):
 - Osteogenic Index = median peak (BW) x ln(reps + 1) (Turner & Robling 2003).
 - Safety gating for high fracture risk (T-score < -3.0, a recent or vertebral fracture, balance problems):
   impact exercise only after a clinician approves (Beck 2017; Giangregorio et al. 2014, Too Fit To Fracture).
-The thresholds below are the project's documented defaults; a clinician can edit the target peaks.
+- Exercises (the names of :mod:`forceplate.signal.exercises`) by level, impacts growing as the level does:
+  heel drops from the start (the low-impact loading the ESSA statement starts with, Beck 2017); jumps from
+  intermediate (moderate-to-high impact once low impacts are tolerated, Beck 2017); drop landings at advanced
+  (the high-impact element of LIFTMOR, jumping chin-ups with drop landings, begun only after weeks of
+  supervised familiarisation: Watson et al. 2018, J Bone Miner Res). Fast sit-to-stand ("fast up, slow
+  down") at every level and in the clinician-approved mode: a functional strength and power exercise with no
+  impact (Giangregorio 2014 recommends such training for everyone with osteoporosis; power measured after
+  Alcazar et al. 2018). While restricted: no jumps and no drop landings (Giangregorio 2014 advises against
+  high-impact loading with a vertebral fracture or high fracture risk until assessed).
+The thresholds below, and which level first offers which exercise, are the project's documented defaults
+informed by those sources, not values taken from them; a clinician can edit the target peaks.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+from ..signal.exercises import DROP_LANDING, HEEL_DROP, JUMP, SIT_TO_STAND
 from ..signal.summary import osteogenic_index    # the session's dose: one formula for analysis and programme
 
 LEVEL_NAMES = ("beginner", "intermediate", "advanced")
@@ -25,20 +36,25 @@ LEVEL_NAMES = ("beginner", "intermediate", "advanced")
 
 @dataclass(frozen=True)
 class Level:
-    """One programme level: reps per set, sets per session and sessions per week (min, max), target peak."""
+    """One programme level: reps per set, sets per session and sessions per week (min, max), target peak, and
+    the exercises it prescribes (names of :mod:`forceplate.signal.exercises`, in the order they are offered)."""
 
     name: str
     reps_per_set: tuple[int, int]
     sets: tuple[int, int]
     days_per_week: tuple[int, int]
     target_bw: float
+    exercises: tuple[str, ...] = (HEEL_DROP, SIT_TO_STAND)
 
 
 LEVELS = {
-    "beginner": Level("beginner", (10, 10), (2, 2), (3, 3), 2.0),
-    "intermediate": Level("intermediate", (15, 20), (2, 3), (3, 4), 2.5),
-    "advanced": Level("advanced", (20, 30), (3, 3), (4, 5), 3.0),
+    "beginner": Level("beginner", (10, 10), (2, 2), (3, 3), 2.0, (HEEL_DROP, SIT_TO_STAND)),
+    "intermediate": Level("intermediate", (15, 20), (2, 3), (3, 4), 2.5, (HEEL_DROP, JUMP, SIT_TO_STAND)),
+    "advanced": Level("advanced", (20, 30), (3, 3), (4, 5), 3.0, (HEEL_DROP, JUMP, DROP_LANDING, SIT_TO_STAND)),
 }
+
+PROGRAMME_EXERCISES = (HEEL_DROP, JUMP, DROP_LANDING, SIT_TO_STAND)   # every exercise a level can prescribe
+NOT_WHILE_RESTRICTED = (JUMP, DROP_LANDING)      # high impacts: only once a clinician has approved
 
 REVIEW_DAYS = 14                 # progression looks back two weeks
 ADVANCE_COMPLETION = 0.80        # >= 80 % of planned sessions done
@@ -118,10 +134,18 @@ def is_restricted(profile: Profile, today: date) -> bool:
 
 
 def allowed_exercises(profile: Profile, today: date) -> tuple[str, ...]:
-    """The exercises the plan may offer today."""
+    """The programme's exercises this person may do today, whatever their level (names of
+    :mod:`forceplate.signal.exercises`): all of them, but no jumps and no drop landings while restricted."""
     if is_restricted(profile, today):
-        return ("heel drops", "sit-to-stand")
-    return ("heel drops", "jumps", "sit-to-stand")
+        return tuple(e for e in PROGRAMME_EXERCISES if e not in NOT_WHILE_RESTRICTED)
+    return PROGRAMME_EXERCISES
+
+
+def prescribed_exercises(plan: Plan, profile: Profile, today: date) -> tuple[str, ...]:
+    """The exercises the plan prescribes today: those of the level it applies at (beginner while restricted)
+    that are allowed today, in the level's order (heel drops first)."""
+    allowed = allowed_exercises(profile, today)
+    return tuple(e for e in LEVELS[effective_plan(plan, profile, today).level].exercises if e in allowed)
 
 
 def effective_plan(plan: Plan, profile: Profile, today: date) -> Plan:

@@ -62,6 +62,15 @@ def records_of(store, person_id: int, today: dt.date) -> list[rules.SessionRecor
             for row in store.programme_sessions(person_id, since.astimezone(dt.timezone.utc).isoformat())]
 
 
+def exercises_of(store, person: dict, today: dt.date | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A person's (prescribed, allowed) exercises today, without the rest of :func:`standing_of` (the live
+    page asks this for everyone in its list)."""
+    today = today or dt.date.today()
+    profile = profile_of(store, person)
+    return (rules.prescribed_exercises(plan_of(store, person["id"]), profile, today),
+            rules.allowed_exercises(profile, today))
+
+
 @dataclass(frozen=True)
 class Standing:
     """Everything the people, plan and live pages say about a person's programme today."""
@@ -72,7 +81,8 @@ class Standing:
     effective: rules.Plan            # as it applies today (beginner while restricted)
     restriction_reasons: tuple[str, ...]
     is_restricted: bool
-    allowed_exercises: tuple[str, ...]
+    allowed_exercises: tuple[str, ...]      # names of forceplate.signal.exercises, safe today at any level
+    prescribed_exercises: tuple[str, ...]   # those the level prescribes today, heel drops first
     review: rules.Decision
     adherence: rules.Adherence
     dose: dict
@@ -100,6 +110,7 @@ def standing_of(store, person_id: int, today: dt.date | None = None) -> Standing
         restriction_reasons=tuple(rules.restriction_reasons(profile, today)),
         is_restricted=rules.is_restricted(profile, today),
         allowed_exercises=rules.allowed_exercises(profile, today),
+        prescribed_exercises=rules.prescribed_exercises(plan, profile, today),
         review=rules.review(plan, profile, history, today),
         adherence=rules.adherence(plan, history, today),
         dose=rules.dose(history, today),

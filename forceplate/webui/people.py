@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..programme.rules import LEVEL_NAMES, LEVELS, MIN_SESSIONS_PER_WEEK
 from ..programme.standing import default_plan, standing_of
+from ..signal.exercises import LABELS
 from . import forms
 from . import get_store
 from .auth import BUSY_MESSAGE, HASH_METHOD, LoginThrottle, signed_in_user, too_many_tries
@@ -34,6 +35,12 @@ def init_app(app) -> None:
     app.jinja_env.globals["level_names"] = LEVEL_NAMES
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["exercise_label"] = exercise_label
+
+
+def exercise_label(name) -> str:
+    """An exercise's name (``heel-drop``) as people read it (``Heel drops``); the name itself if unknown."""
+    return LABELS.get(name, str(name))
 
 
 def when(iso_time) -> str:

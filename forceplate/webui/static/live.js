@@ -496,7 +496,7 @@
     }
     $("set-detail").textContent = detail.join(" \u00b7 ");
     mode.hidden = !info.restricted;
-    mode.textContent = info.restricted ? "Clinician-approved mode: no jumps, beginner targets" : "";
+    mode.textContent = info.restricted ? "Clinician-approved mode: no jumps or drop landings, beginner targets" : "";
   }
 
   function askPain(session) {
