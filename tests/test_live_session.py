@@ -314,3 +314,101 @@ def test_a_full_disk_ends_the_set_interrupted_while_the_server_runs(source, plat
         session = store.session(session_id)
         assert session["status"] == "interrupted" and session["ended_at"] is not None
         store.set_pain(session_id, False, changed_by="test")      # the pain answer is taken now
+
+
+# -- exercises ------------------------------------------------------------------------------------------
+
+def restricted_person(db, name="Bea Example"):
+    with Store(db) as store:
+        person_id = store.add_person(name, changed_by="test", has_vertebral_fracture=1)
+        store.add_body_mass(person_id, MASS_KG, changed_by="test")
+    return person_id
+
+
+@pytest.mark.parametrize("exercise", ["jump", "drop-landing"])
+def test_a_restricted_person_cannot_start_a_set_of_jumps_or_drop_landings(controller, db, exercise):
+    person_id = restricted_person(db)
+    with pytest.raises(SetError, match="not allowed for Bea Example today: clinician-approved mode "
+                                       r"\(a vertebral fracture\)"):
+        controller.start(person_id, exercise)
+    assert controller.state == "ready" and controller.current() is None
+    with Store(db) as store:
+        assert store.sessions() == []                           # no session was opened
+    controller.start(person_id, "heel-drop")                    # heel drops are fine
+    assert controller.current()["exercise"] == "heel-drop"
+
+
+def test_an_approved_person_may_start_any_exercise_and_an_unknown_one_is_refused(controller, db, person):
+    with pytest.raises(SetError, match="is not one of"):
+        controller.start(person, "skipping")
+    assert controller.state == "ready"
+    session_id = controller.start(person, "drop-landing")          # a healthy beginner: allowed, if not prescribed
+    with Store(db) as store:
+        assert store.session(session_id)["exercise"] == "drop-landing"
+
+
+def test_a_set_says_its_exercise_and_target_a_tempo_for_sit_to_stand_a_peak_otherwise(controller, db, person):
+    controller.start(person, "heel-drop")
+    info = controller.current()
+    assert (info["exercise"], info["exercise_label"], info["target"]) == ("heel-drop", "Heel drops", "peak \u2265 2.2 BW")
+    assert info["prescribed_exercises"] == ["heel-drop", "sit-to-stand"]
+    controller.stop()
+    session_id = controller.start(person, "sit-to-stand")
+    info = controller.current()
+    assert info["target"] == "rise \u2264 1 s, sit-down \u2265 2 s"
+    assert controller.stop()["exercise"] == "sit-to-stand"
+    with Store(db) as store:
+        assert store.session(session_id)["exercise"] == "sit-to-stand"
+
+
+def test_toggle_starts_the_exercise_chosen_last(controller, db, person):
+    controller.select(person, exercise="sit-to-stand")
+    session_id = controller.toggle()
+    assert controller.current()["exercise"] == "sit-to-stand"
+    controller.toggle()
+    controller.start(person, "heel-drop")                       # started from the page: chosen too
+    controller.stop()
+    controller.select(person)                                   # the person again, the exercise unchanged
+    controller.toggle()
+    assert controller.current()["exercise"] == "heel-drop"
+    with Store(db) as store:
+        assert store.session(session_id)["exercise"] == "sit-to-stand"
+    with pytest.raises(SetError):
+        controller.select(person, exercise="heel drops")
+
+
+def test_a_rep_the_analysis_withdraws_is_taken_off_the_set_and_announced(source, plate, controller, person, db,
+                                                                        monkeypatch):
+    """The analysis may take back an impact (a jump's push-off): here it is told to take back the first impact
+    it sends, in the next batch, as the live analyser's withdrawal dict does."""
+    from forceplate.signal.streaming import LiveAnalyzer
+    feed, first = LiveAnalyzer.feed, []
+
+    def feed_then_withdraw_the_first_impact(self, t_s, force_n):
+        out = feed(self, t_s, force_n)
+        if self.exercise != "heel-drop":                         # the plate's own analysis: left alone
+            return out
+        if len(first) == 1:
+            out = [{"kind": "withdrawn", "t_peak_s": first[0]["t_peak_s"],
+                    "reason": "that was a jump's push-off"}] + out
+            first.append(None)
+        first.extend(e for e in out if e["kind"] == "impact" and not first)
+        return out
+
+    monkeypatch.setattr(LiveAnalyzer, "feed", feed_then_withdraw_the_first_impact)
+    heard = Heard()
+    controller.add_listener(heard)
+    session_id = controller.start(person, "heel-drop")
+    play(source, plate, np.concatenate([heel_drop(2.6), heel_drop(2.4), heel_drop(1.9)]))
+    heard.wait_for("rep", 3)
+    play(source, plate, np.full(int(RATE_HZ), BW_N))              # the next batch brings the withdrawal
+    (withdrawn,) = heard.wait_for("withdrawn")
+    assert withdrawn["message"] == "Corrected: that was a jump's push-off"
+    assert withdrawn["session"] == session_id and withdrawn["event"]["seq"] == 0
+    assert controller.current()["reps"] == 2
+    summary = controller.stop()
+    assert (summary["reps"], summary["thumps"]) == (2, 1)           # 2.4 and 1.9 BW stand, 2.4 a thump
+    assert [e["kind"] for e in controller.events(session_id)] == ["impact", "impact", "impact", "withdrawn"]
+    with Store(db) as store:
+        assert [e["peak_bw"] for e in store.events(session_id)] == pytest.approx([2.4, 1.9], abs=0.08)
+        assert (store.session(session_id)["events"], store.session(session_id)["thumps"]) == (2, 1)

@@ -12,8 +12,13 @@ A set ends ``complete`` when it is stopped (the page, the GPIO panel's button), 
 or when the server stops (:meth:`SetController.close`). A crash leaves it ``recording`` for the store to
 mark ``interrupted`` (its lock dies with the process). A failing disk puts the controller in ``fault``.
 
+Each set is one exercise (:mod:`forceplate.signal.exercises`; ``free`` when none is chosen), stored with its
+session and given to the analysis. A set of an exercise the person may not do today (jumps or drop landings
+in the clinician-approved mode) does not start.
+
 Listeners (``add_listener``) hear, from the writer thread or the caller's: ``set_started``, ``rep``,
-``jump_not_allowed``, ``set_ended`` and ``fault`` dicts. They must return quickly and not raise.
+``withdrawn`` (the analysis took back a rep it had sent: ``{"kind": "withdrawn", "session", "event",
+"message"}``), ``jump_not_allowed``, ``set_ended`` and ``fault`` dicts. They must return quickly and not raise.
 """
 from __future__ import annotations
 
@@ -31,13 +36,23 @@ from ..programme.rules import LEVELS
 from ..programme.standing import standing_of
 from .listeners import Listeners
 from .pipeline import Recorder
+from ..signal.exercises import FREE, LABELS, SIT_TO_STAND, check_exercise
 from ..signal.jumps import flight_threshold
+from ..signal.sit_to_stand import FAST_RISE_S, SLOW_LOWERING_S
 
 log = logging.getLogger(__name__)
 
 STEP_OFF_END_S = 5.0          # the plate empty this long (s, source time scale) after someone stood on it
 REPLY_TIMEOUT_S = 15.0        # a command the writer does not answer within this long is a fault
 JUMP_NOTE = "No jumps in clinician-approved mode"
+SIT_TO_STAND_TARGET = f"rise \u2264 {FAST_RISE_S:g} s, sit-down \u2265 {SLOW_LOWERING_S:g} s"   # the tempo, not a peak
+
+
+def correction_message(reason: str | None) -> str:
+    """What the live page and the panel say when a rep is withdrawn, e.g. "Corrected: that was a jump's
+    push-off" (the analysis' reason, else a plain sentence)."""
+    reason = str(reason or "").strip()
+    return f"Corrected: {reason}" if reason else "Corrected: that was not a rep"
 
 
 class SetError(ForcePlateError):
@@ -88,6 +103,7 @@ class SetController:
         self._events: list[dict] = []
         self._fault: str | None = None
         self.selected_person_id: int | None = None
+        self.selected_exercise: str = FREE
         self._closed = False
         plate.add_listener(self._on_batch)
         self._store_opened = threading.Event()
@@ -119,12 +135,18 @@ class SetController:
     def remove_listener(self, callback) -> None:
         self._listeners.remove(callback)
 
-    def select(self, person_id: int | None) -> None:
-        """The person a ``toggle()`` starts a set for (the live page's choice)."""
+    def select(self, person_id: int | None, exercise: str | None = None) -> None:
+        """The person, and the exercise (unchanged when None), a ``toggle()`` starts a set of (the live
+        page's choice). Raises SetError for an exercise that is not one of forceplate.signal.exercises."""
+        if exercise is not None:
+            self.selected_exercise = _checked(exercise)
         self.selected_person_id = None if person_id is None else int(person_id)
 
-    def start(self, person_id: int) -> int:
-        """Start a set for ``person_id``; its session id. Raises SetError when one is recording."""
+    def start(self, person_id: int, exercise: str = FREE) -> int:
+        """Start a set of ``exercise`` for ``person_id``; its session id. Raises SetError when one is recording,
+        or when the exercise is unknown or not allowed for that person today (jumps and drop landings in the
+        clinician-approved mode): then no session is opened."""
+        exercise = _checked(exercise)
         with self._command_lock:
             if self._closed:
                 raise SetError("the server is stopping")
@@ -138,9 +160,10 @@ class SetController:
                                f"{self.min_free_disk_mb:.0f} MB: export old sessions to USB and delete them, "
                                "or free space otherwise")
             self.selected_person_id = int(person_id)
+            self.selected_exercise = exercise
             self._accepting = True               # from here on every batch reaches the writer
             try:
-                info = self._ask("start", int(person_id))
+                info = self._ask("start", (int(person_id), exercise))
             except BaseException:
                 self._accepting = False
                 raise
@@ -165,12 +188,13 @@ class SetController:
         reply.get(timeout=timeout_s)
 
     def toggle(self) -> int | dict | None:
-        """The panel's button: stop the recording set, or start one for the selected person."""
+        """The panel's button: stop the recording set, or start one of the chosen exercise (the last one
+        selected or started) for the selected person."""
         if self.current() is not None:
             return self.stop(reason="stopped on the plate")
         if self.selected_person_id is None:
             raise SetError("choose a person on the live page first")
-        return self.start(self.selected_person_id)
+        return self.start(self.selected_person_id, self.selected_exercise)
 
     def current(self) -> dict | None:
         """The recording set (session, person, target, reps, thumps, ...), or None."""
@@ -257,8 +281,10 @@ class SetController:
                 elif command == "start":
                     if store is None:
                         raise SetError(self.fault or "the database is not open")
-                    recording = _Recording(store, argument, plate=self.plate, source_spec=self.source_spec,
-                                           step_off_end_s=self.step_off_end_s, today=self.today())
+                    person_id, exercise = argument
+                    recording = _Recording(store, person_id, plate=self.plate, source_spec=self.source_spec,
+                                           step_off_end_s=self.step_off_end_s, today=self.today(),
+                                           exercise=exercise)
                     info = recording.info()
                     with self._state_lock:
                         self._events = []
@@ -306,6 +332,10 @@ class SetController:
                 self._current.update(recording.progress())
         session_id = recording.session_id
         for event in events:
+            if event.get("kind") == "withdrawn":
+                self._notify({"kind": "withdrawn", "event": event, "session": session_id,
+                              "message": correction_message(event.get("reason"))})
+                continue
             self._notify({"kind": "rep", "event": event, "session": session_id})
             if event.get("note") == JUMP_NOTE:
                 self._notify({"kind": "jump_not_allowed", "session": session_id, "message": JUMP_NOTE})
@@ -328,18 +358,24 @@ class _Recording:
     """
 
     def __init__(self, store, person_id: int, *, plate, source_spec: str | None, step_off_end_s: float,
-                 today: dt.date):
+                 today: dt.date, exercise: str = FREE):
         self.store = store
         try:
             standing = standing_of(store, person_id, today)
         except LookupError:
             raise SetError("that person is not in the database (were they removed?)") from None
+        if exercise != FREE and exercise not in standing.allowed_exercises:
+            why = "; ".join(standing.restriction_reasons) or "not in the programme"
+            raise SetError(f"{LABELS[exercise]} are not allowed for {standing.person['name']} today: "
+                           f"clinician-approved mode ({why}) until a clinician approves. Choose "
+                           f"{' or '.join(LABELS[e].lower() for e in standing.allowed_exercises)}")
         self.standing = standing
+        self.exercise = exercise
         source = plate.source
         self.recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name,
                                  thump_bw=standing.target_bw, min_peak_bw=plate.min_peak_bw,
                                  body_mass_kg=standing.body_mass_kg, skip_sets_before_start=True,
-                                 jump_note=JUMP_NOTE if standing.is_restricted else None)
+                                 jump_note=JUMP_NOTE if standing.is_restricted else None, exercise=exercise)
         session_id = self.recorder.start()
         store.set_session_restricted(session_id, standing.is_restricted)
         self.step_off_end_s = float(step_off_end_s)
@@ -364,7 +400,10 @@ class _Recording:
                 "body_mass_kg": s.body_mass_kg, "restricted": s.is_restricted,
                 "restriction_reasons": list(s.restriction_reasons), "impacts_left_today": s.impacts_left_today,
                 "reps_per_set": LEVELS[s.effective.level].reps_per_set[1],
-                "plate_offset_s": self.plate_offset_s} | self.progress()
+                "plate_offset_s": self.plate_offset_s, "exercise": self.exercise,
+                "exercise_label": LABELS[self.exercise],
+                "target": SIT_TO_STAND_TARGET if self.exercise == SIT_TO_STAND else f"peak \u2265 {s.target_bw:.1f} BW",
+                "prescribed_exercises": list(s.prescribed_exercises)} | self.progress()
 
     def progress(self) -> dict:
         """The part of :meth:`info` that changes as the set records."""
@@ -404,6 +443,13 @@ class _Recording:
 
     def _count_flagged(self, events: list[dict]) -> None:
         self.jumps_flagged += sum(1 for e in events if e.get("note") == JUMP_NOTE)
+
+
+def _checked(exercise) -> str:
+    try:
+        return check_exercise(exercise)
+    except ValueError as exc:
+        raise SetError(str(exc)) from None
 
 
 def _plus(value, offset_s):
