@@ -208,3 +208,60 @@ def test_the_history_list_is_paged(client, app):
     assert second.count("data-session=") == 10
     data = client.get(f"/people/{person_id}/history.json").get_json()
     assert len(data["t"]) == 60 and data["oi"][0] == pytest.approx(3.0 * 0.6931, rel=1e-3)
+
+
+# -- exercises --------------------------------------------------------------------------------------------
+
+def test_the_live_page_offers_each_persons_prescribed_exercises_heel_drops_first(client, app):
+    ann = add_person(client)
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        from forceplate.programme.standing import default_plan
+        bob = store.add_person("Bob Example", changed_by="test", birth_year=1950)
+        store.set_plan(bob, changed_by="test", default=default_plan(), level="intermediate")
+    page = client.get(f"/?person={ann}").get_data(as_text=True)
+    assert re.search(rf'<option value="{ann}" data-exercises="heel-drop sit-to-stand free" selected>', page)
+    assert f'<option value="{bob}" data-exercises="heel-drop jump sit-to-stand free">' in page
+    select = re.search(r'<select id="set-exercise" name="exercise"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert re.findall(r'<option value="([^"]+)"', select) == ["heel-drop", "sit-to-stand", "free"]
+    assert re.search(r'<option value="heel-drop" selected>Heel drops</option>', select)
+
+
+def test_a_set_started_with_an_exercise_keeps_it_and_the_history_pages_show_it(client, app):
+    person_id = add_person(client)
+    response = post_json(client, "/live/set/start", person_id=str(person_id), exercise="sit-to-stand")
+    assert response.status_code == 200, response.get_json()
+    current = response.get_json()["current"]
+    assert (current["exercise"], current["target"]) == ("sit-to-stand", "rise \u2264 1 s, sit-down \u2265 2 s")
+    assert response.get_json()["selected_exercise"] == "sit-to-stand"
+    session_id = current["session"]
+    assert post_json(client, "/live/set/stop").status_code == 200
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        assert store.session(session_id)["exercise"] == "sit-to-stand"
+    history = client.get(f"/people/{person_id}/history").get_data(as_text=True)
+    assert re.search(rf'data-session="{session_id}">.*?<td class="exercise">Sit-to-stand</td>', history, re.S)
+    assert 'id="session-exercise">Sit-to-stand<' in client.get(f"/sessions/{session_id}").get_data(as_text=True)
+
+
+def test_a_set_of_jumps_for_a_restricted_person_or_of_no_exercise_is_refused(client, app):
+    person_id = add_person(client, has_vertebral_fracture="yes")
+    response = post_json(client, "/live/set/start", person_id=str(person_id), exercise="jump")
+    assert response.status_code == 409
+    assert "Jumps are not allowed for Ann Example today: clinician-approved mode" in response.get_json()["error"]
+    assert post_json(client, "/live/set/start", person_id=str(person_id), exercise="hopping").status_code == 400
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        assert store.sessions() == []
+    assert post_json(client, "/live/set/select", person_id=str(person_id),
+                     exercise="sit-to-stand").get_json()["selected_exercise"] == "sit-to-stand"
+
+
+def test_the_session_page_lists_a_withdrawn_rep_apart_and_leaves_it_out_of_the_reps(client, app):
+    person_id = add_person(client)
+    session_id, _ = record_a_set(client, app, person_id, reps=2)
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        first = store.events(session_id)[0]
+        store.withdraw_event(session_id, first["t_peak_s"], "that was a jump's push-off")
+        reps = len(store.events(session_id))
+    page = text(client.get(f"/sessions/{session_id}"))
+    assert f'id="session-reps">{reps}<' in page
+    assert re.search(r'<ul id="withdrawn-events"> <li>[^<]*impact of [0-9.]+ BW withdrawn: that was a jump\'s push-off</li>',
+                     page)

@@ -103,7 +103,7 @@ class SetController:
         self._events: list[dict] = []
         self._fault: str | None = None
         self.selected_person_id: int | None = None
-        self.selected_exercise: str = FREE
+        self.selected_exercise: str | None = None     # None: nobody chose one yet (toggle: free)
         self._closed = False
         plate.add_listener(self._on_batch)
         self._store_opened = threading.Event()
@@ -194,7 +194,7 @@ class SetController:
             return self.stop(reason="stopped on the plate")
         if self.selected_person_id is None:
             raise SetError("choose a person on the live page first")
-        return self.start(self.selected_person_id, self.selected_exercise)
+        return self.start(self.selected_person_id, self.selected_exercise or FREE)
 
     def current(self) -> dict | None:
         """The recording set (session, person, target, reps, thumps, ...), or None."""

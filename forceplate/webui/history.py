@@ -75,7 +75,7 @@ def session_page(session_id):
     session = _session_or_404(store, session_id)
     row = next(r for r in store.person_history(session["person_id"]) if r["id"] == session_id)
     return render_template("session.html", session=session, row=row, events=store.events(session_id),
-                           raw=store.raw_bytes(session_id))
+                           withdrawn=store.withdrawn_events(session_id), raw=store.raw_bytes(session_id))
 
 
 @bp.get("/sessions/<id:session_id>/trace.json")

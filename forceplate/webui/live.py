@@ -5,6 +5,7 @@ import threading
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from ..signal.exercises import EXERCISES, FREE, LABELS
 from .forms import record_id
 from .stream import json_safe, stream_messages
 
@@ -37,15 +38,24 @@ def _plate():
 @bp.get("/")
 def page():
     from . import get_store
+    from ..programme.standing import exercises_of
     status = json_safe(_plate().status())
     sets = current_app.extensions["forceplate.sets"]
+    store = get_store()
     chosen = record_id(request.args.get("person"))
-    if chosen is not None and get_store().person(chosen) is not None:
+    if chosen is not None and store.person(chosen) is not None:
         sets.select(chosen)
     current = sets.current()
     selected = current["person_id"] if current else sets.selected_person_id
-    return render_template("live.html", status=status, config=current_app.config, people=get_store().people(),
-                           selected=selected, recording=current is not None)
+    people = store.people()
+    today = sets.today()
+    # each person's choice of exercises: those their level prescribes today (heel drops first), then free
+    choices = {p["id"]: [*exercises_of(store, p, today)[0], FREE] for p in people}
+    offered = choices.get(selected) or list(EXERCISES)
+    exercise = current["exercise"] if current else sets.selected_exercise
+    return render_template("live.html", status=status, config=current_app.config, people=people,
+                           selected=selected, recording=current is not None, choices=choices, offered=offered,
+                           selected_exercise=exercise if exercise in offered else offered[0], labels=LABELS)
 
 
 @bp.get("/live/stream")

@@ -1,4 +1,4 @@
-"""Sets from the live page: choose a person, start, stop, and the answer to "did anything hurt?".
+"""Sets from the live page: choose a person and an exercise, start, stop, and the answer to "did anything hurt?".
 
 Forms POST with their CSRF token; the live page's script sends the same requests with ``fetch`` (header
 X-CSRF-Token) and gets JSON, a page without script gets redirected back.
@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, url_for
 
 from ..live.sets import SetError
+from ..signal.exercises import EXERCISES, FREE
 from ..storage.store import UnknownSession
 from . import get_store
 from .auth import signed_in_user
@@ -38,7 +39,7 @@ def _answer(body: dict, status: int = 200):
 def set_state() -> dict:
     sets = _sets()
     return {"state": sets.state, "fault": sets.fault, "current": sets.current(), "last": sets.last(),
-            "selected": sets.selected_person_id}
+            "selected": sets.selected_person_id, "selected_exercise": sets.selected_exercise}
 
 
 @bp.get("/api/set")
@@ -57,27 +58,39 @@ def _person_id_from_form() -> int | None:
     return person_id
 
 
+def _exercise_from_form(default: str | None) -> str | None:
+    """The chosen exercise (``default`` when the form has none); a 400 for a name that is not an exercise."""
+    raw = (request.form.get("exercise") or "").strip()
+    if not raw:
+        return default
+    if raw not in EXERCISES:
+        abort(400, description="that is not an exercise: reload the page")
+    return raw
+
+
 @bp.post("/live/set/select")
 def select():
     person_id = _person_id_from_form()
+    exercise = _exercise_from_form(None)
     if person_id is not None and get_store().person(person_id) is None:
         return _answer({"error": "that person is not in the list: reload the page"}, 404)
-    _sets().select(person_id)
+    _sets().select(person_id, exercise=exercise)
     return _answer(set_state())
 
 
 @bp.post("/live/set/start")
 def start():
     person_id = _person_id_from_form()
+    exercise = _exercise_from_form(FREE)
     if person_id is None:
         return _answer({"error": "choose who is on the plate first"}, 400)
     if get_store().person(person_id) is None:
         return _answer({"error": "that person is not in the list: reload the page"}, 404)
     try:
-        _sets().start(person_id)
+        _sets().start(person_id, exercise)
     except SetError as exc:
         return _answer({"error": str(exc)}, 409)
-    current_app.logger.info("set started for person %s by %s", person_id, signed_in_user())
+    current_app.logger.info("set of %s started for person %s by %s", exercise, person_id, signed_in_user())
     return _answer(set_state())
 
 

@@ -212,6 +212,7 @@
   }
 
   function repTitle(ev) {
+    if (ev.kind === "sit-to-stand") { return "Sit-to-stand"; }
     if (ev.kind === "jump") {
       var h = ev.height_flight_m;
       return h == null ? "Jump" : "Jump " + Math.round(h * 100) + " cm";
@@ -220,6 +221,11 @@
   }
 
   function verdict(ev) {
+    if (ev.kind === "sit-to-stand") {       // judged by its tempo ("fast up, slow down"), never as a thump
+      if (ev.is_fast_rise === true && ev.is_slow_lowering !== false) { return { text: "GOOD TEMPO", cls: "thump" }; }
+      if (ev.tempo) { return { text: ev.tempo, cls: "soft" }; }
+      return { text: "rep", cls: "none" };
+    }
     if (ev.note === JUMP_NOTE) { return { text: "NO JUMPS", cls: "soft" }; }
     if (ev.thump === true) { return { text: "THUMP", cls: "thump" }; }
     if (ev.thump === false) { return { text: "too soft", cls: "soft" }; }
@@ -227,6 +233,9 @@
   }
 
   function repPeakText(ev) {
+    if (ev.kind === "sit-to-stand" && ev.rise_s != null) {
+      return "up " + ev.rise_s.toFixed(1) + " s" + (ev.lowering_s != null ? ", down " + ev.lowering_s.toFixed(1) + " s" : "");
+    }
     if (ev.peak_bw != null) { return fmtBw(ev.peak_bw, ev.thump) + " BW"; }
     if (ev.peak_n != null) { return Math.round(ev.peak_n) + " N"; }
     return "no landing";
@@ -384,7 +393,10 @@
     if (bwChanged) { showBodyWeight(); }
     var newEvents = msg.events && msg.events.length;
     if (newEvents) {
-      msg.events.forEach(function (ev) { sets.plateEvents.push(ev); });
+      msg.events.forEach(function (ev) {
+        if (ev.kind === "withdrawn") { withdraw(sets.plateEvents, { t_peak_s: ev.t_peak_s, reason: ev.reason }); }
+        else { sets.plateEvents.push(ev); }
+      });
       if (sets.plateEvents.length > MAX_EVENTS_KEPT) { sets.plateEvents.splice(0, sets.plateEvents.length - MAX_EVENTS_KEPT); }
     }
     if (setChanged) { newEvents = true; }
@@ -471,6 +483,44 @@
 
   function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
 
+  // A withdrawal takes back the rep sent with that peak time (or that seq): gone from the list, and said.
+  function withdraw(list, w) {
+    for (var i = list.length - 1; i >= 0; i--) {
+      var ev = list[i];
+      if (ev.kind === "impact" && ((w.seq != null && ev.seq === w.seq && ev.session === w.session) ||
+          (w.seq == null && ev.t_peak_s != null && Math.abs(ev.t_peak_s - w.t_peak_s) <= MATCH_S))) {
+        list.splice(i, 1);
+        break;
+      }
+    }
+    var reason = (w.reason || "").replace(/^\s+|\s+$/g, "");
+    showCorrection("Corrected: " + (reason || "that was not a rep"));
+  }
+
+  function showCorrection(text) {
+    var el = $("correction");
+    if (!el) { return; }
+    el.textContent = text;
+    el.hidden = !text;
+  }
+
+  function exerciseChoices() {
+    var person = $("set-person"), select = $("set-exercise");
+    if (!person || !select) { return; }
+    var option = person.options[person.selectedIndex];
+    var names = option && option.dataset.exercises ? option.dataset.exercises.split(" ") : [];
+    if (!names.length) { return; }
+    var labels = JSON.parse(select.dataset.labels || "{}");
+    var before = select.value;
+    select.textContent = "";
+    names.forEach(function (name) {
+      var o = document.createElement("option");
+      o.value = name; o.textContent = labels[name] || name;
+      select.appendChild(o);
+    });
+    select.value = names.indexOf(before) >= 0 && before !== "free" ? before : names[0];
+  }
+
   function showSetStatus() {
     var status = $("set-status");
     if (!status) { return; }
@@ -478,6 +528,7 @@
     $("start-set").hidden = rec;
     $("stop-form").hidden = !rec;
     $("set-person").disabled = rec;
+    if ($("set-exercise")) { $("set-exercise").disabled = rec; }
     var mode = $("set-mode");
     if (!info) {
       status.textContent = sets.state === "fault" ? "Recording is not possible: " + (sets.fault || "a fault") :
@@ -487,10 +538,12 @@
       return;
     }
     var reps = info.reps || 0, thumps = info.thumps || 0;
+    var tempo = info.exercise === "sit-to-stand";
     status.textContent = (rec ? "Recording: " : "Set ended: ") +
       reps + (info.reps_per_set ? " of " + info.reps_per_set : "") + " reps \u00b7 " +
-      plural(thumps, "thump", "thumps") + " (target " + info.target_bw.toFixed(1) + " BW)";
+      (tempo ? "target " + info.target : plural(thumps, "thump", "thumps") + " (target " + info.target_bw.toFixed(1) + " BW)");
     var detail = [info.person];
+    if (info.exercise_label) { detail.push(info.exercise_label); }
     if (info.impacts_left_today != null) {
       detail.push(Math.max(0, info.impacts_left_today - reps) + " impacts left today");
     }
@@ -515,11 +568,16 @@
     var owner = set.current || set.last;
     if (set.current && sets.shown !== set.current.session) {
       sets.shown = set.current.session; sets.events = []; changed = true;
-      $("pain-question").hidden = true; $("jump-warning").hidden = true;
+      $("pain-question").hidden = true; $("jump-warning").hidden = true; showCorrection("");
     }
     if (owner && owner.session === sets.shown) {
       sets.info = owner;
       (set.events || []).forEach(function (ev) {
+        if (ev.kind === "withdrawn") {
+          withdraw(sets.events, { seq: ev.seq, session: ev.session, t_peak_s: ev.t_plate_s, reason: ev.reason });
+          changed = true;
+          return;
+        }
         var shown = {};
         Object.keys(ev).forEach(function (k) { shown[k] = ev[k]; });
         shown.t_peak_s = ev.t_plate_s; shown.takeoff_s = ev.takeoff_plate_s;   // on the chart's clock
@@ -544,7 +602,8 @@
       if (!person) { showSetError("choose who is on the plate first"); $("set-person").focus(); return; }
       showSetError("");
       $("start-set").disabled = true;
-      post(startForm.action, { person_id: person }).then(function (j) {
+      var exercise = $("set-exercise") ? $("set-exercise").value : "";
+      post(startForm.action, { person_id: person, exercise: exercise }).then(function (j) {
         applySet({ state: j.state, fault: j.fault, current: j.current, last: j.last, events: [] });
       }).catch(function (err) { showSetError(err.message); })
         .then(function () { $("start-set").disabled = false; });
@@ -557,9 +616,12 @@
       }).catch(function (err) { showSetError(err.message); })
         .then(function () { $("stop-set").disabled = false; });
     });
-    $("set-person").addEventListener("change", function () {
-      post(document.body.dataset.selectUrl, { person_id: $("set-person").value }).catch(function () {});
-    });
+    var selectChoice = function () {
+      var exercise = $("set-exercise") ? $("set-exercise").value : "";
+      post(document.body.dataset.selectUrl, { person_id: $("set-person").value, exercise: exercise }).catch(function () {});
+    };
+    $("set-person").addEventListener("change", function () { exerciseChoices(); selectChoice(); });
+    if ($("set-exercise")) { $("set-exercise").addEventListener("change", selectChoice); }
   }
 
   document.querySelectorAll("#pain-buttons button").forEach(function (button) {
