@@ -273,6 +273,33 @@ def test_a_set_is_recorded_for_a_person_answered_and_found_in_the_history(page, 
     assert page.foreign_requests == []
 
 
+def test_a_sit_to_stand_set_is_chosen_started_with_its_tempo_target_and_found_in_the_history(page, live_url):
+    from playwright.sync_api import expect
+
+    sign_in(page, live_url)
+    add_person(page, live_url, "Sit Example")
+    exercise = page.locator("#set-exercise")
+    expect(exercise.locator("option")).to_have_text(["Heel drops", "Sit-to-stand", "Free (untyped)"])
+    expect(exercise).to_have_value("heel-drop")                # the first prescribed
+    exercise.select_option(label="Sit-to-stand")
+    page.get_by_role("button", name="Start set").click()
+    expect(page.locator("#set-status")).to_contain_text("Recording:", timeout=WAIT_MS)
+    expect(page.locator("#set-status")).to_contain_text("target rise \u2264 1 s, sit-down \u2265 2 s")
+    expect(page.locator("#set-detail")).to_contain_text("Sit Example \u00b7 Sit-to-stand")
+    expect(exercise).to_be_disabled()
+    page.get_by_role("button", name="Stop set").click()
+    expect(page.get_by_text("Did anything hurt?")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_role("button", name="No", exact=True).click()
+    page.get_by_role("link", name="See this set in the history").click()
+    expect(page.locator("#session-exercise")).to_have_text("Sit-to-stand")
+    page.get_by_role("link", name="All sessions").click()
+    expect(page.locator("#sessions tbody tr td.exercise")).to_have_text(["Sit-to-stand"])
+    page.goto(live_url)                                        # the choice is remembered for the panel's button
+    expect(page.locator("#set-exercise")).to_have_value("sit-to-stand")
+    assert page.console_errors == []
+    assert page.foreign_requests == []
+
+
 def save_screenshot(path: Path, *, min_reps: int = 5, timeout_s: float = 60.0) -> None:
     """Serve the simulated heel drops, add a person, start a set, wait for `min_reps` of its reps, and save
     the page at 1280x800."""
