@@ -40,7 +40,8 @@ def settling_s(adc: str, rate_hz: float) -> float:
     return DEFAULT_MODEL.span_s(rate_hz) if adc == "hx711" else 0.0
 
 
-def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight_n: float) -> list:
+def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight_n: float,
+                   words_after: int | None = None) -> list:
     """The impacts found on HX711 words, with true peaks, onsets and methods estimated through the model.
 
     Parameters
@@ -51,6 +52,9 @@ def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight
         The words (N, total force) and their instants (s, increasing) the impacts were found in. Not modified.
     body_weight_n : float
         Body weight (N), for ``peak_bw``.
+    words_after : int, optional
+        Fit no more than this many words after the largest (a typed set's quick verdict); default all the
+        model can use (order + 3).
 
     Returns
     -------
@@ -60,7 +64,8 @@ def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight
     for impact in impacts:
         # a drop starts from the empty plate; a heel drop from a level the words cannot tell (the heels fall)
         est = true_peak(force_n, t_s, sample_index(t_s, impact.t_peak_s),
-                        baseline_n=0.0 if impact.is_drop else None)
+                        baseline_n=0.0 if impact.is_drop else None,
+                        words_after=None if impact.is_drop else words_after)
         changes = dict(peak_method=LARGEST_WORD_METHOD, loading_rate_bw_s=None,
                        loading_rate_method=NO_LOADING_RATE_METHOD)
         if est is not None:
@@ -73,7 +78,8 @@ def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight
     return refined
 
 
-def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_weight_n: float | None) -> list:
+def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_weight_n: float | None,
+                 words_after: int | None = None) -> list:
     """The jumps found on HX711 words, with edges, flight heights, landing peaks and methods estimated through
     the model.
 
@@ -88,6 +94,8 @@ def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_w
         The words (N, total force) and their instants (s, increasing). Not modified.
     body_weight_n : float or None
         Body weight (N), for ``peak_bw``; None leaves it None.
+    words_after : int, optional
+        As for :func:`refine_impacts`: the landing peak of a typed set's quick verdict.
 
     Returns
     -------
@@ -105,7 +113,8 @@ def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_w
             changes.update(landing_s=landing_s, flight_s=flight_s, height_flight_m=flight_height_m(flight_s),
                            peak_method=LARGEST_WORD_METHOD, loading_rate_bw_s=None,
                            loading_rate_method=NO_LOADING_RATE_METHOD)
-            est = true_peak(force_n, t_s, sample_index(t_s, jump.t_peak_s), baseline_n=flight_level_n)
+            est = true_peak(force_n, t_s, sample_index(t_s, jump.t_peak_s), baseline_n=flight_level_n,
+                            words_after=words_after)
             if est is not None:
                 changes.update(peak_n=est.peak_n, t_peak_s=est.t_peak_s, peak_method=est.method,
                                peak_low_n=est.low_n, peak_high_n=est.high_n,
@@ -114,16 +123,18 @@ def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_w
     return refined
 
 
-def true_peak(force_n: np.ndarray, t_s: np.ndarray, i_peak: int, *, baseline_n: float | None = None
-              ) -> ImpactEstimate | None:
+def true_peak(force_n: np.ndarray, t_s: np.ndarray, i_peak: int, *, baseline_n: float | None = None,
+              words_after: int | None = None) -> ImpactEstimate | None:
     """The true peak behind the HX711 words around word `i_peak`, fitted through the chip model
     (:func:`~forceplate.signal.hx711_model.estimate_impact`).
 
     None when the fit is unreliable (too few words, a flat stretch): the caller keeps the largest word and its
     label. `baseline_n`: the level before the impact when known (N; the flight words before a landing).
+    `words_after`: fit at most this many words after `i_peak` (default order + 3).
     """
     order = DEFAULT_MODEL.order
-    lo, hi = max(0, i_peak - order - 2), min(force_n.shape[0], i_peak + order + 4)
+    after = order + 3 if words_after is None else min(order + 3, int(words_after))
+    lo, hi = max(0, i_peak - order - 2), min(force_n.shape[0], i_peak + after + 1)
     try:
         est = _fit_impact(_key(t_s[lo:hi]), _key(force_n[lo:hi]), baseline_n)
     except ValueError:

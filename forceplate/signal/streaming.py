@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import check_adc, check_rate
-from .exercises import check_exercise
+from .exercises import HEEL_DROP, JUMP, check_exercise
 from .bodyweight import BodyWeight
 from .events import analyze_force, event_dict, event_time_s, weigh_standing
 from .jumps import Jump, flight_threshold
@@ -90,6 +90,9 @@ class LiveAnalyzer:
         self._had_person = False
         self._status = "Waiting for the plate"
         self._provisional: list[dict] = []
+        self._early: list[float] = []    # peak times of impacts sent before their horizon (a heel-drop set)
+        self.corrections = 0             # of those, how many a take-off made a push-off (withdrawn)
+        self._quick = self.exercise in (HEEL_DROP, JUMP)
 
     @property
     def body_weight_n(self) -> float | None:
@@ -136,7 +139,7 @@ class LiveAnalyzer:
         self._chunks_t.append(t_s)
         self._chunks_f.append(force_n)
         self._last_t = float(t_s[-1])
-        if self._last_t - self._analysed_to_s < self.analysis_period_s:
+        if self._last_t - self._analysed_to_s < self.analysis_period_s and not self._may_decide(force_n):
             return []
         return self._analyse(final=False)
 
@@ -147,6 +150,14 @@ class LiveAnalyzer:
         return self._analyse(final=True)
 
     # -- internals -----------------------------------------------------------------------------------------
+
+    def _may_decide(self, force_n: np.ndarray) -> bool:
+        """A typed set's peak may be decided by these samples: analyse now, not at the next period."""
+        if not self._quick or self.body_weight_n is None:
+            return False
+        recent = self._f[-16:] if self._f.size else self._f
+        level = np.concatenate([recent, *self._chunks_f[-4:]])
+        return bool(np.nanmax(level, initial=-np.inf) >= self.min_peak_bw * self.body_weight_n)
 
     def _collect(self) -> None:
         if self._chunks_t:
@@ -179,7 +190,7 @@ class LiveAnalyzer:
             self._provisional = []
             return []
         result = analyze_force(t, f, rate_hz, adc=self.adc, body_weight_n=self.body_weight_n,
-                               thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw)
+                               thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw, exercise=self.exercise)
         stable_s = np.inf if final else self._last_t - self.HORIZON_S
         if self.body_weight_n is None and not final:     # keep unweighed time in the span: impacts need a weight
             stable_s = min(stable_s, self._last_t - self.max_wait_for_weight_s)
@@ -195,19 +206,36 @@ class LiveAnalyzer:
             # "empty plate", and its landing a "drop").
             if when <= self._last_sent_s + 0.05 or anchor <= self._settled_s:
                 continue
-            if anchor > stable_s:
-                break
+            decided_s = getattr(event, "decided_s", None)
+            early = anchor > stable_s
+            if early and (decided_s is None or decided_s > self._last_t):
+                break                   # not final yet (a typed set's peak is final once decided)
             if self.body_weight_n is None and not final and self._last_t - anchor < self.max_wait_for_weight_s:
                 stable_s = min(stable_s, anchor - 1e-9)   # wait for a weight; keep the order
                 break
+            if isinstance(event, Jump):
+                sent.extend(self._withdraw_pushoff_of(event))
             sent.append(event_dict(event, self.thump_bw))
+            if early and not isinstance(event, Jump):
+                self._early.append(event.t_peak_s)
             self._last_sent_s = when
         if np.isfinite(stable_s):
             self._settled_s = max(self._settled_s, stable_s)
         else:
             self._settled_s = max(self._settled_s, self._last_t)
         self._provisional = [] if final else self._pending_impacts(result.events)
+        self._early = [t for t in self._early if t > self._settled_s - _PUSHOFF_S - self.LEAD_S]
         return sent
+
+    def _withdraw_pushoff_of(self, jump: Jump) -> list[dict]:
+        """The impacts sent early (a heel-drop set) that this jump's take-off makes its push-off: withdrawn."""
+        out = []
+        for t_peak in [t for t in self._early if jump.takeoff_s - _PUSHOFF_S <= t <= jump.takeoff_s]:
+            self._early.remove(t_peak)
+            self.corrections += 1
+            out.append({"kind": "withdrawn", "t_peak_s": t_peak,
+                        "reason": f"a take-off followed at {jump.takeoff_s:.3f} s: that peak was the jump's push-off"})
+        return out
 
     def _pending_impacts(self, events) -> list[dict]:
         """The impacts (and landed jumps) of this analysis neither sent nor settled, a landing window old."""
