@@ -205,10 +205,7 @@ SIM_SESSION = "sim:session?speed=8&adc=ideal&rate_hz=1000"     # heel drops, and
 
 
 @pytest.mark.parametrize("spec, exercise, seconds", [(SIM_HEEL_DROPS, "heel-drop", "40"),
-                                                     pytest.param(SIM_SESSION, "heel-drop", "70", marks=pytest.mark.xfail(
-                                                         strict=True, reason="live, a heel-drop set reports the "
-                                                         "session's sit-to-stand rises (31.5 s, 39.9 s) as impacts; "
-                                                         "its export analysed with --exercise heel-drop does not")),
+                                                     (SIM_SESSION, "heel-drop", "70"),
                                                      (SIM_STS, "sit-to-stand", "40")])
 def test_a_session_recorded_with_an_exercise_lists_and_exports_it_and_its_export_reproduces_it(
         tmp_path, spec, exercise, seconds):
@@ -253,6 +250,12 @@ def test_a_session_recorded_with_an_exercise_lists_and_exports_it_and_its_export
     if exercise == "sit-to-stand" and not standing and offline:
         pytest.xfail(f"the live analysis sent no sit-to-stand reps; the export's analysis finds {len(offline)}")
     assert len(standing) >= 3
+    rises = [(r["rise_start_s"], r["rise_end_s"]) for r in result.get("sit_to_stand") or [] if r.get("rise_s")]
+    only_live = [e["t_peak_s"] for e in standing if e["kind"] == "impact" and not any(
+        o["kind"] == "impact" and abs(o["t_peak_s"] - e["t_peak_s"]) < 0.0011 for o in offline)]
+    if exercise == "heel-drop" and only_live and all(any(a <= t <= b for a, b in rises) for t in only_live):
+        pytest.xfail(f"live, a heel-drop set reported sit-to-stand rises as impacts (at {only_live} s); "
+                     "its export analysed with --exercise heel-drop does not")
     assert [e["kind"] for e in offline] == [e["kind"] for e in standing]
     for a, b in zip(standing, offline):
         for key in ("t_peak_s", "takeoff_s", "landing_s"):
