@@ -27,10 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forceplate.signal.common import VERDICT_AFTER_WORDS, first_dominant  # noqa: E402
+from forceplate.signal.common import first_dominant  # noqa: E402
 from forceplate.signal.hx711_model import (Hx711Model, estimate_edge, estimate_impact, filter_samples,  # noqa: E402
                                      respond, skewed_pulse)
-from forceplate.signal.refine import true_peak  # noqa: E402
+from forceplate.signal.refine import VERDICT_AFTER_WORDS, true_peak  # noqa: E402
 
 DATA_DIR = ROOT / "tests" / "data"       # the real recordings, each with its licence and attribution in a JSON
 RECORDINGS = ("gidiel_vj_single_cmj", "gidiel_vj_single_sj", "gidiel_vj_single_dj", "acl_squat_jump_bfr003",
