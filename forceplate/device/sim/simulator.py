@@ -1,7 +1,7 @@
 """A simulated plate: a person doing bone-loading exercise, through the HX711 model and the real kernel.
 
 ``SimulatedSource`` plays a seeded scenario (``standing``, ``heel-drops``, ``jumps``, ``sit-to-stand``,
-``step-on-off`` or ``session``) in real time. One loop of the scenario is scripted once, at construction, at
+``step-on-off``, ``session`` or ``drop-landings``) in real time. One loop of the scenario is scripted once, at construction, at
 1 kHz with vectorised numpy: the true total force, its split over the four corners by the centre of
 pressure, and each corner's sensor noise. Reading turns the sets now due into HX711 words (each the 1 kHz
 force averaged by the filter model of docs/hx711-model.md, or the force at that instant for
@@ -42,7 +42,7 @@ CORNERS_M = np.array([(-PLATE_WIDTH_M / 2, PLATE_DEPTH_M / 2), (PLATE_WIDTH_M / 
                       (-PLATE_WIDTH_M / 2, -PLATE_DEPTH_M / 2), (PLATE_WIDTH_M / 2, -PLATE_DEPTH_M / 2)])
 CORNER_NOISE_N = 1.0                # white noise on each corner at 1 kHz, RMS
 FLIGHT_THRESHOLD_N = 20.0           # docs/contracts.md section 1: flight is force below about 20 N
-SCENARIOS = ("standing", "heel-drops", "jumps", "sit-to-stand", "step-on-off", "session")
+SCENARIOS = ("standing", "heel-drops", "jumps", "sit-to-stand", "step-on-off", "session", "drop-landings")
 ADCS = ("hx711", "ideal")
 HX711_MAX_RATE_HZ = 125.0           # the chip runs at 10 or 80 SPS (parts reach ~94); 1 kHz must resolve a period
 HX711_MODEL = DEFAULT_MODEL         # the chip's filter (4 one-period boxcars): the model the analysis sees through
@@ -266,6 +266,34 @@ class _Script:
                                peak_to=landing + len(impact), takeoff_search=start, landing_search=landing,
                                height_impulse_m=v_m_s ** 2 / (2 * STANDARD_GRAVITY_M_S2)))
 
+    def drop_landing(self, *, rebound: bool):
+        """From an empty plate (the person on a low box beside it): a drop landing, then either a rebound
+        jump straight away (a drop jump: braking, push-off, flight, landing) or absorbing into standing."""
+        u = self.uniform
+        peak_bw, total_ms = u(3.5, 5.0), u(40.0, 70.0)                     # the drop landing's impact
+        rise = _n(u(0.35, 0.45) * total_ms / 1000)
+        after_bw = u(1.6, 2.0) if rebound else u(1.1, 1.2)
+        landing = self.add(np.concatenate([_sharp_ramp(0.0, peak_bw, rise),
+                                           _ramp(peak_bw, after_bw, _n(total_ms / 1000) - rise)]), dy_m=0.01)
+        self.marks.append(dict(kind="drop-landing", contract_kind="impact", start=landing, end=self.n,
+                               peak_from=landing, peak_to=self.n))
+        if not rebound:
+            settle = _n(u(0.4, 0.6))
+            self.add(_ramp(after_bw, 1.0, settle), dy_m=_ramp(0.01, 0.0, settle))
+            return
+        push_bw, hold, drop = u(1.8, 2.2), _n(u(0.12, 0.2)), _n(u(0.08, 0.12))   # braking into the push-off
+        start = self.add(np.concatenate([_ramp(after_bw, push_bw, hold),
+                                         _sharp_ramp(push_bw, 0.0, drop, sharp_end=True)]))
+        self.add(np.zeros(_n(u(0.30, 0.45))))                                # flight
+        land_bw, land_ms = u(3.0, 4.0), u(40.0, 70.0)
+        rise_l = _n(u(0.35, 0.45) * land_ms / 1000)
+        impact = np.concatenate([_sharp_ramp(0.0, land_bw, rise_l), _ramp(land_bw, 1.15, _n(land_ms / 1000) - rise_l)])
+        land = self.add(impact, dy_m=0.02)
+        self.add(_ramp(1.15, 1.0, _n(0.6)), dy_m=_ramp(0.02, 0.0, _n(0.6)))
+        self.marks.append(dict(kind="jump", contract_kind="jump", start=start, end=self.n, peak_from=land,
+                               peak_to=land + len(impact), takeoff_search=start, landing_search=land,
+                               height_impulse_m=None))
+
     def sit_to_stand(self, peak_bw):
         u = self.uniform
         seated_bw = u(0.22, 0.28)                                           # the chair is off the plate
@@ -324,6 +352,12 @@ def _write_scenario(script: _Script, scenario: str) -> None:
             script.empty(u(1.5, 2.5))
             script.step_on()
             script.stand(u(3.0, 4.0))
+    elif scenario == "drop-landings":       # off onto the box, drop onto the plate: rebound, none, rebound
+        for rebound in (True, False, True):
+            script.step_off()
+            script.empty(u(1.5, 2.0))
+            script.drop_landing(rebound=rebound)
+            script.stand(u(2.0, 2.5))
     elif scenario == "session":
         heel_drops(3)
         jumps(2)
@@ -531,7 +565,8 @@ class SimulatedSource(PacedSource):
         ``standing`` (20-25 s of quiet standing), ``heel-drops`` (6 reps, about a third too soft to count),
         ``jumps`` (3 countermovement jumps), ``sit-to-stand`` (4 reps, the chair off the plate),
         ``step-on-off`` (stepping on and off), ``session`` (3 heel drops, 2 jumps, 2 sit-to-stands; the
-        default). Each loop: about 1 s empty, step on, >= 3 s of quiet standing, the reps with standing
+        default), ``drop-landings`` (3 times: step back onto a box, drop onto the plate; the first and the
+        last rebound at once into a jump). Each loop: about 1 s empty, step on, >= 3 s of quiet standing, the reps with standing
         between, step off, about 1 s empty; then it repeats. ``loop_s`` gives the exact length, which
         depends on the seed: 26-31 s for standing, 29-32 s heel-drops, 22-25 s jumps, 36-39 s
         sit-to-stand, 18-20 s step-on-off, 42-48 s session.
