@@ -15,7 +15,7 @@ import pytest
 from forceplate.signal import analyze_force
 from forceplate.signal.exercises import EXERCISES, check_exercise
 from forceplate.signal.streaming import LiveAnalyzer
-from signals import drop_jump, hx711_words, jump
+from signals import drop_jump, hx711_words, jump, seated_rises
 
 W = 700.0
 HX711_SPS = 80.0
@@ -203,3 +203,22 @@ def test_forceplate_analyze_takes_the_exercise_and_says_it(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "forceplate", "analyze", str(path), "--exercise", "pogo"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stdout == "" and "pogo" in bad.stderr
+
+
+# --- sit-to-stand: rises are reps, never impacts ------------------------------------------------------------
+
+@pytest.mark.parametrize("exercise", ["free", "sit-to-stand"])
+def test_sit_to_stand_rises_stream_as_reps_and_never_as_impacts(exercise):
+    # 5 rises to 1.4 BW from a seat carrying the feet at 0.25 BW, chair off the plate, at 100 SPS
+    t, f, truth = seated_rises(W, reps=5, rate_hz=100.0, seated_bw=0.25)
+    offline = analyze_force(t, f, 100.0, exercise=exercise)
+    assert offline.event_dicts() == []                        # no impact, no jump
+    rises = [rep for rep in offline.sit_to_stands if rep.has_rise]
+    assert [rep.t_peak_s for rep in rises] == pytest.approx(truth["rise_peaks_s"], abs=0.011)
+    live, out = stream(t, f, 100.0, chunk=7, adc="ideal", exercise=exercise)
+    assert [e["kind"] for _, e in out] == ["sit-to-stand"] * 5
+    for (when, rep), expected in zip(out, rises):
+        assert rep["t_peak_s"] == pytest.approx(expected.t_peak_s, abs=1e-4)   # rounded to 0.1 ms
+        assert rep["rise_s"] == pytest.approx(expected.rise_s, abs=1e-4)
+        assert rep["peak_bw"] == pytest.approx(truth["peak_n"] / W, rel=0.01)
+        assert when >= expected.rise_end_s                    # out once the person has settled at standing
