@@ -222,3 +222,35 @@ def test_sit_to_stand_rises_stream_as_reps_and_never_as_impacts(exercise):
         assert rep["rise_s"] == pytest.approx(expected.rise_s, abs=1e-4)
         assert rep["peak_bw"] == pytest.approx(truth["peak_n"] / W, rel=0.01)
         assert when >= expected.rise_end_s                    # out once the person has settled at standing
+
+
+# --- one code path: every real recording, live as offline, in every exercise --------------------------------
+
+@pytest.mark.parametrize("exercise", ["heel-drop", "jump", "drop-landing", "sit-to-stand"])
+def test_every_recording_streams_to_its_offline_events_in_every_exercise(exercise):
+    from forceplate.storage.traces import read_trace
+    from helpers import recordings
+
+    for k, csv in enumerate(recordings()):
+        trace = read_trace(csv)
+        rate_hz = 86.0                 # what an HX711 plate sees: the recording as words at ~86 SPS
+        tw = np.arange(0.004 * k, trace.t_s[-1], 1 / rate_hz)
+        y = hx711_words(trace.total_force_n, tw, rate_hz, input_rate_hz=trace.rate_hz)
+        offline = analyze_force(tw, y, rate_hz, adc="hx711", exercise=exercise)
+        live, out = stream(tw, y, rate_hz, chunk=3, adc="hx711", exercise=exercise,
+                           body_mass_kg=None if offline.body_weight_n is None else offline.body_weight_n / 9.80665)
+        withdrawn = {e["t_peak_s"] for _, e in out if e["kind"] == "withdrawn"}
+        standing = [e for _, e in out if e["kind"] in ("impact", "jump")
+                    and not (e["kind"] == "impact" and e["t_peak_s"] in withdrawn)]
+        expected = offline.event_dicts()
+        assert [e["kind"] for e in standing] == [e["kind"] for e in expected], csv.name
+        for a, b in zip(standing, expected):
+            for key in ("takeoff_s", "landing_s", "t_peak_s"):
+                assert (a.get(key) is None) == (b.get(key) is None)
+                if b.get(key) is not None:
+                    assert a[key] == pytest.approx(b[key], abs=0.005), (csv.name, key)
+            if b["peak_n"] is not None:
+                assert a["peak_n"] == pytest.approx(b["peak_n"], rel=0.01), csv.name
+        assert live.corrections == len(withdrawn)
+        if exercise != "heel-drop":
+            assert live.corrections == 0          # only a heel-drop set judges a peak before a take-off

@@ -218,8 +218,8 @@ class LiveAnalyzer:
             if isinstance(event, Jump):
                 sent.extend(self._withdraw_pushoff_of(event))
             sent.append(_record(event, self.thump_bw))
-            if early and not isinstance(event, Jump):
-                self._early.append(event.t_peak_s)
+            if early and not isinstance(event, (Jump, SitToStand)):
+                self._early.append(sent[-1]["t_peak_s"])     # as sent: a withdrawal names it exactly
             self._last_sent_s = when
         if np.isfinite(stable_s):
             self._settled_s = max(self._settled_s, stable_s)
