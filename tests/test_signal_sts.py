@@ -181,6 +181,26 @@ def test_recording_that_ends_seated_has_a_sit_down_only():
     assert rep.lowering_s == pytest.approx(2.5, abs=0.01)
 
 
+@pytest.mark.parametrize("typed", [False, True])
+@pytest.mark.parametrize("lower_s, seat_s, stand_s", [(0.6, 0.2, 0.2), (0.8, 0.3, 0.3), (1.0, 0.5, 0.5)])
+def test_a_brisk_five_times_sit_to_stand_at_100_hz_with_the_feet_light_on_the_seat(typed, lower_s, seat_s,
+                                                                                   stand_s):
+    # As a five-times-sit-to-stand test is done: five reps with little rest, the feet nearly off the plate
+    # while seated (0.01 BW, 7 N), recorded at 100 Hz with 2 N of white noise. Each rep: sit down over
+    # lower_s, sit seat_s, rise to 1.4 BW over 0.35 s and back to 1 BW over 0.25 s (rise 0.6 s), stand
+    # stand_s (less than settle_s when brisk); quiet standing 3 s before and after.
+    segs = [(0, 1.0), (3.0, 1.0)]
+    for k in range(5):
+        segs += [(lower_s, 0.01), (seat_s, 0.01), (0.35, 1.4), (0.25, 1.0), (stand_s if k < 4 else 3.0, 1.0)]
+    t, f, _ = cosine_trace(segs, rate_hz=100.0)
+    f = f + 2.0 * np.random.default_rng(1).standard_normal(f.shape)
+    reps = detect_sit_to_stand(f, 100.0, t_s=t, body_weight_n=700.0, typed=typed)
+    assert len(reps) == 5
+    assert [r.lowering_s for r in reps] == pytest.approx([lower_s] * 5, rel=0.10)
+    assert [r.rise_s for r in reps] == pytest.approx([0.6] * 5, rel=0.10)
+    assert [r.peak_bw for r in reps] == pytest.approx([1.4] * 5, abs=0.01)
+
+
 # ------------------------------------------------------------------------------- not sit-to-stand
 
 @pytest.mark.parametrize("typed", [False, True])

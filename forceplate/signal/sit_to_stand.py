@@ -406,12 +406,16 @@ def _entry(y, t_s, m, stop, level, step, sign):
 def _arrival(y, t_s, m, stop, level, step, settle):
     """(t0, None) of the force arriving at `level` after sample m for good: the start of its first stay of
     `settle` samples within d of the level, for d = step and 4 step (a stay cut short by `stop`, the next
-    movement, or the recording's end, counts)."""
+    movement, or the recording's end, counts). Without one (a brisk set stands less than `settle` between
+    reps), the longest stay of at least a third of `settle`."""
     times = []
     for d in (step, 4 * step):
         starts, ends = runs(np.abs(y[m:stop] - level) < d)
-        ok = [(a, b) for a, b in zip(starts.tolist(), ends.tolist())
-              if a > 0 and (b - a >= settle or m + b >= stop)]
+        stays = [(a, b) for a, b in zip(starts.tolist(), ends.tolist()) if a > 0]
+        ok = [(a, b) for a, b in stays if b - a >= settle or m + b >= stop]
+        if not ok:
+            ok = sorted((b - a, a, b) for a, b in stays if b - a >= max(3, settle // 3))[-1:]
+            ok = [(a, b) for _, a, b in ok]
         if not ok:
             return None
         k = m + ok[0][0]
