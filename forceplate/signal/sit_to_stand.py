@@ -22,7 +22,8 @@ are still the sit-down and the rise). A seat is one of:
 When the phases start and end (times interpolated linearly between samples, on the force smoothed over
 `timing_smooth_s`): a sit-down starts when the force *leaves* the standing level and ends when it *reaches*
 the seated level; a rise starts when the force leaves the seated level and ends when it reaches the standing
-level for good (for `settle_s`, after any overshoot). A movement's instant is where the force departs from a
+level for good (for `settle_s` after any overshoot; in a brisk set that stands less than that between
+reps, its longest stay of at least a third of it). A movement's instant is where the force departs from a
 steady level. A threshold crossing is always late: a smooth movement leaves a level at zero rate (the force
 and its rate of change are continuous), so a half-cosine sit-down of 2.5 s from 1 BW to 0.25 BW crosses
 1 - 0.05 BW 0.4 s after it began and a band-to-band measurement gives 1.7 s. Near the departure instant t0
