@@ -294,13 +294,25 @@ class _Script:
                                peak_to=land + len(impact), takeoff_search=start, landing_search=land,
                                height_impulse_m=None))
 
+    # Sit-to-stand options (SimulatedSource's seated_bw, sit_down_s, rise_s): None draws from the seed.
+    seated_bw: float | None = None
+    sit_down_s: float | None = None
+    rise_s: float | None = None
+
     def sit_to_stand(self, peak_bw):
+        """Sit down (a half-cosine from 1 BW to the seat over 2-3 s, or ``sit_down_s``), sit 1.5-2.5 s, rise
+        (0.5-0.8 s, or ``rise_s``: up to ``peak_bw``, down to 0.9 BW, up to 1 BW, each a half-cosine) to
+        standing. The seat (the feet's share, 0.22-0.28 BW, or ``seated_bw``) is flat. The draws are made
+        whether or not an option replaces them, so the rest of the loop is the same either way."""
         u = self.uniform
         seated_bw = u(0.22, 0.28)                                           # the chair is off the plate
-        sit = _n(u(2.0, 3.0))                                               # slow, controlled sit-down
+        sit_s = u(2.0, 3.0)                                                 # slow, controlled sit-down
+        seated_bw = seated_bw if self.seated_bw is None else self.seated_bw
+        sit = _n(sit_s if self.sit_down_s is None else self.sit_down_s)
         start = self.add(_ramp(1.0, seated_bw, sit), dy_m=_ramp(0.0, -0.02, sit))
         self.add(np.full(_n(u(1.5, 2.5)), seated_bw), dy_m=-0.02)
         rise_total = u(0.5, 0.8)                                            # fast rise: the rep
+        rise_total = rise_total if self.rise_s is None else self.rise_s
         up, down = _n(0.45 * rise_total), _n(0.35 * rise_total)
         settle = _n(rise_total) - up - down
         rise = self.add(np.concatenate([_ramp(seated_bw, peak_bw, up), _ramp(peak_bw, 0.9, down),
@@ -498,6 +510,21 @@ class PacedSource(LoadCellSource):
         return self._ring.pop(max(0, int(max_sets)))
 
 
+def _sit_to_stand_options(seated_bw, sit_down_s, rise_s) -> dict:
+    """The sit-to-stand options, checked: {name: value} of those given."""
+    out = {}
+    for name, value, lo, hi, unit in (("seated_bw", seated_bw, 0.0, 0.7, "BW"),
+                                      ("sit_down_s", sit_down_s, 0.3, 10.0, "s"),
+                                      ("rise_s", rise_s, 0.2, 3.0, "s")):
+        if value is None:
+            continue
+        value = float(value)
+        if not lo <= value <= hi:
+            raise ConfigError(f"{name} {value:g} is outside {lo:g}-{hi:g} {unit}")
+        out[name] = value
+    return out
+
+
 # ------------------------------------------------------------------------------------------- faults
 
 _FAULT_WORDS = {"not_ready": WORD_NOT_READY, "unplugged": WORD_NOT_READY, "garbage": None,
@@ -584,6 +611,10 @@ class SimulatedSource(PacedSource):
         Playback speed; 1 is real time.
     faults : list of str, or a comma-separated str
         Scripted chip faults (see ``Fault``), e.g. ``["not_ready@3.0s", "unplugged@10s:ch1"]``.
+    seated_bw, sit_down_s, rise_s : float, optional
+        Every sit-to-stand rep's seat level (the feet's share of the weight while seated, 0-0.7 BW; below
+        0.029 BW a 700 N person's seat is under the 20 N empty-plate threshold), sit-down duration (0.3-10 s)
+        and rise duration (0.2-3 s); default drawn per rep from the seed (0.22-0.28 BW, 2-3 s, 0.5-0.8 s).
     noise_n : float
         Sensor noise on each corner, RMS in newtons at 1 kHz (white), before the ADC (default
         ``CORNER_NOISE_N``, 1 N; 0-50). The same seed draws the same noise, scaled.
@@ -592,11 +623,13 @@ class SimulatedSource(PacedSource):
     """
 
     OPTION_TYPES = {"rate_hz": float, "adc": str, "seed": int, "body_mass_kg": float, "speed": float,
-                    "channels": int, "faults": str, "noise_n": float}
+                    "channels": int, "faults": str, "noise_n": float, "seated_bw": float, "sit_down_s": float,
+                    "rise_s": float}
 
     def __init__(self, scenario: str = "session", *, rate_hz: float = 80.0, adc: str = "hx711", seed: int = 0,
                  channels: int = 4, body_mass_kg: float | None = None, speed: float = 1.0, faults=(),
-                 noise_n: float = CORNER_NOISE_N, clock=None):
+                 noise_n: float = CORNER_NOISE_N, seated_bw: float | None = None,
+                 sit_down_s: float | None = None, rise_s: float | None = None, clock=None):
         scenario = str(scenario).strip().lower()
         if scenario not in SCENARIOS:
             raise ConfigError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -619,6 +652,7 @@ class SimulatedSource(PacedSource):
             raise ConfigError(f"noise_n {noise_n:g} N is outside 0-50 N")
         if body_mass_kg is not None and not 20.0 <= float(body_mass_kg) <= 250.0:
             raise ConfigError(f"body_mass_kg {body_mass_kg:g} is outside 20-250 kg")
+        sts = _sit_to_stand_options(seated_bw, sit_down_s, rise_s)
         self.faults = parse_faults(faults, channels)
         super().__init__(channels=channels, clock=clock)
         self.scenario = scenario
@@ -639,10 +673,13 @@ class SimulatedSource(PacedSource):
         # 90 kg person on one corner (4.4 kN) stays within 24 bits (about 2.2 M of 8.4 M counts).
         self.offset_counts = (rng.choice([-1, 1], size=channels) * rng.uniform(20_000, 90_000, channels)).round()
         self.scale_n_per_count = rng.uniform(0.002, 0.004, channels)
+        self.sit_to_stand_options = sts
         self._build_loop(rng)
 
     def _build_loop(self, rng) -> None:
         script = _Script(rng)
+        for key, value in self.sit_to_stand_options.items():
+            setattr(script, key, value)
         _write_scenario(script, self.scenario)
         n = script.n
         force_bw = np.concatenate(script.force_bw)
