@@ -15,7 +15,7 @@ import pytest
 from forceplate.signal import analyze_force
 from forceplate.signal.exercises import EXERCISES, check_exercise
 from forceplate.signal.streaming import LiveAnalyzer
-from signals import drop_jump, hx711_words, jump
+from signals import drop_jump, hx711_words, jump, seated_rises
 
 W = 700.0
 HX711_SPS = 80.0
@@ -203,3 +203,54 @@ def test_forceplate_analyze_takes_the_exercise_and_says_it(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "forceplate", "analyze", str(path), "--exercise", "pogo"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stdout == "" and "pogo" in bad.stderr
+
+
+# --- sit-to-stand: rises are reps, never impacts ------------------------------------------------------------
+
+@pytest.mark.parametrize("exercise", ["free", "sit-to-stand"])
+def test_sit_to_stand_rises_stream_as_reps_and_never_as_impacts(exercise):
+    # 5 rises to 1.4 BW from a seat carrying the feet at 0.25 BW, chair off the plate, at 100 SPS
+    t, f, truth = seated_rises(W, reps=5, rate_hz=100.0, seated_bw=0.25)
+    offline = analyze_force(t, f, 100.0, exercise=exercise)
+    assert offline.event_dicts() == []                        # no impact, no jump
+    rises = [rep for rep in offline.sit_to_stands if rep.has_rise]
+    assert [rep.t_peak_s for rep in rises] == pytest.approx(truth["rise_peaks_s"], abs=0.011)
+    live, out = stream(t, f, 100.0, chunk=7, adc="ideal", exercise=exercise)
+    assert [e["kind"] for _, e in out] == ["sit-to-stand"] * 5
+    for (when, rep), expected in zip(out, rises):
+        assert rep["t_peak_s"] == pytest.approx(expected.t_peak_s, abs=1e-4)   # rounded to 0.1 ms
+        assert rep["rise_s"] == pytest.approx(expected.rise_s, abs=1e-4)
+        assert rep["peak_bw"] == pytest.approx(truth["peak_n"] / W, rel=0.01)
+        assert when >= expected.rise_end_s                    # out once the person has settled at standing
+
+
+# --- one code path: every real recording, live as offline, in every exercise --------------------------------
+
+@pytest.mark.parametrize("exercise", ["heel-drop", "jump", "drop-landing", "sit-to-stand"])
+def test_every_recording_streams_to_its_offline_events_in_every_exercise(exercise):
+    from forceplate.storage.traces import read_trace
+    from helpers import recordings
+
+    for k, csv in enumerate(recordings()):
+        trace = read_trace(csv)
+        rate_hz = 86.0                 # what an HX711 plate sees: the recording as words at ~86 SPS
+        tw = np.arange(0.004 * k, trace.t_s[-1], 1 / rate_hz)
+        y = hx711_words(trace.total_force_n, tw, rate_hz, input_rate_hz=trace.rate_hz)
+        offline = analyze_force(tw, y, rate_hz, adc="hx711", exercise=exercise)
+        live, out = stream(tw, y, rate_hz, chunk=3, adc="hx711", exercise=exercise,
+                           body_mass_kg=None if offline.body_weight_n is None else offline.body_weight_n / 9.80665)
+        withdrawn = {e["t_peak_s"] for _, e in out if e["kind"] == "withdrawn"}
+        standing = [e for _, e in out if e["kind"] in ("impact", "jump")
+                    and not (e["kind"] == "impact" and e["t_peak_s"] in withdrawn)]
+        expected = offline.event_dicts()
+        assert [e["kind"] for e in standing] == [e["kind"] for e in expected], csv.name
+        for a, b in zip(standing, expected):
+            for key in ("takeoff_s", "landing_s", "t_peak_s"):
+                assert (a.get(key) is None) == (b.get(key) is None)
+                if b.get(key) is not None:
+                    assert a[key] == pytest.approx(b[key], abs=0.005), (csv.name, key)
+            if b["peak_n"] is not None:
+                assert a["peak_n"] == pytest.approx(b["peak_n"], rel=0.01), csv.name
+        assert live.corrections == len(withdrawn)
+        if exercise != "heel-drop":
+            assert live.corrections == 0          # only a heel-drop set judges a peak before a take-off

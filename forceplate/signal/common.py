@@ -233,18 +233,6 @@ def _window_means(c: np.ndarray, i: np.ndarray, half: int, width: int, n: int) -
 # In a heel-drop or jump set a peak is judged as soon as the force has fallen from it for a short while: the
 # first sample of a stretch that no sample within the next `verdict_after_s` exceeds. Live and offline
 # analysis apply the same rule, so a set's export reproduces what the live page said.
-VERDICT_AFTER_S = 0.06          # samples of the force itself: a peak holds for 60 ms
-VERDICT_AFTER_WORDS = 3         # HX711 words: 3 words after the largest (bench/hx711_accuracy.py --json,
-                                # "fast_verdict": the estimate's error by words used)
-
-
-def verdict_after_samples(adc: str, rate_hz: float) -> int:
-    """How many samples after a peak decide it in a typed set: 3 HX711 words, or 60 ms of samples."""
-    if adc == "hx711":
-        return VERDICT_AFTER_WORDS
-    return max(1, int(round(VERDICT_AFTER_S * rate_hz)))
-
-
 def first_dominant(force_n: np.ndarray, lo: int, hi: int, k: int) -> tuple[int, bool]:
     """The first index ``i`` in ``[lo, hi)`` whose sample no sample of ``i + 1 .. i + k`` exceeds, and
     whether all those ``k`` samples exist (the peak is decided). Falls back to the largest sample of the

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import (STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate, rolling_stats,
-                     verdict_after_samples)
+from .common import STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate, rolling_stats
 from .exercises import FREE, HEEL_DROP, JUMP, SIT_TO_STAND, check_exercise
 from .bodyweight import BodyWeight, estimate_body_weight
 from .impacts import Impact, detect_impacts
 from .jumps import Jump, detect_jumps, find_flights
 from .offset import OffsetCorrection, correct_loaded_zero
+from .refine import verdict_after_samples
 from .sit_to_stand import SitToStand, detect_sit_to_stand
 from .summary import SessionSummary, intensity_band, is_caution, summarize_session
 

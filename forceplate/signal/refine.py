@@ -34,6 +34,19 @@ _FLIGHT_UNCORRECTED = " of HX711-filtered samples (uncorrected: the filter short
 _IMPULSE_UNCORRECTED = " (HX711-filtered samples, uncorrected)"
 
 
+VERDICT_AFTER_S = 0.06          # a typed set's quick verdict on samples of the force itself: 60 ms after the peak
+VERDICT_AFTER_WORDS = 3         # on HX711 words: 3 words after the largest (bench/hx711_accuracy.py, "fast
+                                # verdict": 3 meet the accuracy goals, 2 do not)
+
+
+def verdict_after_samples(adc: str, rate_hz: float) -> int:
+    """How many samples after a peak decide it in a typed set (:func:`~forceplate.signal.common.first_dominant`):
+    3 words of a filtering ADC (its words need fitting, and the fit needs them), else 60 ms of samples."""
+    if settling_s(adc, rate_hz) > 0:
+        return VERDICT_AFTER_WORDS
+    return max(1, int(round(VERDICT_AFTER_S * rate_hz)))
+
+
 def settling_s(adc: str, rate_hz: float) -> float:
     """How long (s) the ADC's samples take to follow a step in force: 0 for samples of the force itself; for
     HX711 words the model's span (4 output periods, the datasheet's settling time)."""

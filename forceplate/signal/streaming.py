@@ -26,7 +26,8 @@ import numpy as np
 from .common import check_adc, check_rate
 from .exercises import HEEL_DROP, JUMP, check_exercise
 from .bodyweight import BodyWeight
-from .events import analyze_force, event_dict, event_time_s, weigh_standing
+from .events import analyze_force, event_dict, event_time_s, sit_to_stand_dict, weigh_standing
+from .sit_to_stand import SitToStand
 from .jumps import Jump, flight_threshold
 
 # The detectors' defaults these margins are built on (jumps.find_flights, impacts.detect_impacts).
@@ -198,7 +199,8 @@ class LiveAnalyzer:
             if jump.landing_s is None and not final:
                 stable_s = min(stable_s, jump.takeoff_s - _PUSHOFF_S - _MARGIN_S)
         sent = []
-        for event in result.events:
+        rises = [rep for rep in result.sit_to_stands if rep.has_rise]
+        for event in sorted(result.events + rises, key=event_time_s):
             when = event_time_s(event)
             anchor = _anchor_s(event)
             # Already decided: sent (times may shift by a hair), or seen whole by an earlier analysis. The
@@ -215,9 +217,9 @@ class LiveAnalyzer:
                 break
             if isinstance(event, Jump):
                 sent.extend(self._withdraw_pushoff_of(event))
-            sent.append(event_dict(event, self.thump_bw))
-            if early and not isinstance(event, Jump):
-                self._early.append(event.t_peak_s)
+            sent.append(_record(event, self.thump_bw))
+            if early and not isinstance(event, (Jump, SitToStand)):
+                self._early.append(sent[-1]["t_peak_s"])     # as sent: a withdrawal names it exactly
             self._last_sent_s = when
         if np.isfinite(stable_s):
             self._settled_s = max(self._settled_s, stable_s)
@@ -292,7 +294,17 @@ class LiveAnalyzer:
 
 
 def _anchor_s(event) -> float:
-    """The latest instant an event depends on, before the fixed horizon: a jump's landing, an impact's peak."""
+    """The latest instant an event depends on, before the fixed horizon: a jump's landing, an impact's peak,
+    a sit-to-stand rise's settling at standing."""
     if isinstance(event, Jump):
         return np.inf if event.landing_s is None else event.landing_s
+    if isinstance(event, SitToStand):
+        return event.rise_end_s
     return event.t_peak_s
+
+
+def _record(event, thump_bw: float) -> dict:
+    """What the stream reports of an event: a contract dict, or a sit-to-stand rep (kind "sit-to-stand")."""
+    if isinstance(event, SitToStand):
+        return {"kind": "sit-to-stand", **sit_to_stand_dict(event)}
+    return event_dict(event, thump_bw)

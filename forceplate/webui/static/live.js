@@ -120,8 +120,9 @@
     var x0 = xRange()[0];
     function marker(ev, pending) {
       var value = eventPeakDisplay(ev);
-      if (ev.t_peak_s == null || value == null || ev.t_peak_s < x0) { return; }
-      var thump = pending ? pendingThump(ev) : ev.thump;
+      if (ev.t_peak_s == null || value == null || ev.t_peak_s < x0 || ev.withdrawn) { return; }
+      var thump = pending ? pendingThump(ev) : (ev.kind === "sit-to-stand" ? (ev.tempo ? ev.tempo === GOOD_TEMPO : null)
+                                                                          : ev.thump);
       var x = u.valToPos(ev.t_peak_s, "x", true);
       var yv = u.valToPos(value, "y", true);
       var colour = thump === true ? "#2fd46b" : (thump === false ? "#ffb020" : "#ffffff");
@@ -211,6 +212,19 @@
     }
   }
 
+  // A sit-to-stand rep's numbers: rise and sit-down times, peak, mean power (an estimate, Alcazar 2018).
+  function sitToStandNote(ev) {
+    var parts = [];
+    if (ev.lowering_s != null) { parts.push("sit-down " + ev.lowering_s.toFixed(1) + " s"); }
+    if (ev.peak_bw != null) { parts.push("peak " + ev.peak_bw.toFixed(2) + " BW"); }
+    if (ev.mean_power_w != null) {
+      parts.push("mean power " + Math.round(ev.mean_power_w) + " W (" + ev.mean_power_w_kg.toFixed(1) + " W/kg, estimate)");
+    } else {
+      parts.push("no power: body and chair height not given");
+    }
+    return parts.join(" \u00b7 ");
+  }
+
   function repTitle(ev) {
     if (ev.kind === "sit-to-stand") { return "Sit-to-stand"; }
     if (ev.kind === "jump") {
@@ -220,11 +234,13 @@
     return "Impact";
   }
 
+  var GOOD_TEMPO = "fast up, slow down";
+
   function verdict(ev) {
-    if (ev.kind === "sit-to-stand") {       // judged by its tempo ("fast up, slow down"), never as a thump
-      if (ev.is_fast_rise === true && ev.is_slow_lowering !== false) { return { text: "GOOD TEMPO", cls: "thump" }; }
-      if (ev.tempo) { return { text: ev.tempo, cls: "soft" }; }
-      return { text: "rep", cls: "none" };
+    if (ev.withdrawn) { return { text: "withdrawn: a jump's push-off", cls: "none" }; }
+    if (ev.kind === "sit-to-stand") {
+      if (!ev.tempo) { return { text: "rise " + (ev.rise_s != null ? ev.rise_s.toFixed(1) + " s" : "seen"), cls: "none" }; }
+      return ev.tempo === GOOD_TEMPO ? { text: "FAST UP, SLOW DOWN", cls: "thump" } : { text: ev.tempo, cls: "soft" };
     }
     if (ev.note === JUMP_NOTE) { return { text: "NO JUMPS", cls: "soft" }; }
     if (ev.thump === true) { return { text: "THUMP", cls: "thump" }; }
@@ -233,9 +249,7 @@
   }
 
   function repPeakText(ev) {
-    if (ev.kind === "sit-to-stand" && ev.rise_s != null) {
-      return "up " + ev.rise_s.toFixed(1) + " s" + (ev.lowering_s != null ? ", down " + ev.lowering_s.toFixed(1) + " s" : "");
-    }
+    if (ev.kind === "sit-to-stand" && ev.rise_s != null) { return "up " + ev.rise_s.toFixed(2) + " s"; }
     if (ev.peak_bw != null) { return fmtBw(ev.peak_bw, ev.thump) + " BW"; }
     if (ev.peak_n != null) { return Math.round(ev.peak_n) + " N"; }
     return "no landing";
@@ -293,7 +307,9 @@
       return;
     }
     peak.textContent = "";
-    if (ev.peak_bw != null) {
+    if (ev.kind === "sit-to-stand") {
+      peak.textContent = repPeakText(ev);
+    } else if (ev.peak_bw != null) {
       peak.appendChild(document.createTextNode(fmtBw(ev.peak_bw, ev.thump) + " "));
       var unit = document.createElement("small");
       unit.textContent = "BW";
@@ -307,7 +323,8 @@
     var parts = [repTitle(ev) + " at " + fmtClock(eventT(ev))];
     if (pending) { parts.push("checking\u2026"); }
     if (ev.loading_rate_bw_s != null) { parts.push("loading rate " + Math.round(ev.loading_rate_bw_s) + " BW/s"); }
-    var m = methodNote(ev);
+    if (ev.kind === "sit-to-stand") { parts.push(sitToStandNote(ev)); }
+    var m = ev.kind === "sit-to-stand" ? null : methodNote(ev);
     if (m) { parts.push(m); }
     note.textContent = parts.join(" \u00b7 ");
   }
@@ -329,10 +346,12 @@
       list.appendChild(li);
     });
     $("rep-empty").hidden = state.events.length > 0;
-    var thumps = state.events.filter(function (ev) { return ev.thump === true; }).length;
-    $("rep-counts").textContent = state.events.length ?
-      state.events.length + (state.events.length === 1 ? " rep, " : " reps, ") + thumps +
-      (thumps === 1 ? " thump" : " thumps") : "";
+    var counted = state.events.filter(function (ev) { return !ev.withdrawn; });
+    var thumps = counted.filter(function (ev) { return ev.thump === true; }).length;
+    var withdrawn = state.events.length - counted.length;
+    $("rep-counts").textContent = counted.length ?
+      counted.length + (counted.length === 1 ? " rep, " : " reps, ") + thumps +
+      (thumps === 1 ? " thump" : " thumps") + (withdrawn ? ", " + withdrawn + " withdrawn" : "") : "";
   }
 
   function showStats() {
@@ -483,18 +502,19 @@
 
   function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
 
-  // A withdrawal takes back the rep sent with that peak time (or that seq): gone from the list, and said.
+  // A withdrawal takes back the rep sent with that peak time: marked withdrawn (not counted), and said.
   function withdraw(list, w) {
-    for (var i = list.length - 1; i >= 0; i--) {
-      var ev = list[i];
-      if (ev.kind === "impact" && ((w.seq != null && ev.seq === w.seq && ev.session === w.session) ||
-          (w.seq == null && ev.t_peak_s != null && Math.abs(ev.t_peak_s - w.t_peak_s) <= MATCH_S))) {
-        list.splice(i, 1);
-        break;
+    list.forEach(function (e) {
+      if (e.kind === "impact" && e.t_peak_s != null && Math.abs(e.t_peak_s - w.t_peak_s) < 0.02) {
+        e.withdrawn = true; e.thump = null;
       }
-    }
-    var reason = (w.reason || "").replace(/^\s+|\s+$/g, "");
-    showCorrection("Corrected: " + (reason || "that was not a rep"));
+    });
+    showCorrection(correctionText(w.reason));
+  }
+
+  function correctionText(reason) {
+    reason = (reason || "").replace(/^\s+|\s+$/g, "");
+    return "Corrected: " + (reason || "that was not a rep");
   }
 
   function showCorrection(text) {
@@ -573,8 +593,13 @@
     if (owner && owner.session === sets.shown) {
       sets.info = owner;
       (set.events || []).forEach(function (ev) {
-        if (ev.kind === "withdrawn") {
-          withdraw(sets.events, { seq: ev.seq, session: ev.session, t_peak_s: ev.t_plate_s, reason: ev.reason });
+        if (ev.kind === "withdrawn") {          // a heel drop a take-off then followed: it was a push-off
+          sets.events.forEach(function (e) {
+            if (e.kind === "impact" && e.t_peak_s != null && Math.abs(e.t_peak_s - ev.t_plate_s) < 0.02) {
+              e.withdrawn = true; e.thump = null;
+            }
+          });
+          showCorrection(correctionText(ev.reason));
           changed = true;
           return;
         }
