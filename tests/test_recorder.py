@@ -117,7 +117,7 @@ def test_a_jump_note_is_stored_with_every_jump_and_no_other_event(store):
     recorder, reported, *_ = record(store, source, clock, 60.0, jump_note="no jumps today")
     stored = store.events(recorder.session_id)
     kinds = {e["kind"] for e in stored}
-    assert kinds == {"impact", "jump"}                          # the session scenario has heel drops and jumps
+    assert kinds == {"impact", "jump", "sit-to-stand"}          # the session: heel drops, jumps, sit-to-stand
     assert all((e.get("note") == "no jumps today") == (e["kind"] == "jump") for e in stored)
     assert [e.get("note") for e in reported] == [e.get("note") for e in stored]
 
