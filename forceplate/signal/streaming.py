@@ -59,6 +59,10 @@ class LiveAnalyzer:
         How long (s) an event waits for a body weight before it goes out without one.
     empty_reset_s : float
         A plate empty this long (s) means the person left: the weighing starts again for the next one.
+    exercise : str
+        What the person was asked to do (:mod:`~forceplate.signal.exercises`): its rules decide.
+    body_height_m, chair_height_m : float, optional
+        With both, each sit-to-stand rise gets a mean power (as for `forceplate analyze`).
     """
 
     LEAD_S = 6.0            # analysed before the settled instant: a quiet second, 3 s of integration, push-off
@@ -66,9 +70,10 @@ class LiveAnalyzer:
 
     def __init__(self, rate_hz, *, adc="hx711", thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None,
                  window_s=30.0, analyses_per_s=10.0, max_wait_for_weight_s=10.0, empty_reset_s=3.0,
-                 exercise="free"):
+                 exercise="free", body_height_m=None, chair_height_m=None):
         self.rate_hz = check_rate(rate_hz)
         self.exercise = check_exercise(exercise)
+        self.body_height_m, self.chair_height_m = body_height_m, chair_height_m
         self.adc = check_adc(adc)
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)
@@ -192,7 +197,8 @@ class LiveAnalyzer:
             self._provisional = []
             return []
         result = analyze_force(t, f, rate_hz, adc=self.adc, body_weight_n=self.body_weight_n,
-                               thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw, exercise=self.exercise)
+                               thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw, exercise=self.exercise,
+                               body_height_m=self.body_height_m, chair_height_m=self.chair_height_m)
         stable_s = np.inf if final else self._last_t - self.HORIZON_S
         if self.body_weight_n is None and not final:     # keep unweighed time in the span: impacts need a weight
             stable_s = min(stable_s, self._last_t - self.max_wait_for_weight_s)
