@@ -202,10 +202,12 @@ def _analyze_takes_exercise() -> bool:
 
 
 SIM_SESSION = "sim:session?speed=8&adc=ideal&rate_hz=1000"     # heel drops, and jumps after a heel drop
+SIM_DROPS = "sim:drop-landings?speed=8&adc=ideal&rate_hz=1000"    # off a box onto the plate, rebounding or not
 
 
 @pytest.mark.parametrize("spec, exercise, seconds", [(SIM_HEEL_DROPS, "heel-drop", "40"),
                                                      (SIM_SESSION, "heel-drop", "70"),
+                                                     (SIM_DROPS, "drop-landing", "40"),
                                                      (SIM_STS, "sit-to-stand", "40")])
 def test_a_session_recorded_with_an_exercise_lists_and_exports_it_and_its_export_reproduces_it(
         tmp_path, spec, exercise, seconds):
