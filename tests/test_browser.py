@@ -154,13 +154,14 @@ def test_live_page_draws_a_moving_trace_weighs_and_shows_reps(page, live_url):
 def test_a_rep_shows_a_provisional_verdict_then_the_final_one(page, live_url):
     sign_in(page, live_url)
     # Soon after a peak: its marker and the big number, marked as still being checked.
-    page.wait_for_function("""() => {
+    # (the peak time is read in the same check: a moment later the rep may be final already)
+    key = page.wait_for_function("""() => {
         const live = window.forceplateLive;
         return live && live.state.pending.length > 0 && live.state.pending.every(p => p.provisional === true)
             && document.getElementById("last-verdict").classList.contains("provisional")
-            && document.getElementById("last-verdict").textContent.endsWith("\u2026");
-    }""", timeout=WAIT_MS)
-    key = page.evaluate("() => window.forceplateLive.state.pending.slice(-1)[0].t_peak_s")
+            && document.getElementById("last-verdict").textContent.endsWith("\u2026")
+            && live.state.pending.slice(-1)[0].t_peak_s;
+    }""", timeout=WAIT_MS).json_value()
     # Then the final event takes its place: same peak time, no longer pending.
     page.wait_for_function(f"""() => {{
         const st = window.forceplateLive.state;
