@@ -218,7 +218,7 @@ def load_filter_model(store, *, rehearsal: bool = False):
     if fit is None:
         return None
     try:
-        order = int(fit["order"])
+        order = int(fit.get("use_order", fit["order"]))
         return Hx711Model(order=order, delay_s=float(fit.get("delay_s", DEFAULT_MODEL.delay_s)))
     except (KeyError, TypeError, ValueError):
         return None

@@ -62,6 +62,7 @@ RESIDUAL_OK = 0.01                  # a placement's misfit, fraction of the mass
 RESIDUAL_WARN = 0.03
 DISK_OK_FACTOR = 5.0                # free space: min_free_disk_mb (a set does not start below) times this is ok
 FIT_OK_NOISE = 1.5                  # filter fit residual, RMS, in units of the chip's own noise
+MATCH_MARGIN = 0.25                 # another order must cut the squared residual by more than this to win
 MIN_CONTACTS = 3
 MIN_CONTACT_SNR = 8.0               # a contact's largest word over the chip's noise
 ORDERS = tuple(range(1, 9))
@@ -183,11 +184,14 @@ def check_chips(frames: Frames) -> list[Check]:
 
 def measured_rate_hz(frames: Frames) -> float | None:
     """The output rate (sets per second) from the median interval between sets."""
-    if frames.n_sets < 3:
-        return None
-    step = np.diff(frames.t_ns.astype(np.int64))
-    step = step[step > 0]
-    return float(1e9 / np.median(step)) if step.size else None
+    rates = []
+    for ch in range(frames.flags.shape[1]):     # each chip's words: a set it missed is the sampler's timeout
+        answered = (frames.flags[:, ch] & _flags.NOT_READY) == 0
+        step = np.diff(frames.t_ns[answered].astype(np.int64))
+        step = step[step > 0]
+        if step.size >= 2:
+            rates.append(1e9 / np.median(step))
+    return float(np.median(rates)) if rates else None
 
 
 def check_rate(frames: Frames, nominal_hz: float = 80.0) -> Check:
@@ -439,12 +443,17 @@ class FilterFit:
 
     @property
     def matches(self) -> bool:
-        return self.order == self.model_order and self.residual_model <= FIT_OK_NOISE
+        """The model's order fits at the noise level and no order fits clearly better (its squared residual
+        within ``MATCH_MARGIN``: about 3 standard errors of a chi-square over a few hundred words)."""
+        return (self.residual_model <= FIT_OK_NOISE
+                and self.residual_model ** 2 <= (1 + MATCH_MARGIN) * self.residual_best ** 2)
 
     def to_json(self) -> dict:
         out = asdict(self)
         out["residual_by_order"] = {str(k): v for k, v in self.residual_by_order.items()}
         out["matches"] = self.matches
+        out["use_order"] = self.model_order if self.matches else self.order     # what the estimates should use
+        out["delay_s"] = 0.0            # not measurable with a ball (module docstring): the model's own
         return out
 
 
@@ -574,7 +583,7 @@ def check_filter(fit: FilterFit | None, *, contacts_found: int = 0) -> Check:
         return Check(name, "warn", value + f", drops only {fit.snr:.0f} x noise", "The drops were too soft to "
                      "see the filter: drop from higher, or a bag of rice.", data)
     if fit.matches:
-        return Check(name, "ok", value + ": the chips match the model", "", data)
+        return Check(name, "ok", value + f": the chips match the model (order {fit.model_order})", "", data)
     if fit.residual_best > FIT_OK_NOISE:
         return Check(name, "fail", value + ": no number of boxcars fits", "This plate's chips do not follow "
                      "the filter model: peak estimates may be off. Report it with `forceplate doctor --json` "
