@@ -128,6 +128,8 @@ def test_output_rate_is_the_slowest_chips_rate(rates, nominal, status):
     frames, _, _ = emulated_frames(6.0, rates_hz=rates)
     check = doctor.check_rate(frames, nominal)
     assert check.data["rate_hz"] == pytest.approx(min(rates), rel=2e-3)
+    if len(rates) == 4:         # lock-step: every chip's words come at the slowest chip's pace
+        assert check.data["chips_hz"] == pytest.approx([min(rates)] * 4, rel=2e-3)
     assert check.status == status
     if status == "fail":
         assert "RATE pin" in check.advice

@@ -182,15 +182,21 @@ def check_chips(frames: Frames) -> list[Check]:
     return checks
 
 
-def measured_rate_hz(frames: Frames) -> float | None:
-    """The output rate (sets per second) from the median interval between sets."""
+def chip_rates_hz(frames: Frames) -> list:
+    """Each chip's output rate (words per second; None for a chip with too few words), from the median
+    interval between the sets in which it answered (a set it missed is the sampler's timeout)."""
     rates = []
-    for ch in range(frames.flags.shape[1]):     # each chip's words: a set it missed is the sampler's timeout
+    for ch in range(frames.flags.shape[1]):
         answered = (frames.flags[:, ch] & _flags.NOT_READY) == 0
         step = np.diff(frames.t_ns[answered].astype(np.int64))
         step = step[step > 0]
-        if step.size >= 2:
-            rates.append(1e9 / np.median(step))
+        rates.append(float(1e9 / np.median(step)) if step.size >= 2 else None)
+    return rates
+
+
+def measured_rate_hz(frames: Frames) -> float | None:
+    """The plate's output rate: the median of the chips' rates."""
+    rates = [r for r in chip_rates_hz(frames) if r is not None]
     return float(np.median(rates)) if rates else None
 
 
@@ -200,10 +206,12 @@ def check_rate(frames: Frames, nominal_hz: float = 80.0) -> Check:
     rate = measured_rate_hz(frames)
     if rate is None:
         return Check("output rate", "fail", "too few sets to tell", "The chips hardly answer: see above.", {})
-    data = {"rate_hz": rate, "nominal_hz": nominal_hz}
+    chips = chip_rates_hz(frames)
+    data = {"rate_hz": rate, "nominal_hz": nominal_hz, "chips_hz": chips}
     scale = nominal_hz / 80.0
     lo, hi = RATE_OK_HZ[0] * scale, RATE_OK_HZ[1] * scale
-    value = f"{rate:.1f} SPS (set to {nominal_hz:g})"
+    each = "/".join("-" if r is None else f"{r:.1f}" for r in chips)
+    value = f"{rate:.1f} SPS (set to {nominal_hz:g}; each chip {each})"
     if lo <= rate <= hi or abs(rate / nominal_hz - 1) <= RATE_CRYSTAL_TOLERANCE:
         return Check("output rate", "ok", value, "", data)
     if nominal_hz == 80.0 and 8.0 <= rate <= 12.5:
