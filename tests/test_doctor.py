@@ -318,7 +318,10 @@ def test_doctor_on_emulated_chips_that_match_the_model(tmp_path):
         assert noise["data"]["noise_n"] == pytest.approx(40.0 * scale, rel=0.25)
     ball = checks["filter self-check"]
     assert ball["status"] == "ok" and ball["data"]["order"] == 4 and ball["data"]["contacts"] >= 4
-    assert report["status"] != "fail" and result.returncode == 0      # the sampler's priority may warn
+    # the sampler runs at normal priority here, so a loaded machine may miss a set or two ("sets captured");
+    # everything else must pass, and the exit status must follow the report
+    assert [c["name"] for c in report["checks"] if c["status"] == "fail"] in ([], ["sets captured"])
+    assert result.returncode == (1 if report["status"] == "fail" else 0)
     assert json.loads((tmp_path / doctor.REPORT_NAME).read_text())["checks"] == report["checks"]
     store = Store(tmp_path / "forceplate.db")
     try:
@@ -339,7 +342,9 @@ def test_doctor_on_emulated_chips_with_another_filter_fails(tmp_path):
 
 
 def test_doctor_on_the_simulator_says_no_hardware(tmp_path):
+    calibrated_store(tmp_path)
     result = run_cli("--source", "sim:standing", "--yes", data_dir=tmp_path)
+    assert result.returncode == 0, result.stdout        # nothing failed: skips and the clock's warning only
     first = result.stdout.splitlines()[1]
     assert "[SKIP] hardware: no hardware" in first and "simulated plate" in first
     for name in ("chips answer", "output rate", "noise", "filter self-check"):

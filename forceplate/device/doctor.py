@@ -629,7 +629,8 @@ def run_doctor(source, *, seconds: float = 10.0, ball: bool = True, ball_seconds
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     if source is None:                  # nothing answered: say why, check what needs no plate
         checks = [Check("hardware", "fail", "no HX711 answered", f"{fallback_reason or 'No source.'} Check the "
-                        "wiring (docs/wiring.md) and that forceplate may use the GPIO chip (the gpio group).")]
+                        "wiring (docs/wiring.md) and that forceplate may use the GPIO chip (the gpio group); if "
+                        "the service is running it holds the lines: sudo systemctl stop forceplate first.")]
     else:
         checks = [check_hardware(source, fallback_reason=fallback_reason)]
     plate = source is not None and checks[0].status == "ok"
