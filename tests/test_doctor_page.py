@@ -59,3 +59,24 @@ def test_the_button_needs_sign_in_and_a_csrf_token(tmp_path):
     assert client.post("/settings/doctor", data={"csrf_token": "forged"}).status_code == 400
     assert client.post("/settings/doctor", data={}).status_code == 400
     assert not (tmp_path / "instance" / doctor.REPORT_NAME).exists()
+
+
+def test_the_button_on_emulated_chips_checks_the_sampler(tmp_path):
+    from forceplate.device import _gpio
+    from forceplate.device.hx711 import HX711Source
+    from forceplate.device.sim.emulator import ball_plate_words
+    words, truth = ball_plate_words(5.0)
+    source = HX711Source(lines=_gpio.EmulatedLines(words, virtual=False), realtime_priority=0,
+                         offset_counts=truth["offset_counts"], scale_n_per_count=truth["scale_n_per_count"])
+    source.name = "hx711:emulated"
+    try:
+        app = make_app(tmp_path, source=source)
+        client = signed_in(app)
+        assert client.post("/settings/doctor", data={"csrf_token": token(client)}).status_code == 303
+    finally:
+        source.close()
+    checks = {c["name"]: c for c in json.loads((tmp_path / "instance" / doctor.REPORT_NAME).read_text())["checks"]}
+    assert checks["hardware"]["status"] == "ok"
+    # asked for normal priority (rt 0): the check says so and what to do
+    assert checks["sampler priority"]["status"] == "warn" and "normal priority" in checks["sampler priority"]["value"]
+    assert checks["empty plate, noise and the ball drops"]["status"] == "skip"
