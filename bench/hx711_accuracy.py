@@ -27,8 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from forceplate.signal.common import first_dominant  # noqa: E402
 from forceplate.signal.hx711_model import (Hx711Model, estimate_edge, estimate_impact, filter_samples,  # noqa: E402
                                      respond, skewed_pulse)
+from forceplate.signal.refine import VERDICT_AFTER_WORDS, true_peak  # noqa: E402
 
 DATA_DIR = ROOT / "tests" / "data"       # the real recordings, each with its licence and attribution in a JSON
 RECORDINGS = ("gidiel_vj_single_cmj", "gidiel_vj_single_sj", "gidiel_vj_single_dj", "acl_squat_jump_bfr003",
@@ -337,6 +339,54 @@ def timing(rng, repeats=200):
             "python": platform.python_version(), "numpy": np.__version__}
 
 
+def fast_verdict(rng, per_kind=60, draws=4, words_after=range(1, 8)):
+    """A typed set's quick verdict, as the product makes it: the peak word is the first word of the stretch
+    above 1.3 BW (after touch-down, for a landing) that none of the next `k` words exceeds
+    (``signal.common.first_dominant``), and the true peak is fitted from the words up to `k` after it
+    (``signal.refine.true_peak(words_after=k)``). Per `k`: the estimate's error and thump agreement, on the
+    synthetic impacts and on the real landings. Fewer words: an earlier verdict (k / rate after that word)."""
+    synth, real = [], []
+    for kind in SYNTHETIC_KINDS:
+        for _ in range(per_kind):
+            f, peak, bw, baseline = synthetic_impact(rng, kind)
+            rate = rng.uniform(*RATES_HZ)
+            t = 1.0 + rng.uniform(0, 1 / rate) + np.arange(-8, 12) / rate
+            y = respond(f, t, rate, model=MODEL) + rng.normal(0, NOISE_N, t.size)
+            above = np.flatnonzero(y >= 1.3 * bw)
+            if above.size:               # else the words never reach 1.3 BW: no impact found, nothing judged
+                synth.append((t, y, bw, peak, baseline, int(above[0]), y.size))
+    for name in RECORDINGS:
+        force, in_rate = load_recording(name)
+        bw = body_weight_n(force, in_rate)
+        duration = force.size / in_rate
+        for tr in true_flights(force, in_rate):
+            if tr["landing_s"] is None:
+                continue
+            for _ in range(draws):
+                rate = rng.uniform(*RATES_HZ)
+                t = rng.uniform(0, 1 / rate) + np.arange(0.06 * rate, duration * rate - 1) / rate
+                y = filter_samples(force, t, rate, input_rate_hz=in_rate, model=MODEL) + rng.normal(0, NOISE_N, t.size)
+                e = int(np.searchsorted(t, tr["landing_s"]))
+                while e < y.size and y[e] < THRESHOLD_N:
+                    e += 1
+                flight = y[max(0, e - 3):e]
+                real.append((t, y, bw, tr["peak_n"], float(np.median(flight)) if flight.size else 0.0, e,
+                             min(y.size, e + int(LANDING_WINDOW_S * rate))))
+    out = {}
+    for k in words_after:
+        rows = {"synthetic": [], "real": []}
+        for label, cases in (("synthetic", synth), ("real", real)):
+            for t, y, bw, peak, baseline, lo, hi in cases:
+                i, _ = first_dominant(y, lo, max(lo + 1, hi), k)
+                est = true_peak(y, t, i, baseline_n=baseline, words_after=k)
+                if est is None:          # the product keeps the largest word then, labelled as under-reading
+                    est = type("Largest", (), {"peak_n": float(y[i]), "low_n": float(y[i]), "high_n": float(y[i]),
+                                               "is_reliable": False})()
+                rows[label].append(dict(file=label, bw_n=bw, true_n=peak, largest_n=float(y[i]), est=est))
+        out[str(k)] = {label: summarise_peaks(r) for label, r in rows.items() if r}
+    return {"words_after_used": VERDICT_AFTER_WORDS, "by_words_after": out}
+
+
 def run(draws=12, synthetic=150, seed=1):
     rng = np.random.default_rng(seed)
     report = {"model": MODEL.describe(), "rates_sps": list(RATES_HZ), "noise_n": NOISE_N, "thump_bw": THUMP_BW,
@@ -359,6 +409,7 @@ def run(draws=12, synthetic=150, seed=1):
     report["real"]["test: gidiel (held out)"] = summarise_peaks([r for r in peaks if r["file"].startswith("gidiel")])
     report["real"]["all landings"] = summarise_peaks(peaks)
     report["real"]["flights"] = summarise_flights(flights)
+    report["fast_verdict"] = fast_verdict(rng)
     report["timing"] = timing(rng)
     return report
 
@@ -391,6 +442,17 @@ def print_report(rep):
                 p, e = fl[f"plain_{edge}_err_ms"], fl[f"estimate_{edge}_err_ms"]
                 print(f"  {edge:9s} instant error ms: plain {p['median']:+6.1f} ({p['p90_abs']:4.1f}), "
                       f"estimate {e['median']:+6.1f} ({e['p90_abs']:4.1f})")
+    fv = rep["fast_verdict"]
+    print(f"\n[fast verdict of a typed set: k words after the peak word; the product uses {fv['words_after_used']}]")
+    print(f"{'k':>3s} {'synthetic med/p90 %':>20s} {'thump %':>8s} {'real med/p90 %':>16s} {'thump %':>8s}")
+    for k, row in fv["by_words_after"].items():
+        sy, re_ = row["synthetic"], row.get("real")
+        line = (f"{k:>3s} {sy['estimate_abs_err_pct']['median']:9.1f} /{sy['estimate_abs_err_pct']['p90']:6.1f} "
+                f"{sy['thump_agreement_pct']['estimate']:8.1f}")
+        if re_:
+            line += (f" {re_['estimate_abs_err_pct']['median']:7.1f} /{re_['estimate_abs_err_pct']['p90']:6.1f} "
+                     f"{re_['thump_agreement_pct']['estimate']:8.1f}")
+        print(line)
     tm = rep["timing"]
     print(f"\nestimate_impact: {tm['estimate_impact_ms']:.2f} ms wall ({tm['estimate_impact_cpu_ms']:.2f} ms CPU) "
           f"per impact on {tm['machine']} "

@@ -17,6 +17,7 @@ from .signal.common import STANDARD_GRAVITY_M_S2
 from .signal.bodyweight import MAX_BODY_MASS_KG, MIN_BODY_MASS_KG
 from .signal.cop import centre_of_pressure, lean_during_impacts, sway_measures
 from .signal.events import analyze_force, json_number
+from .signal.exercises import EXERCISES, LABELS
 from .signal.quality import event_notes, find_clipping, recording_notes
 from .storage.traces import STDIN_NAME, read_trace
 
@@ -36,25 +37,26 @@ def check_options(*, body_mass_kg=None, thump_bw=2.5, min_peak_bw=1.3) -> None:
 
 
 def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw=2.5, min_peak_bw=1.3,
-                 body_height_m=None, chair_height_m=None) -> dict:
+                 body_height_m=None, chair_height_m=None, exercise="free") -> dict:
     """Analyse a recorded force trace (CSV, ``-`` for standard input) into the contract's JSON object.
 
     Parameters are the command's options: `rate_hz` (Hz, wins over ``t_s``), `adc` ("ideal" or "hx711"),
     `body_mass_kg` (kg; fixes body weight at mass x 9.80665 m/s^2), `thump_bw` and `min_peak_bw` (body
     weights). `body_height_m` and `chair_height_m` (m, both or neither; no command-line option yet) give each
-    sit-to-stand rise a mean power.
+    sit-to-stand rise a mean power. `exercise`: what the person was asked to do (see
+    :func:`forceplate.signal.analyze_force`).
 
     Returns
     -------
     dict
         ``contract``, ``sample_rate_hz``, ``duration_s``, ``adc``, ``body_weight_n``, ``body_mass_kg`` and
         ``events`` exactly as docs/contracts.md section 1 says (JSON-safe: no NaN), plus a few extra fields
-        (``file``, ``body_weight_method``, ``thump_bw``, ``min_peak_bw``; on each event ``intensity`` and
-        ``caution``, on each impact ``sit_to_stand``), and two optional top-level fields:
+        (``file``, ``exercise``, ``body_weight_method``, ``thump_bw``, ``min_peak_bw``; on each event
+        ``intensity`` and ``caution``), and two optional top-level fields:
 
         - ``sit_to_stand``: the sit-to-stand visits (sit-down and rise), see
-          :func:`forceplate.signal.sit_to_stand.detect_sit_to_stand`. They are not ``events``: a rise's peak
-          that reaches ``min_peak_bw`` is already an ``impact`` there (with ``"sit_to_stand": true``).
+          :func:`forceplate.signal.sit_to_stand.detect_sit_to_stand`. They are not ``events``, and a rise's
+          force peak is never an impact.
         - ``summary``: reps, thumps, median peak, Osteogenic Index, intensity bands and cautions, see
           :func:`forceplate.signal.summary.summarize_session`.
 
@@ -66,12 +68,14 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
     check_options(body_mass_kg=body_mass_kg, thump_bw=thump_bw, min_peak_bw=min_peak_bw)
     if adc not in ("ideal", "hx711"):
         raise ConfigError(f"--adc {adc!r} is not ideal or hx711")
+    if exercise not in EXERCISES:
+        raise ConfigError(f"--exercise {exercise!r} is not one of {', '.join(EXERCISES)}")
     trace = read_trace(path, rate_hz=rate_hz)
     body_weight_n = None if body_mass_kg is None else body_mass_kg * STANDARD_GRAVITY_M_S2
     try:
         result = analyze_force(trace.t_s, trace.force_n, trace.rate_hz, adc=adc, body_weight_n=body_weight_n,
                                thump_bw=thump_bw, min_peak_bw=min_peak_bw, body_height_m=body_height_m,
-                               chair_height_m=chair_height_m)
+                               chair_height_m=chair_height_m, exercise=exercise)
     except MemoryError:
         # The reader's sample limit leaves room for the analysis; this is for a machine short of memory anyway.
         raise TraceFormatError(f"{trace.name}: too large for this machine: out of memory analysing "
@@ -100,6 +104,7 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
         "body_mass_kg": None if weight.mass_kg is None else round(weight.mass_kg, 2),
         "events": events,
         "file": trace.name or STDIN_NAME,
+        "exercise": exercise,
         "body_weight_method": weight.method,
         "thump_bw": thump_bw,
         "min_peak_bw": min_peak_bw,
@@ -123,7 +128,8 @@ def _lean_of(lean_by_t: dict, t_peak_s: float) -> dict:
 def format_report(result: dict) -> str:
     """A readable report of :func:`analyze_file`'s result: body weight, then each event with its verdict."""
     lines = [f"{result.get('file', 'recording')}: {result['duration_s']:.2f} s at {result['sample_rate_hz']:g} Hz"
-             + (" (HX711 words)" if result["adc"] == "hx711" else "")]
+             + (" (HX711 words)" if result["adc"] == "hx711" else "")
+             + ("" if result.get("exercise", "free") == "free" else f", a set of {LABELS[result['exercise']].lower()}")]
     method = result.get("body_weight_method", "")
     if result.get("offset_method"):
         lines.append(f"Offset: {result['offset_method']}")

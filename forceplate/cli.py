@@ -10,6 +10,7 @@ import click
 
 from . import __version__, config
 from .exc import ForcePlateError
+from .signal.exercises import EXERCISES
 
 
 class BadInput(click.ClickException):
@@ -54,10 +55,14 @@ def cli():
               help="An impact reaching this many body weights is a thump (a rep that counts).")
 @click.option("--min-peak-bw", type=float, default=1.3, show_default=True,
               help="Smaller peaks (in body weights) are not impacts.")
+@click.option("--exercise", type=click.Choice(EXERCISES), default="free", show_default=True,
+              help="What the person was asked to do: its rules decide (free: every movement classified by "
+                   "itself; heel-drop and jump: each peak judged at once; sit-to-stand: rises are reps, "
+                   "never impacts). A set's export names its exercise in the JSON beside it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (docs/contracts.md section 1).")
 @click.option("--data-dir", default=None,
               help="Accepted as by every command (docs/contracts.md section 3); analyze reads only the file.")
-def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, as_json, data_dir):
+def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, exercise, as_json, data_dir):
     """Find impacts and jumps in a recorded force trace (CSV; - reads standard input).
 
     Example: forceplate analyze session.csv --json
@@ -65,7 +70,7 @@ def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, as_json, da
     from .analyze import analyze_file, format_report
     try:
         result = analyze_file(path, rate_hz=rate_hz, adc=adc, body_mass_kg=body_mass_kg,
-                              thump_bw=thump_bw, min_peak_bw=min_peak_bw)
+                              thump_bw=thump_bw, min_peak_bw=min_peak_bw, exercise=exercise)
     except (ForcePlateError, ValueError) as exc:
         raise BadInput(str(exc)) from None
     if as_json:

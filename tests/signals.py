@@ -110,6 +110,77 @@ def jump(body_weight_n=650.0, *, flight_s=0.4, rate_hz=1000.0, stand_s=2.0, afte
         "loading_rate_bw_s": land_peak_bw / land_rise_s, "movement_s": t0_s + t_dip}
 
 
+def drop_jump(body_weight_n=700.0, *, rate_hz=1000.0, empty_s=1.5, drop_peak_bw=5.0, drop_rise_s=0.03,
+              contact_s=0.45, push_bw=2.0, unload_s=0.03, flight_s=0.40, land_peak_bw=3.5, land_rise_s=0.04,
+              land_fall_s=0.1, after_s=2.5):
+    """A drop jump: an empty plate, a drop landing from a box, a ground contact that brakes and pushes off,
+    a take-off, a flight, a landing and standing. No quiet standing before the take-off.
+
+    Empty (0 N) for `empty_s`; the drop landing rises straight from 0 to `drop_peak_bw` x W in `drop_rise_s`;
+    the contact then follows a half-cosine from that peak down to `push_bw` x W over the first half of the
+    rest of `contact_s`, holds there, and falls straight to 0 over `unload_s` (the take-off); zero force for
+    `flight_s`; a landing like :func:`jump`'s; standing for `after_s`.
+
+    Truth: the 20 N crossings of the straight edges (take-off, the rebound's landing), the drop landing's
+    peak (instant and size) and the rebound landing's peak.
+    """
+    W = body_weight_n
+    t = _times(empty_s + contact_s + flight_s + land_rise_s + land_fall_s + after_s, rate_hz)
+    f = np.zeros_like(t)
+    t_drop, t_drop_peak = empty_s, empty_s + drop_rise_s
+    t_unload = empty_s + contact_s - unload_s
+    t_air = empty_s + contact_s
+    t_land = t_air + flight_s
+    t_land_peak, t_settled = t_land + land_rise_s, t_land + land_rise_s + land_fall_s
+    drop_peak, push, land_peak = drop_peak_bw * W, push_bw * W, land_peak_bw * W
+    m = (t >= t_drop) & (t < t_drop_peak)
+    f[m] = drop_peak * (t[m] - t_drop) / drop_rise_s
+    brake_s = (t_unload - t_drop_peak) / 2
+    m = (t >= t_drop_peak) & (t < t_drop_peak + brake_s)
+    f[m] = push + (drop_peak - push) * (1 + np.cos(np.pi * (t[m] - t_drop_peak) / brake_s)) / 2
+    m = (t >= t_drop_peak + brake_s) & (t < t_unload)
+    f[m] = push
+    m = (t >= t_unload) & (t < t_air)
+    f[m] = push * (1 - (t[m] - t_unload) / unload_s)
+    m = (t >= t_land) & (t < t_land_peak)
+    f[m] = land_peak * (t[m] - t_land) / land_rise_s
+    m = (t >= t_land_peak) & (t < t_settled)
+    f[m] = land_peak + (W - land_peak) * (t[m] - t_land_peak) / land_fall_s
+    f[t >= t_settled] = W
+    takeoff_s = t_air - unload_s * THRESHOLD_N / push
+    landing_s = t_land + land_rise_s * THRESHOLD_N / land_peak
+    return t, f, {"body_weight_n": W, "drop_t_peak_s": t_drop_peak, "drop_peak_n": drop_peak,
+                  "takeoff_s": takeoff_s, "landing_s": landing_s, "flight_s": landing_s - takeoff_s,
+                  "t_peak_s": t_land_peak, "peak_n": land_peak}
+
+
+def seated_rises(body_weight_n=700.0, *, reps=5, rate_hz=100.0, seated_bw=0.01, sit_s=1.0, seated_s=1.5,
+                 rise_s=0.8, peak_bw=1.4, stand_s=2.5):
+    """Sit-to-stand reps with the chair off the plate and the feet resting on it with next to no load.
+
+    Standing (W) for `stand_s`, then per rep: a half-cosine sit-down from W to `seated_bw` x W over `sit_s`,
+    seated for `seated_s`, a rise (half-cosine up to `peak_bw` x W over 0.55 of `rise_s`, back to W over
+    the rest) and standing for `stand_s`. Truth: the instant and size of each rise's peak.
+    """
+    W = body_weight_n
+    parts, peaks_s, now = [np.full(int(round(stand_s * rate_hz)), W)], [], stand_s
+    for _ in range(reps):
+        n_sit, n_seat = int(round(sit_s * rate_hz)), int(round(seated_s * rate_hz))
+        n_up = int(round(0.55 * rise_s * rate_hz))
+        n_down = int(round(rise_s * rate_hz)) - n_up
+        u = lambda k: np.arange(1, k + 1) / k
+        seat = seated_bw * W
+        parts += [seat + (W - seat) * (1 + np.cos(np.pi * u(n_sit))) / 2, np.full(n_seat, seat),
+                  seat + (peak_bw * W - seat) * (1 - np.cos(np.pi * u(n_up))) / 2,
+                  W + (peak_bw * W - W) * (1 + np.cos(np.pi * u(n_down))) / 2,
+                  np.full(int(round(stand_s * rate_hz)), W)]
+        peaks_s.append(now + (n_sit + n_seat + n_up) / rate_hz)
+        now += (n_sit + n_seat + n_up + n_down) / rate_hz + stand_s
+    f = np.concatenate(parts)
+    return np.arange(f.size) / rate_hz, f, {"body_weight_n": W, "rise_peaks_s": peaks_s,
+                                            "peak_n": peak_bw * W}
+
+
 def parabolic_flight_s(height_m: float) -> float:
     """Flight time (s) of a jump of `height_m`: t = sqrt(8 h / g)."""
     return math.sqrt(8 * height_m / G)

@@ -132,3 +132,7 @@ def test_latency_quick_json_has_the_contract_keys():
     row = result["impacts"][0]
     assert {"latency_ms", "provisional_ms", "trace_ms", "http_ms", "analyser_wait_ms", "transport_ms",
             "draw_ms"} <= set(row)
+    # then a heel-drop set, started on the page: its verdicts are final and drawn after the true peak
+    assert result["typed_exercise"] == "heel-drop"
+    assert result["typed_n"] >= 1 and result["typed_corrections"] == 0
+    assert result["typed_verdict_p95_ms"] >= result["typed_verdict_p50_ms"] > 0

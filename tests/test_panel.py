@@ -131,6 +131,25 @@ def test_too_soft_beeps_twice_short(panel, factory):
     assert buzzer.state is False
 
 
+def test_a_withdrawn_heel_drop_beeps_three_times_short(panel, factory):
+    buzzer = factory.pin(BUZZER)
+    buzzer.clear_states()
+    assert panel.feedback({"kind": "withdrawn", "t_peak_s": 4.2, "reason": "a take-off followed"}) == 3
+    wait_for_states(buzzer, 7)
+    buzzer.assert_states_and_times([(0.0, False), (0.0, True), (0.03, False), (0.03, True), (0.03, False),
+                                    (0.03, True), (0.03, False)])
+
+
+@pytest.mark.parametrize("tempo,beeps", [("fast up, slow down", 1), ("rise slower than 1 s", 2), (None, 0)])
+def test_a_sit_to_stand_rep_beeps_for_its_tempo(panel, factory, tempo, beeps):
+    buzzer = factory.pin(BUZZER)
+    buzzer.clear_states()
+    assert panel.feedback({"kind": "sit-to-stand", "rise_s": 0.8, "tempo": tempo, "peak_bw": 1.4}) == beeps
+    wait_for_states(buzzer, 1 + 2 * beeps)
+    time.sleep(0.05)
+    assert [s.state for s in buzzer.states] == [False] + [True, False] * beeps
+
+
 def test_an_event_without_a_verdict_is_silent(panel, factory):
     buzzer = factory.pin(BUZZER)
     buzzer.clear_states()

@@ -367,3 +367,26 @@ def test_loop_is_small_enough_for_a_pi_zero():
     source = SimulatedSource("session", clock=FakeClock())
     held = source._corners_n.nbytes + source._total_n.nbytes + source._cop_m.nbytes
     assert held < 20e6
+
+
+@pytest.mark.parametrize("adc,rate_hz", [("ideal", 1000.0), ("hx711", 80.0)])
+def test_drop_landings_with_and_without_a_rebound_are_analysed_as_scripted(adc, rate_hz):
+    # the person steps back onto a box, drops onto the plate and either rebounds into a jump or stands
+    from forceplate.signal import analyze_force
+    clock = FakeClock()
+    source = SimulatedSource("drop-landings", rate_hz=rate_hz, adc=adc, clock=clock, seed=4)
+    t_s, force_n = play(source, clock, source.loop_s)
+    scripted = [e for e in source.scripted_events() if e.contract_kind is not None]
+    assert [e.kind for e in scripted] == ["drop-landing", "jump", "drop-landing", "drop-landing", "jump"]
+    assert all(3.5 <= e.peak_bw <= 5.0 for e in scripted if e.kind == "drop-landing")
+    found = analyze_force(t_s, force_n, rate_hz, adc=adc, exercise="drop-landing").event_dicts()
+    assert [e["kind"] for e in found] == [e.contract_kind for e in scripted]
+    for event, truth in zip(found, scripted):
+        assert event["t_peak_s"] == pytest.approx(truth.t_peak_s, abs=0.02)
+        assert event["peak_bw"] == pytest.approx(truth.peak_bw, rel=0.10)
+        if truth.kind == "jump":
+            assert event["takeoff_s"] == pytest.approx(truth.takeoff_s, abs=0.01)
+            assert event["flight_s"] == pytest.approx(truth.flight_s, abs=0.015)
+            assert event["height_impulse_m"] is None        # no quiet standing before a rebound
+        else:
+            assert event["landing"] == "drop onto the plate"

@@ -136,14 +136,22 @@ class Panel:
 
     # -- buzzer
     def feedback(self, event: dict) -> int:
-        """Beep for an analysed event: 1 beep for a thump, 2 short ones for too soft, 0 without a verdict.
+        """Beep for an analysed event: 1 beep for a thump, 2 short ones for too soft, 0 without a verdict. A
+        sit-to-stand rep: 1 beep for "fast up, slow down", 2 short ones otherwise. A withdrawn rep (a take-off
+        followed a heel drop: it was a push-off): 3 short beeps, "forget the last verdict".
 
         Returns the number of beeps started (they play in the background, so this never blocks).
         """
-        verdict = event.get("thump")
-        if verdict is None:
-            return 0
-        beeps, on_s = (1, self.beep_s) if verdict else (2, self.short_beep_s)
+        kind = event.get("kind")
+        if kind == "withdrawn":
+            verdict = None
+            beeps, on_s = 3, self.short_beep_s
+        else:
+            verdict = (event.get("tempo") == "fast up, slow down" if event.get("tempo") else None) \
+                if kind == "sit-to-stand" else event.get("thump")
+            if verdict is None:
+                return 0
+            beeps, on_s = (1, self.beep_s) if verdict else (2, self.short_beep_s)
         if self.buzzer is not None:
             self.buzzer.beep(on_time=on_s, off_time=self.short_beep_s, n=beeps, background=True)
         return beeps

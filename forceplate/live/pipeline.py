@@ -44,13 +44,14 @@ class ForcePipeline:
         As for the LiveAnalyzer (and ``forceplate analyze``).
     """
 
-    def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None):
+    def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None, exercise="free"):
         from ..signal.streaming import LiveAnalyzer
         self.source = source
+        self.exercise = exercise
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)
         self.analyzer = LiveAnalyzer(source.rate_hz, adc=source.adc, thump_bw=thump_bw,
-                                     min_peak_bw=min_peak_bw, body_mass_kg=body_mass_kg)
+                                     min_peak_bw=min_peak_bw, body_mass_kg=body_mass_kg, exercise=exercise)
         self.speed = float(getattr(source, "speed", 1.0) or 1.0)
         self.offset_counts = np.asarray(source.offset_counts, dtype=np.float64).copy()
         self.scale_n_per_count = np.asarray(source.scale_n_per_count, dtype=np.float64).copy()
@@ -207,11 +208,13 @@ class Recorder:
         set) gets a batch read across its start. A source opened for this recording keeps all it delivers.
     jump_note : str, optional
         Stored with every jump (as the event's ``note``), e.g. when jumps are not allowed for this person.
+    exercise : str
+        What the person was asked to do (:mod:`forceplate.signal.exercises`): the analysis applies its rules.
     """
 
     def __init__(self, store, source, person_id: int, *, source_spec: str | None = None, thump_bw=2.5,
                  min_peak_bw=1.3, body_mass_kg=None, max_s: float | None = None,
-                 skip_sets_before_start: bool = False, jump_note: str | None = None):
+                 skip_sets_before_start: bool = False, jump_note: str | None = None, exercise: str = "free"):
         self.store = store
         self.source = source
         self.person_id = person_id
@@ -220,7 +223,7 @@ class Recorder:
         self.skip_sets_before_start = bool(skip_sets_before_start)
         self.jump_note = jump_note
         self.pipeline = ForcePipeline(source, thump_bw=thump_bw, min_peak_bw=min_peak_bw,
-                                      body_mass_kg=body_mass_kg)
+                                      body_mass_kg=body_mass_kg, exercise=exercise)
         self.writer: SessionWriter | None = None
         self.last_t_s = 0.0
         self.status = "recording"         # until finish() or interrupt()

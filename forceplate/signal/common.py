@@ -227,3 +227,21 @@ def _window_means(c: np.ndarray, i: np.ndarray, half: int, width: int, n: int) -
     lo = np.minimum(np.maximum(i - half, 0), n)
     hi = np.minimum(np.maximum(i - half + width, 0), n)
     return (c[hi] - c[lo]) / (hi - lo)
+
+
+# --- the quick verdict of a typed set -------------------------------------------------------------------
+# In a heel-drop or jump set a peak is judged as soon as the force has fallen from it for a short while: the
+# first sample of a stretch that no sample within the next `verdict_after_s` exceeds. Live and offline
+# analysis apply the same rule, so a set's export reproduces what the live page said.
+def first_dominant(force_n: np.ndarray, lo: int, hi: int, k: int) -> tuple[int, bool]:
+    """The first index ``i`` in ``[lo, hi)`` whose sample no sample of ``i + 1 .. i + k`` exceeds, and
+    whether all those ``k`` samples exist (the peak is decided). Falls back to the largest sample of the
+    stretch when none qualifies (then decided only if the data reach ``k`` past it)."""
+    n = force_n.shape[0]
+    ahead = np.full(hi - lo + k, -np.inf)
+    part = force_n[lo + 1:min(n, hi + k)]
+    ahead[:part.size] = part
+    later_max = np.lib.stride_tricks.sliding_window_view(ahead, k)[:hi - lo].max(axis=1)
+    ok = np.flatnonzero(force_n[lo:hi] >= later_max)
+    i = lo + int(ok[0]) if ok.size else lo + int(np.argmax(force_n[lo:hi]))
+    return i, i + k < n

@@ -5,16 +5,19 @@ all call :func:`analyze_force`, so a recording analysed offline gives the events
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .common import STANDARD_GRAVITY_M_S2, Rolling, as_force, check_adc, check_rate, rolling_stats
+from .exercises import FREE, HEEL_DROP, JUMP, SIT_TO_STAND, check_exercise
 from .bodyweight import BodyWeight, estimate_body_weight
 from .impacts import Impact, detect_impacts
 from .jumps import Jump, detect_jumps, find_flights
 from .offset import OffsetCorrection, correct_loaded_zero
+from .refine import verdict_after_samples
 from .sit_to_stand import SitToStand, detect_sit_to_stand
 from .summary import SessionSummary, intensity_band, is_caution, summarize_session
 
@@ -37,6 +40,7 @@ class Analysis:
     invalid_samples: int
     sit_to_stands: tuple = ()        # SitToStand visits (optional: absent from older callers' Analysis)
     offset: OffsetCorrection = OffsetCorrection(0.0, None)   # a tare offset found in the trace and removed
+    exercise: str = FREE             # what the person was asked to do (forceplate.signal.exercises)
 
     @property
     def body_weight_n(self) -> float | None:
@@ -50,17 +54,9 @@ class Analysis:
     def event_dicts(self) -> list[dict]:
         """The events as docs/contracts.md section 1 objects (with extra fields), JSON-safe.
 
-        Each impact also says whether it is the force peak of a sit-to-stand rise (``sit_to_stand``): the
-        contract keeps it an impact (a peak of at least ``min_peak_bw`` that is not a jump's landing).
+        The force peak of a sit-to-stand rise is no impact: the rise is in :meth:`sit_to_stand_dicts`.
         """
-        out = []
-        for event in self.events:
-            d = event_dict(event, self.thump_bw)
-            if isinstance(event, Impact):
-                d["sit_to_stand"] = any(rep.rise_start_s <= event.t_peak_s <= rep.rise_end_s
-                                        for rep in self.sit_to_stands if rep.has_rise)
-            out.append(d)
-        return out
+        return [event_dict(event, self.thump_bw) for event in self.events]
 
     def sit_to_stand_dicts(self) -> list[dict]:
         """The sit-to-stand visits (sit-down and rise) as JSON-safe objects, in time order."""
@@ -141,7 +137,7 @@ def json_number(key: str, value):
 
 def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: float | None = None,
                   thump_bw: float = 2.5, min_peak_bw: float = 1.3, body_height_m: float | None = None,
-                  chair_height_m: float | None = None) -> Analysis:
+                  chair_height_m: float | None = None, exercise: str = "free") -> Analysis:
     """Weigh the person and find every jump and impact in a force trace.
 
     Parameters
@@ -170,13 +166,26 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
     body_height_m, chair_height_m : float, optional
         Body and chair height (m): with both, each sit-to-stand rise gets a mean power (see
         :func:`~forceplate.signal.sit_to_stand.detect_sit_to_stand`).
+    exercise : {"free", "heel-drop", "jump", "drop-landing", "sit-to-stand"}
+        What the person was asked to do (:mod:`~forceplate.signal.exercises`). In every exercise a take-off,
+        flight and landing is a jump, a jump's push-off is no impact, and the force peak of a sit-to-stand
+        rise is no impact (the rise is listed in ``sit_to_stands``). "heel-drop" judges each impact, "jump"
+        each landing, as soon as the force has fallen from its peak
+        (:func:`~forceplate.signal.common.first_dominant`: 3 HX711 words or 60 ms of samples; of close
+        impacts the first is the rep); a jump set's other peaks wait, as they may be a push-off; "sit-to-stand" looks for seats
+        the way a sit-to-stand set has them (any seated or empty stretch between slow movements).
+        "drop-landing" and "free" classify every movement by itself.
 
     Returns
     -------
     Analysis
     """
     check_adc(adc)
+    check_exercise(exercise)
     rate_hz = check_rate(rate_hz)
+    quick = verdict_after_samples(adc, rate_hz)
+    quick_impacts = quick if exercise == HEEL_DROP else None      # a jump set's push-offs must wait for the jump
+    quick_landings = quick if exercise == JUMP else None
     if not thump_bw > 0 or not min_peak_bw > 0:
         raise ValueError("thump_bw and min_peak_bw must be positive numbers of body weights")
     force_n = np.asarray(force_n, dtype=np.float64)
@@ -211,15 +220,29 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
         if rolling is None and any(flight.is_jump for flight in flights):
             rolling = rolling_stats(total_n, _quiet_window(rate_hz))
         jumps = tuple(detect_jumps(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n, adc=adc,
-                                   flights=flights, rolling=rolling))
+                                   flights=flights, rolling=rolling, verdict_after=quick_landings))
         if weight.weight_n is not None:
             impacts = tuple(detect_impacts(total_n, rate_hz, body_weight_n=weight.weight_n, t_s=t_s, adc=adc,
-                                           flights=flights, min_peak_bw=min_peak_bw))
+                                           flights=flights, min_peak_bw=min_peak_bw, verdict_after=quick_impacts))
             sit_to_stands = tuple(detect_sit_to_stand(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n,
-                                                      body_height_m=body_height_m, chair_height_m=chair_height_m))
+                                                      body_height_m=body_height_m, chair_height_m=chair_height_m,
+                                                      **_sit_to_stand_options(exercise)))
+            impacts = tuple(impact for impact in impacts if not _in_a_rise(impact, sit_to_stands))
     return Analysis(rate_hz=rate_hz, duration_s=n / rate_hz, adc=adc, body_weight=weight, jumps=jumps,
                     impacts=impacts, thump_bw=thump_bw, min_peak_bw=min_peak_bw, invalid_samples=invalid,
-                    sit_to_stands=sit_to_stands, offset=offset)
+                    sit_to_stands=sit_to_stands, offset=offset, exercise=exercise)
+
+
+def _sit_to_stand_options(exercise: str) -> dict:
+    """How :func:`detect_sit_to_stand` is asked, by exercise: a sit-to-stand set says there is a chair."""
+    if exercise == SIT_TO_STAND and "typed" in inspect.signature(detect_sit_to_stand).parameters:
+        return {"typed": True}
+    return {}
+
+
+def _in_a_rise(impact: Impact, sit_to_stands) -> bool:
+    """Whether an impact's peak is the force peak of a sit-to-stand rise (leaving the seat to settled)."""
+    return any(rep.has_rise and rep.rise_start_s <= impact.t_peak_s <= rep.rise_end_s for rep in sit_to_stands)
 
 
 def _quiet_window(rate_hz: float) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import checked_trace, crossing, largest_sample_method, mean_loading_rate, runs, time_at
+from .common import checked_trace, crossing, first_dominant, largest_sample_method, mean_loading_rate, runs, time_at
 from .jumps import find_flights
 from .refine import refine_impacts
 
@@ -39,6 +39,7 @@ class Impact:
     loading_rate_method: str
     peak_low_n: float | None = None        # the plausible range of an estimated peak (HX711 words), N
     peak_high_n: float | None = None
+    decided_s: float | None = None         # a typed set's quick verdict: the last sample it depends on (s)
 
     @property
     def is_drop(self) -> bool:
@@ -48,7 +49,7 @@ class Impact:
 
 def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str = "ideal", flights=None,
                    min_peak_bw: float = 1.3, refractory_s: float = 0.3, landing_window_s: float = 0.3,
-                   pushoff_s: float = 1.0, **flight_options) -> list[Impact]:
+                   pushoff_s: float = 1.0, verdict_after: int | None = None, **flight_options) -> list[Impact]:
     """Find the impacts in a vertical force trace.
 
     Parameters
@@ -76,6 +77,12 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
         The peak of a landing is the largest force within this long (s) of touching down.
     pushoff_s : float
         Peaks in this long (s) before a jump's take-off are its push-off, never an impact.
+    verdict_after : int, optional
+        A typed set's quick verdict (heel-drop and jump sets, :func:`~forceplate.signal.common.first_dominant`):
+        a stretch's peak is its first sample that none of the next `verdict_after` samples exceeds, and of
+        peaks closer than `refractory_s` the first is the rep (it was judged first). Each such impact's
+        ``decided_s`` is the instant of the last sample it depends on. Default: the stretch's largest sample,
+        and the larger of close peaks.
 
     Returns
     -------
@@ -114,7 +121,10 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
     contact_starts = [flight.end for flight in flights]
     starts, ends = runs(force_n >= min_peak_n)
     for lo, hi in zip(starts.tolist(), ends.tolist()):
-        i_peak = lo + int(np.argmax(force_n[lo:hi]))
+        if verdict_after is None:
+            i_peak = lo + int(np.argmax(force_n[lo:hi]))
+        else:
+            i_peak, _ = first_dominant(force_n, lo, hi, verdict_after)
         if any(a <= float(t_s[i_peak]) <= b for a, b in excluded):
             continue
         since = max([c for c in contact_starts if c <= i_peak], default=0)
@@ -125,7 +135,7 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
         if force_n[i_peak] < min_peak_n:
             continue
         if kept and t_s[i_peak] - t_s[kept[-1][0]] < refractory_s:
-            if force_n[i_peak] > force_n[kept[-1][0]]:
+            if verdict_after is None and force_n[i_peak] > force_n[kept[-1][0]]:
                 kept[-1] = (i_peak, onset, landing)
             continue
         kept.append((i_peak, onset, landing))
@@ -142,11 +152,15 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
                                                   "1 BW crossing")
         peak_method = (largest_sample_method(landing_window_s, "touch-down") if landing == DROP
                        else "largest sample above 1 BW")
+        decided_s = None
+        if verdict_after is not None and landing != DROP:
+            peak_method = f"first sample not exceeded by the {verdict_after} after it (a typed set's quick verdict)"
+            decided_s = float(t_s[i_peak + verdict_after]) if i_peak + verdict_after < n else None
         impacts.append(Impact(t_peak_s=t_peak_s, peak_n=peak_n, peak_bw=peak_n / body_weight_n, onset_s=onset_s,
                               loading_rate_bw_s=rate, landing=landing, peak_method=peak_method,
-                              loading_rate_method=rate_method))
+                              loading_rate_method=rate_method, decided_s=decided_s))
     if adc == "hx711":               # the words are the chip's filter output: see through it
-        impacts = refine_impacts(impacts, force_n, t_s, body_weight_n=body_weight_n)
+        impacts = refine_impacts(impacts, force_n, t_s, body_weight_n=body_weight_n, words_after=verdict_after)
     return impacts
 
 

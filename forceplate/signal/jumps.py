@@ -2,9 +2,13 @@
 
 Flight is force below max(20 N, 3 % of body weight) for at least 2 samples: in the air nothing presses on the
 plate. A one-sample spike inside a flight (a cable knock, a chip glitch) does not split it. A flight is a jump's
-when it starts with a take-off and lasts at most about a second (a 1.2 m jump; people do not fly longer).
+when it starts with a take-off, ends with a landing (or the recording) and lasts at most about a second (a 1.2 m
+jump; people do not fly longer), whatever came before the take-off: quiet standing, a countermovement, a drop
+landing (a drop jump's rebound) or another jump's landing (pogo jumps).
 Take-off is told from stepping off by its speed: the feet leave at speed, so the force falls from most of its
-push-off level to nothing within tens of milliseconds; stepping off shifts the weight over a few hundred.
+push-off level to nothing within tens of milliseconds; stepping off shifts the weight over a few hundred. A
+landing is told from rising off a seat (feet resting on the plate with next to no load) or stepping on the same
+way: a landing loads the plate at once.
 A flight that is not a jump's is an empty plate (before stepping on, after stepping off, before a drop).
 
 Heights, with g = 9.80665 m/s^2:
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import (STANDARD_GRAVITY_M_S2, Rolling, checked_trace, crossing, flight_height_m, integrate,
+from .common import (STANDARD_GRAVITY_M_S2, Rolling, checked_trace, crossing, first_dominant, flight_height_m, integrate,
                      largest_sample_method, mean_loading_rate, rolling_stats, runs, time_at)
 from .bodyweight import quiet_mask
 from .refine import refine_jumps, settling_s
@@ -81,6 +85,7 @@ class Jump:
     loading_rate_method: str
     peak_low_n: float | None = None        # the plausible range of an estimated peak (HX711 words), N
     peak_high_n: float | None = None
+    decided_s: float | None = None         # a typed set's quick verdict: the last sample it depends on (s)
 
 
 def flight_threshold(body_weight_n: float | None, *, flight_threshold_n: float = 20.0,
@@ -125,8 +130,13 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     max_flight_s : float
         Longer flights (s) are an empty plate, not a jump.
     max_unloading_s, unloading_fraction, pushoff_s : float
-        A take-off falls from `unloading_fraction` of the highest force of the last `pushoff_s` (s) of
-        contact to the threshold within `max_unloading_s` (s); slower is stepping off.
+        A take-off falls from `unloading_fraction` of the level the feet leave from (the highest force of the
+        last `pushoff_s` (s) of contact; at most the body weight when that contact began with a landing within
+        `pushoff_s`: a drop jump's or a pogo jump's landing is no push-off level) to the threshold within
+        `max_unloading_s` (s); slower is stepping off. Likewise a
+        landing loads the plate from the threshold to `unloading_fraction` of a body weight (or of its
+        highest force within `pushoff_s`, when lower) within `max_unloading_s`: slower is a rise from a seat
+        with the feet resting lightly on the plate, or a step on, and the flight is no jump's.
 
     Returns
     -------
@@ -141,7 +151,9 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     unloading_limit_s = max_unloading_s + settling_s(adc, rate_hz)
 
     starts, ends = runs(force_n < threshold_n)
-    long_enough = ends - starts >= 2                           # one sample below is noise, not flight
+    # one sample below is noise, not flight; but the last sample of a recording that ends in the air is all
+    # the flight there is (and the push-off before it must not become an impact)
+    long_enough = (ends - starts >= 2) | ((ends == n) & (starts > 0) & (ends - starts == 1))
     starts, ends = starts[long_enough], ends[long_enough]
     if starts.size:                                            # a spike between two flights does not split them
         keep = np.concatenate(([True], starts[1:] - ends[:-1] > spike))
@@ -157,7 +169,7 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
 
     flights = []
     contact_start = 0                                          # first sample of the current contact
-    for start, end in zip(starts.tolist(), ends.tolist()):
+    for k, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
         takeoff_s = None if start == 0 else time_at(t_s, crossing(force_n, start - 1, threshold_n))
         landing_s = None if end == n else time_at(t_s, crossing(force_n, end - 1, threshold_n))
         kind = EMPTY
@@ -165,9 +177,23 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
             airborne_s = (landing_s if landing_s is not None else float(t_s[-1])) - takeoff_s
             lo = max(contact_start, start - pushoff)
             contact = force_n[lo:start]
-            loaded = np.flatnonzero(contact >= unloading_fraction * contact.max())
+            # The level the feet leave from: the push-off's highest force. When the contact began with a
+            # landing within `pushoff_s` (a drop jump's rebound, pogo jumps), that landing's peak is far above
+            # the push-off: then at most a body weight, from which a take-off still falls to nothing in tens
+            # of milliseconds.
+            level_n = float(contact.max())
+            if body_weight_n is not None and k > 0 and lo == contact_start:
+                level_n = min(level_n, body_weight_n)
+            loaded = np.flatnonzero(contact >= unloading_fraction * level_n)
             unloading_s = takeoff_s - float(t_s[lo + loaded[-1]])
-            if airborne_s <= max_flight_s and unloading_s <= unloading_limit_s:
+            loading_s = 0.0
+            if landing_s is not None:          # a landing loads at once; rising from a seat takes a while
+                next_start = int(starts[k + 1]) if k + 1 < starts.size else n
+                after = force_n[end:min(next_start, end + pushoff)]
+                level_n = float(after.max()) if body_weight_n is None else min(float(after.max()), body_weight_n)
+                first = int(np.flatnonzero(after >= unloading_fraction * level_n)[0])
+                loading_s = float(t_s[end + first]) - landing_s
+            if airborne_s <= max_flight_s and unloading_s <= unloading_limit_s and loading_s <= unloading_limit_s:
                 kind = JUMP
         flights.append(Flight(start, end, takeoff_s, landing_s, kind, threshold_n))
         contact_start = end
@@ -177,7 +203,7 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
 def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "ideal", flights=None,
                  landing_window_s: float = 0.3, quiet_window_s: float = 1.0, max_integration_s: float = 3.0,
                  max_sd_fraction: float = 0.01, max_sd_n: float = 5.0, rolling: Rolling | None = None,
-                 **flight_options) -> list[Jump]:
+                 verdict_after: int | None = None, **flight_options) -> list[Jump]:
     """Find the jumps in a vertical force trace: take-off, landing, heights and the landing peak.
 
     Jump height from flight time: h = g t^2 / 8 (g = 9.80665 m/s^2), t from take-off to landing, each the
@@ -206,6 +232,11 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
     rolling : Rolling, optional
         The rolling mean and SD of `force_n` over `quiet_window_s` (``_common.rolling_stats``) when the caller
         already has them; computed here otherwise (only when there is a jump).
+    verdict_after : int, optional
+        A jump set's quick verdict: the landing peak is the first sample after touch-down that none of the
+        next `verdict_after` samples exceeds (:func:`~forceplate.signal.common.first_dominant`), judged at
+        once; ``decided_s`` is the instant of the last sample it depends on. Default: the largest sample
+        within `landing_window_s`.
 
     Returns
     -------
@@ -247,19 +278,25 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
             flight_s = landing_s - takeoff_s
             next_start = flights[k + 1].start if k + 1 < len(flights) else n
             lo, hi = flight.end, min(flight.end + landing_window, next_start)
-            i_peak = lo + int(np.argmax(force_n[lo:hi]))
+            if verdict_after is None:
+                i_peak = lo + int(np.argmax(force_n[lo:hi]))
+                peak_method = largest_sample_method(landing_window_s, "landing")
+            else:
+                i_peak, decided = first_dominant(force_n, lo, hi, verdict_after)
+                fields["decided_s"] = float(t_s[i_peak + verdict_after]) if decided else None
+                peak_method = (f"first sample after the landing not exceeded by the {verdict_after} after it "
+                               "(a jump set's quick verdict)")
             peak_n = float(force_n[i_peak])
             t_peak_s = float(t_s[i_peak])
             fields.update(landing_s=landing_s, flight_s=flight_s, height_flight_m=flight_height_m(flight_s),
-                          t_peak_s=t_peak_s, peak_n=peak_n,
-                          peak_method=largest_sample_method(landing_window_s, "landing"))
+                          t_peak_s=t_peak_s, peak_n=peak_n, peak_method=peak_method)
             if body_weight_n is not None:
                 fields["peak_bw"] = peak_n / body_weight_n
             fields["loading_rate_bw_s"], fields["loading_rate_method"] = mean_loading_rate(
                 peak_n - flight.threshold_n, t_peak_s - landing_s, body_weight_n, "landing")
         jumps.append(Jump(**fields))
     if adc == "hx711":               # the words are the chip's filter output: see through it
-        jumps = refine_jumps(jumps, flights, force_n, t_s, body_weight_n=body_weight_n)
+        jumps = refine_jumps(jumps, flights, force_n, t_s, body_weight_n=body_weight_n, words_after=verdict_after)
     return jumps
 
 

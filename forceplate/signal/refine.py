@@ -34,6 +34,19 @@ _FLIGHT_UNCORRECTED = " of HX711-filtered samples (uncorrected: the filter short
 _IMPULSE_UNCORRECTED = " (HX711-filtered samples, uncorrected)"
 
 
+VERDICT_AFTER_S = 0.06          # a typed set's quick verdict on samples of the force itself: 60 ms after the peak
+VERDICT_AFTER_WORDS = 3         # on HX711 words: 3 words after the largest (bench/hx711_accuracy.py, "fast
+                                # verdict": 3 meet the accuracy goals, 2 do not)
+
+
+def verdict_after_samples(adc: str, rate_hz: float) -> int:
+    """How many samples after a peak decide it in a typed set (:func:`~forceplate.signal.common.first_dominant`):
+    3 words of a filtering ADC (its words need fitting, and the fit needs them), else 60 ms of samples."""
+    if settling_s(adc, rate_hz) > 0:
+        return VERDICT_AFTER_WORDS
+    return max(1, int(round(VERDICT_AFTER_S * rate_hz)))
+
+
 def settling_s(adc: str, rate_hz: float, *, model: Hx711Model = DEFAULT_MODEL) -> float:
     """How long (s) the ADC's samples take to follow a step in force: 0 for samples of the force itself; for
     HX711 words the model's span (4 output periods, the datasheet's settling time)."""
@@ -41,7 +54,7 @@ def settling_s(adc: str, rate_hz: float, *, model: Hx711Model = DEFAULT_MODEL) -
 
 
 def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight_n: float,
-                   model: Hx711Model = DEFAULT_MODEL) -> list:
+                   words_after: int | None = None, model: Hx711Model = DEFAULT_MODEL) -> list:
     """The impacts found on HX711 words, with true peaks, onsets and methods estimated through the model.
 
     Parameters
@@ -52,6 +65,9 @@ def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight
         The words (N, total force) and their instants (s, increasing) the impacts were found in. Not modified.
     body_weight_n : float
         Body weight (N), for ``peak_bw``.
+    words_after : int, optional
+        Fit no more than this many words after the largest (a typed set's quick verdict); default all the
+        model can use (order + 3).
     model : Hx711Model
         The chips' filter: the default, or the order `forceplate doctor` fitted (``load_filter_model``).
 
@@ -63,7 +79,8 @@ def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight
     for impact in impacts:
         # a drop starts from the empty plate; a heel drop from a level the words cannot tell (the heels fall)
         est = true_peak(force_n, t_s, sample_index(t_s, impact.t_peak_s),
-                        baseline_n=0.0 if impact.is_drop else None, model=model)
+                        baseline_n=0.0 if impact.is_drop else None,
+                        words_after=None if impact.is_drop else words_after, model=model)
         changes = dict(peak_method=LARGEST_WORD_METHOD, loading_rate_bw_s=None,
                        loading_rate_method=NO_LOADING_RATE_METHOD)
         if est is not None:
@@ -77,7 +94,7 @@ def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight
 
 
 def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_weight_n: float | None,
-                 model: Hx711Model = DEFAULT_MODEL) -> list:
+                 words_after: int | None = None, model: Hx711Model = DEFAULT_MODEL) -> list:
     """The jumps found on HX711 words, with edges, flight heights, landing peaks and methods estimated through
     the model.
 
@@ -92,6 +109,8 @@ def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_w
         The words (N, total force) and their instants (s, increasing). Not modified.
     body_weight_n : float or None
         Body weight (N), for ``peak_bw``; None leaves it None.
+    words_after : int, optional
+        As for :func:`refine_impacts`: the landing peak of a typed set's quick verdict.
 
     Returns
     -------
@@ -110,7 +129,8 @@ def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_w
             changes.update(landing_s=landing_s, flight_s=flight_s, height_flight_m=flight_height_m(flight_s),
                            peak_method=LARGEST_WORD_METHOD, loading_rate_bw_s=None,
                            loading_rate_method=NO_LOADING_RATE_METHOD)
-            est = true_peak(force_n, t_s, sample_index(t_s, jump.t_peak_s), baseline_n=flight_level_n, model=model)
+            est = true_peak(force_n, t_s, sample_index(t_s, jump.t_peak_s), baseline_n=flight_level_n,
+                            words_after=words_after, model=model)
             if est is not None:
                 changes.update(peak_n=est.peak_n, t_peak_s=est.t_peak_s, peak_method=est.method,
                                peak_low_n=est.low_n, peak_high_n=est.high_n,
@@ -120,15 +140,17 @@ def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_w
 
 
 def true_peak(force_n: np.ndarray, t_s: np.ndarray, i_peak: int, *, baseline_n: float | None = None,
-              model: Hx711Model = DEFAULT_MODEL) -> ImpactEstimate | None:
+              words_after: int | None = None, model: Hx711Model = DEFAULT_MODEL) -> ImpactEstimate | None:
     """The true peak behind the HX711 words around word `i_peak`, fitted through the chip model
     (:func:`~forceplate.signal.hx711_model.estimate_impact`).
 
     None when the fit is unreliable (too few words, a flat stretch): the caller keeps the largest word and its
     label. `baseline_n`: the level before the impact when known (N; the flight words before a landing).
+    `words_after`: fit at most this many words after `i_peak` (default order + 3).
     """
     order = model.order
-    lo, hi = max(0, i_peak - order - 2), min(force_n.shape[0], i_peak + order + 4)
+    after = order + 3 if words_after is None else min(order + 3, int(words_after))
+    lo, hi = max(0, i_peak - order - 2), min(force_n.shape[0], i_peak + after + 1)
     try:
         est = _fit_impact(_key(t_s[lo:hi]), _key(force_n[lo:hi]), baseline_n, model)
     except ValueError:

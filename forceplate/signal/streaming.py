@@ -10,14 +10,24 @@ body weight, which live is the quietest second seen so far (offline: in the whol
 
 Events wait for a body weight (they are judged in body weights) for at most `max_wait_for_weight_s` of
 stream time, then go out with null ``*_bw`` fields, like an offline analysis without quiet standing.
+
+What :meth:`LiveAnalyzer.feed` and :meth:`LiveAnalyzer.flush` return, in time order, are dicts of three kinds
+besides the contract's ``impact`` and ``jump``:
+
+- ``{"kind": "sit-to-stand", ...}``: a sit-to-stand rep (the fields of
+  :func:`~forceplate.signal.events.sit_to_stand_dict`), never an impact;
+- ``{"kind": "withdrawn", "t_peak_s": T, "reason": "..."}``: the impact sent earlier with peak time ``T`` is
+  withdrawn (in a heel-drop set, a take-off followed it: it was that jump's push-off). Rare, and counted.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .common import check_adc, check_rate
+from .exercises import HEEL_DROP, JUMP, check_exercise
 from .bodyweight import BodyWeight
-from .events import analyze_force, event_dict, event_time_s, weigh_standing
+from .events import analyze_force, event_dict, event_time_s, sit_to_stand_dict, weigh_standing
+from .sit_to_stand import SitToStand
 from .jumps import Jump, flight_threshold
 
 # The detectors' defaults these margins are built on (jumps.find_flights, impacts.detect_impacts).
@@ -55,8 +65,10 @@ class LiveAnalyzer:
     HORIZON_S = max(_PUSHOFF_S, _LANDING_WINDOW_S + _REFRACTORY_S) + _MARGIN_S
 
     def __init__(self, rate_hz, *, adc="hx711", thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None,
-                 window_s=30.0, analyses_per_s=10.0, max_wait_for_weight_s=10.0, empty_reset_s=3.0):
+                 window_s=30.0, analyses_per_s=10.0, max_wait_for_weight_s=10.0, empty_reset_s=3.0,
+                 exercise="free"):
         self.rate_hz = check_rate(rate_hz)
+        self.exercise = check_exercise(exercise)
         self.adc = check_adc(adc)
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)
@@ -79,6 +91,9 @@ class LiveAnalyzer:
         self._had_person = False
         self._status = "Waiting for the plate"
         self._provisional: list[dict] = []
+        self._early: list[float] = []    # peak times of impacts sent before their horizon (a heel-drop set)
+        self.corrections = 0             # of those, how many a take-off made a push-off (withdrawn)
+        self._quick = self.exercise in (HEEL_DROP, JUMP)
 
     @property
     def body_weight_n(self) -> float | None:
@@ -125,7 +140,7 @@ class LiveAnalyzer:
         self._chunks_t.append(t_s)
         self._chunks_f.append(force_n)
         self._last_t = float(t_s[-1])
-        if self._last_t - self._analysed_to_s < self.analysis_period_s:
+        if self._last_t - self._analysed_to_s < self.analysis_period_s and not self._may_decide(force_n):
             return []
         return self._analyse(final=False)
 
@@ -136,6 +151,14 @@ class LiveAnalyzer:
         return self._analyse(final=True)
 
     # -- internals -----------------------------------------------------------------------------------------
+
+    def _may_decide(self, force_n: np.ndarray) -> bool:
+        """A typed set's peak may be decided by these samples: analyse now, not at the next period."""
+        if not self._quick or self.body_weight_n is None:
+            return False
+        recent = self._f[-16:] if self._f.size else self._f
+        level = np.concatenate([recent, *self._chunks_f[-4:]])
+        return bool(np.nanmax(level, initial=-np.inf) >= self.min_peak_bw * self.body_weight_n)
 
     def _collect(self) -> None:
         if self._chunks_t:
@@ -168,7 +191,7 @@ class LiveAnalyzer:
             self._provisional = []
             return []
         result = analyze_force(t, f, rate_hz, adc=self.adc, body_weight_n=self.body_weight_n,
-                               thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw)
+                               thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw, exercise=self.exercise)
         stable_s = np.inf if final else self._last_t - self.HORIZON_S
         if self.body_weight_n is None and not final:     # keep unweighed time in the span: impacts need a weight
             stable_s = min(stable_s, self._last_t - self.max_wait_for_weight_s)
@@ -176,7 +199,8 @@ class LiveAnalyzer:
             if jump.landing_s is None and not final:
                 stable_s = min(stable_s, jump.takeoff_s - _PUSHOFF_S - _MARGIN_S)
         sent = []
-        for event in result.events:
+        rises = [rep for rep in result.sit_to_stands if rep.has_rise]
+        for event in sorted(result.events + rises, key=event_time_s):
             when = event_time_s(event)
             anchor = _anchor_s(event)
             # Already decided: sent (times may shift by a hair), or seen whole by an earlier analysis. The
@@ -184,19 +208,36 @@ class LiveAnalyzer:
             # "empty plate", and its landing a "drop").
             if when <= self._last_sent_s + 0.05 or anchor <= self._settled_s:
                 continue
-            if anchor > stable_s:
-                break
+            decided_s = getattr(event, "decided_s", None)
+            early = anchor > stable_s
+            if early and (decided_s is None or decided_s > self._last_t):
+                break                   # not final yet (a typed set's peak is final once decided)
             if self.body_weight_n is None and not final and self._last_t - anchor < self.max_wait_for_weight_s:
                 stable_s = min(stable_s, anchor - 1e-9)   # wait for a weight; keep the order
                 break
-            sent.append(event_dict(event, self.thump_bw))
+            if isinstance(event, Jump):
+                sent.extend(self._withdraw_pushoff_of(event))
+            sent.append(_record(event, self.thump_bw))
+            if early and not isinstance(event, (Jump, SitToStand)):
+                self._early.append(sent[-1]["t_peak_s"])     # as sent: a withdrawal names it exactly
             self._last_sent_s = when
         if np.isfinite(stable_s):
             self._settled_s = max(self._settled_s, stable_s)
         else:
             self._settled_s = max(self._settled_s, self._last_t)
         self._provisional = [] if final else self._pending_impacts(result.events)
+        self._early = [t for t in self._early if t > self._settled_s - _PUSHOFF_S - self.LEAD_S]
         return sent
+
+    def _withdraw_pushoff_of(self, jump: Jump) -> list[dict]:
+        """The impacts sent early (a heel-drop set) that this jump's take-off makes its push-off: withdrawn."""
+        out = []
+        for t_peak in [t for t in self._early if jump.takeoff_s - _PUSHOFF_S <= t <= jump.takeoff_s]:
+            self._early.remove(t_peak)
+            self.corrections += 1
+            out.append({"kind": "withdrawn", "t_peak_s": t_peak,
+                        "reason": f"a take-off followed at {jump.takeoff_s:.3f} s: that peak was the jump's push-off"})
+        return out
 
     def _pending_impacts(self, events) -> list[dict]:
         """The impacts (and landed jumps) of this analysis neither sent nor settled, a landing window old."""
@@ -253,7 +294,17 @@ class LiveAnalyzer:
 
 
 def _anchor_s(event) -> float:
-    """The latest instant an event depends on, before the fixed horizon: a jump's landing, an impact's peak."""
+    """The latest instant an event depends on, before the fixed horizon: a jump's landing, an impact's peak,
+    a sit-to-stand rise's settling at standing."""
     if isinstance(event, Jump):
         return np.inf if event.landing_s is None else event.landing_s
+    if isinstance(event, SitToStand):
+        return event.rise_end_s
     return event.t_peak_s
+
+
+def _record(event, thump_bw: float) -> dict:
+    """What the stream reports of an event: a contract dict, or a sit-to-stand rep (kind "sit-to-stand")."""
+    if isinstance(event, SitToStand):
+        return {"kind": "sit-to-stand", **sit_to_stand_dict(event)}
+    return event_dict(event, thump_bw)

@@ -1,7 +1,7 @@
 """A simulated plate: a person doing bone-loading exercise, through the HX711 model and the real kernel.
 
 ``SimulatedSource`` plays a seeded scenario (``standing``, ``heel-drops``, ``jumps``, ``sit-to-stand``,
-``step-on-off`` or ``session``) in real time. One loop of the scenario is scripted once, at construction, at
+``step-on-off``, ``session`` or ``drop-landings``) in real time. One loop of the scenario is scripted once, at construction, at
 1 kHz with vectorised numpy: the true total force, its split over the four corners by the centre of
 pressure, and each corner's sensor noise. Reading turns the sets now due into HX711 words (each the 1 kHz
 force averaged by the filter model of docs/hx711-model.md, or the force at that instant for
@@ -42,7 +42,7 @@ CORNERS_M = np.array([(-PLATE_WIDTH_M / 2, PLATE_DEPTH_M / 2), (PLATE_WIDTH_M / 
                       (-PLATE_WIDTH_M / 2, -PLATE_DEPTH_M / 2), (PLATE_WIDTH_M / 2, -PLATE_DEPTH_M / 2)])
 CORNER_NOISE_N = 1.0                # white noise on each corner at 1 kHz, RMS
 FLIGHT_THRESHOLD_N = 20.0           # docs/contracts.md section 1: flight is force below about 20 N
-SCENARIOS = ("standing", "heel-drops", "jumps", "sit-to-stand", "step-on-off", "session")
+SCENARIOS = ("standing", "heel-drops", "jumps", "sit-to-stand", "step-on-off", "session", "drop-landings")
 ADCS = ("hx711", "ideal")
 HX711_MAX_RATE_HZ = 125.0           # the chip runs at 10 or 80 SPS (parts reach ~94); 1 kHz must resolve a period
 HX711_MODEL = DEFAULT_MODEL         # the chip's filter (4 one-period boxcars): the model the analysis sees through
@@ -266,13 +266,53 @@ class _Script:
                                peak_to=landing + len(impact), takeoff_search=start, landing_search=landing,
                                height_impulse_m=v_m_s ** 2 / (2 * STANDARD_GRAVITY_M_S2)))
 
+    def drop_landing(self, *, rebound: bool):
+        """From an empty plate (the person on a low box beside it): a drop landing, then either a rebound
+        jump straight away (a drop jump: braking, push-off, flight, landing) or absorbing into standing."""
+        u = self.uniform
+        peak_bw, total_ms = u(3.5, 5.0), u(40.0, 70.0)                     # the drop landing's impact
+        rise = _n(u(0.35, 0.45) * total_ms / 1000)
+        after_bw = u(1.6, 2.0) if rebound else u(1.1, 1.2)
+        landing = self.add(np.concatenate([_sharp_ramp(0.0, peak_bw, rise),
+                                           _ramp(peak_bw, after_bw, _n(total_ms / 1000) - rise)]), dy_m=0.01)
+        self.marks.append(dict(kind="drop-landing", contract_kind="impact", start=landing, end=self.n,
+                               peak_from=landing, peak_to=self.n))
+        if not rebound:
+            settle = _n(u(0.4, 0.6))
+            self.add(_ramp(after_bw, 1.0, settle), dy_m=_ramp(0.01, 0.0, settle))
+            return
+        push_bw, hold, drop = u(1.8, 2.2), _n(u(0.12, 0.2)), _n(u(0.08, 0.12))   # braking into the push-off
+        start = self.add(np.concatenate([_ramp(after_bw, push_bw, hold),
+                                         _sharp_ramp(push_bw, 0.0, drop, sharp_end=True)]))
+        self.add(np.zeros(_n(u(0.30, 0.45))))                                # flight
+        land_bw, land_ms = u(3.0, 4.0), u(40.0, 70.0)
+        rise_l = _n(u(0.35, 0.45) * land_ms / 1000)
+        impact = np.concatenate([_sharp_ramp(0.0, land_bw, rise_l), _ramp(land_bw, 1.15, _n(land_ms / 1000) - rise_l)])
+        land = self.add(impact, dy_m=0.02)
+        self.add(_ramp(1.15, 1.0, _n(0.6)), dy_m=_ramp(0.02, 0.0, _n(0.6)))
+        self.marks.append(dict(kind="jump", contract_kind="jump", start=start, end=self.n, peak_from=land,
+                               peak_to=land + len(impact), takeoff_search=start, landing_search=land,
+                               height_impulse_m=None))
+
+    # Sit-to-stand options (SimulatedSource's seated_bw, sit_down_s, rise_s): None draws from the seed.
+    seated_bw: float | None = None
+    sit_down_s: float | None = None
+    rise_s: float | None = None
+
     def sit_to_stand(self, peak_bw):
+        """Sit down (a half-cosine from 1 BW to the seat over 2-3 s, or ``sit_down_s``), sit 1.5-2.5 s, rise
+        (0.5-0.8 s, or ``rise_s``: up to ``peak_bw``, down to 0.9 BW, up to 1 BW, each a half-cosine) to
+        standing. The seat (the feet's share, 0.22-0.28 BW, or ``seated_bw``) is flat. The draws are made
+        whether or not an option replaces them, so the rest of the loop is the same either way."""
         u = self.uniform
         seated_bw = u(0.22, 0.28)                                           # the chair is off the plate
-        sit = _n(u(2.0, 3.0))                                               # slow, controlled sit-down
+        sit_s = u(2.0, 3.0)                                                 # slow, controlled sit-down
+        seated_bw = seated_bw if self.seated_bw is None else self.seated_bw
+        sit = _n(sit_s if self.sit_down_s is None else self.sit_down_s)
         start = self.add(_ramp(1.0, seated_bw, sit), dy_m=_ramp(0.0, -0.02, sit))
         self.add(np.full(_n(u(1.5, 2.5)), seated_bw), dy_m=-0.02)
         rise_total = u(0.5, 0.8)                                            # fast rise: the rep
+        rise_total = rise_total if self.rise_s is None else self.rise_s
         up, down = _n(0.45 * rise_total), _n(0.35 * rise_total)
         settle = _n(rise_total) - up - down
         rise = self.add(np.concatenate([_ramp(seated_bw, peak_bw, up), _ramp(peak_bw, 0.9, down),
@@ -324,6 +364,12 @@ def _write_scenario(script: _Script, scenario: str) -> None:
             script.empty(u(1.5, 2.5))
             script.step_on()
             script.stand(u(3.0, 4.0))
+    elif scenario == "drop-landings":       # off onto the box, drop onto the plate: rebound, none, rebound
+        for rebound in (True, False, True):
+            script.step_off()
+            script.empty(u(1.5, 2.0))
+            script.drop_landing(rebound=rebound)
+            script.stand(u(2.0, 2.5))
     elif scenario == "session":
         heel_drops(3)
         jumps(2)
@@ -464,6 +510,21 @@ class PacedSource(LoadCellSource):
         return self._ring.pop(max(0, int(max_sets)))
 
 
+def _sit_to_stand_options(seated_bw, sit_down_s, rise_s) -> dict:
+    """The sit-to-stand options, checked: {name: value} of those given."""
+    out = {}
+    for name, value, lo, hi, unit in (("seated_bw", seated_bw, 0.0, 0.7, "BW"),
+                                      ("sit_down_s", sit_down_s, 0.3, 10.0, "s"),
+                                      ("rise_s", rise_s, 0.2, 3.0, "s")):
+        if value is None:
+            continue
+        value = float(value)
+        if not lo <= value <= hi:
+            raise ConfigError(f"{name} {value:g} is outside {lo:g}-{hi:g} {unit}")
+        out[name] = value
+    return out
+
+
 # ------------------------------------------------------------------------------------------- faults
 
 _FAULT_WORDS = {"not_ready": WORD_NOT_READY, "unplugged": WORD_NOT_READY, "garbage": None,
@@ -531,7 +592,8 @@ class SimulatedSource(PacedSource):
         ``standing`` (20-25 s of quiet standing), ``heel-drops`` (6 reps, about a third too soft to count),
         ``jumps`` (3 countermovement jumps), ``sit-to-stand`` (4 reps, the chair off the plate),
         ``step-on-off`` (stepping on and off), ``session`` (3 heel drops, 2 jumps, 2 sit-to-stands; the
-        default). Each loop: about 1 s empty, step on, >= 3 s of quiet standing, the reps with standing
+        default), ``drop-landings`` (3 times: step back onto a box, drop onto the plate; the first and the
+        last rebound at once into a jump). Each loop: about 1 s empty, step on, >= 3 s of quiet standing, the reps with standing
         between, step off, about 1 s empty; then it repeats. ``loop_s`` gives the exact length, which
         depends on the seed: 26-31 s for standing, 29-32 s heel-drops, 22-25 s jumps, 36-39 s
         sit-to-stand, 18-20 s step-on-off, 42-48 s session.
@@ -549,6 +611,10 @@ class SimulatedSource(PacedSource):
         Playback speed; 1 is real time.
     faults : list of str, or a comma-separated str
         Scripted chip faults (see ``Fault``), e.g. ``["not_ready@3.0s", "unplugged@10s:ch1"]``.
+    seated_bw, sit_down_s, rise_s : float, optional
+        Every sit-to-stand rep's seat level (the feet's share of the weight while seated, 0-0.7 BW; below
+        0.029 BW a 700 N person's seat is under the 20 N empty-plate threshold), sit-down duration (0.3-10 s)
+        and rise duration (0.2-3 s); default drawn per rep from the seed (0.22-0.28 BW, 2-3 s, 0.5-0.8 s).
     noise_n : float
         Sensor noise on each corner, RMS in newtons at 1 kHz (white), before the ADC (default
         ``CORNER_NOISE_N``, 1 N; 0-50). The same seed draws the same noise, scaled.
@@ -557,11 +623,13 @@ class SimulatedSource(PacedSource):
     """
 
     OPTION_TYPES = {"rate_hz": float, "adc": str, "seed": int, "body_mass_kg": float, "speed": float,
-                    "channels": int, "faults": str, "noise_n": float}
+                    "channels": int, "faults": str, "noise_n": float, "seated_bw": float, "sit_down_s": float,
+                    "rise_s": float}
 
     def __init__(self, scenario: str = "session", *, rate_hz: float = 80.0, adc: str = "hx711", seed: int = 0,
                  channels: int = 4, body_mass_kg: float | None = None, speed: float = 1.0, faults=(),
-                 noise_n: float = CORNER_NOISE_N, clock=None):
+                 noise_n: float = CORNER_NOISE_N, seated_bw: float | None = None,
+                 sit_down_s: float | None = None, rise_s: float | None = None, clock=None):
         scenario = str(scenario).strip().lower()
         if scenario not in SCENARIOS:
             raise ConfigError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -584,6 +652,7 @@ class SimulatedSource(PacedSource):
             raise ConfigError(f"noise_n {noise_n:g} N is outside 0-50 N")
         if body_mass_kg is not None and not 20.0 <= float(body_mass_kg) <= 250.0:
             raise ConfigError(f"body_mass_kg {body_mass_kg:g} is outside 20-250 kg")
+        sts = _sit_to_stand_options(seated_bw, sit_down_s, rise_s)
         self.faults = parse_faults(faults, channels)
         super().__init__(channels=channels, clock=clock)
         self.scenario = scenario
@@ -604,10 +673,13 @@ class SimulatedSource(PacedSource):
         # 90 kg person on one corner (4.4 kN) stays within 24 bits (about 2.2 M of 8.4 M counts).
         self.offset_counts = (rng.choice([-1, 1], size=channels) * rng.uniform(20_000, 90_000, channels)).round()
         self.scale_n_per_count = rng.uniform(0.002, 0.004, channels)
+        self.sit_to_stand_options = sts
         self._build_loop(rng)
 
     def _build_loop(self, rng) -> None:
         script = _Script(rng)
+        for key, value in self.sit_to_stand_options.items():
+            setattr(script, key, value)
         _write_scenario(script, self.scenario)
         n = script.n
         force_bw = np.concatenate(script.force_bw)

@@ -120,8 +120,9 @@
     var x0 = xRange()[0];
     function marker(ev, pending) {
       var value = eventPeakDisplay(ev);
-      if (ev.t_peak_s == null || value == null || ev.t_peak_s < x0) { return; }
-      var thump = pending ? pendingThump(ev) : ev.thump;
+      if (ev.t_peak_s == null || value == null || ev.t_peak_s < x0 || ev.withdrawn) { return; }
+      var thump = pending ? pendingThump(ev) : (ev.kind === "sit-to-stand" ? (ev.tempo ? ev.tempo === GOOD_TEMPO : null)
+                                                                          : ev.thump);
       var x = u.valToPos(ev.t_peak_s, "x", true);
       var yv = u.valToPos(value, "y", true);
       var colour = thump === true ? "#2fd46b" : (thump === false ? "#ffb020" : "#ffffff");
@@ -211,7 +212,21 @@
     }
   }
 
+  // A sit-to-stand rep's numbers: rise and sit-down times, peak, mean power (an estimate, Alcazar 2018).
+  function sitToStandNote(ev) {
+    var parts = [];
+    if (ev.lowering_s != null) { parts.push("sit-down " + ev.lowering_s.toFixed(1) + " s"); }
+    if (ev.peak_bw != null) { parts.push("peak " + ev.peak_bw.toFixed(2) + " BW"); }
+    if (ev.mean_power_w != null) {
+      parts.push("mean power " + Math.round(ev.mean_power_w) + " W (" + ev.mean_power_w_kg.toFixed(1) + " W/kg, estimate)");
+    } else {
+      parts.push("no power: body and chair height not given");
+    }
+    return parts.join(" \u00b7 ");
+  }
+
   function repTitle(ev) {
+    if (ev.kind === "sit-to-stand") { return "Sit-to-stand"; }
     if (ev.kind === "jump") {
       var h = ev.height_flight_m;
       return h == null ? "Jump" : "Jump " + Math.round(h * 100) + " cm";
@@ -219,7 +234,14 @@
     return "Impact";
   }
 
+  var GOOD_TEMPO = "fast up, slow down";
+
   function verdict(ev) {
+    if (ev.withdrawn) { return { text: "withdrawn: a jump's push-off", cls: "none" }; }
+    if (ev.kind === "sit-to-stand") {
+      if (!ev.tempo) { return { text: "rise " + (ev.rise_s != null ? ev.rise_s.toFixed(1) + " s" : "seen"), cls: "none" }; }
+      return ev.tempo === GOOD_TEMPO ? { text: "FAST UP, SLOW DOWN", cls: "thump" } : { text: ev.tempo, cls: "soft" };
+    }
     if (ev.note === JUMP_NOTE) { return { text: "NO JUMPS", cls: "soft" }; }
     if (ev.thump === true) { return { text: "THUMP", cls: "thump" }; }
     if (ev.thump === false) { return { text: "too soft", cls: "soft" }; }
@@ -227,6 +249,7 @@
   }
 
   function repPeakText(ev) {
+    if (ev.kind === "sit-to-stand" && ev.rise_s != null) { return "up " + ev.rise_s.toFixed(2) + " s"; }
     if (ev.peak_bw != null) { return fmtBw(ev.peak_bw, ev.thump) + " BW"; }
     if (ev.peak_n != null) { return Math.round(ev.peak_n) + " N"; }
     return "no landing";
@@ -284,7 +307,9 @@
       return;
     }
     peak.textContent = "";
-    if (ev.peak_bw != null) {
+    if (ev.kind === "sit-to-stand") {
+      peak.textContent = repPeakText(ev);
+    } else if (ev.peak_bw != null) {
       peak.appendChild(document.createTextNode(fmtBw(ev.peak_bw, ev.thump) + " "));
       var unit = document.createElement("small");
       unit.textContent = "BW";
@@ -298,7 +323,8 @@
     var parts = [repTitle(ev) + " at " + fmtClock(eventT(ev))];
     if (pending) { parts.push("checking\u2026"); }
     if (ev.loading_rate_bw_s != null) { parts.push("loading rate " + Math.round(ev.loading_rate_bw_s) + " BW/s"); }
-    var m = methodNote(ev);
+    if (ev.kind === "sit-to-stand") { parts.push(sitToStandNote(ev)); }
+    var m = ev.kind === "sit-to-stand" ? null : methodNote(ev);
     if (m) { parts.push(m); }
     note.textContent = parts.join(" \u00b7 ");
   }
@@ -320,10 +346,12 @@
       list.appendChild(li);
     });
     $("rep-empty").hidden = state.events.length > 0;
-    var thumps = state.events.filter(function (ev) { return ev.thump === true; }).length;
-    $("rep-counts").textContent = state.events.length ?
-      state.events.length + (state.events.length === 1 ? " rep, " : " reps, ") + thumps +
-      (thumps === 1 ? " thump" : " thumps") : "";
+    var counted = state.events.filter(function (ev) { return !ev.withdrawn; });
+    var thumps = counted.filter(function (ev) { return ev.thump === true; }).length;
+    var withdrawn = state.events.length - counted.length;
+    $("rep-counts").textContent = counted.length ?
+      counted.length + (counted.length === 1 ? " rep, " : " reps, ") + thumps +
+      (thumps === 1 ? " thump" : " thumps") + (withdrawn ? ", " + withdrawn + " withdrawn" : "") : "";
   }
 
   function showStats() {
@@ -520,6 +548,15 @@
     if (owner && owner.session === sets.shown) {
       sets.info = owner;
       (set.events || []).forEach(function (ev) {
+        if (ev.kind === "withdrawn") {          // a heel drop a take-off then followed: it was a push-off
+          sets.events.forEach(function (e) {
+            if (e.kind === "impact" && e.t_peak_s != null && Math.abs(e.t_peak_s - ev.t_plate_s) < 0.02) {
+              e.withdrawn = true; e.thump = null;
+            }
+          });
+          changed = true;
+          return;
+        }
         var shown = {};
         Object.keys(ev).forEach(function (k) { shown[k] = ev[k]; });
         shown.t_peak_s = ev.t_plate_s; shown.takeoff_s = ev.takeoff_plate_s;   // on the chart's clock
