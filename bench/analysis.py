@@ -415,7 +415,8 @@ def profile_ours(fn, passes: int = 20, top: int = 8) -> dict:
 
 # ---------------------------------------------------------------- the live path
 
-LIVE_CASES = ((80.0, "hx711", 1), (1000.0, "ideal", 10))   # rate, ADC, samples per feed() (one sampler read)
+# rate, ADC, samples per feed() (one sampler read), exercise: a heel-drop set analyses at every word near a peak
+LIVE_CASES = ((80.0, "hx711", 1, "free"), (1000.0, "ideal", 10, "free"), (80.0, "hx711", 1, "heel-drop"))
 
 
 def simulated_session(rate_hz: float, adc: str, *, seed: int = 0, loops: int = 2):
@@ -441,23 +442,25 @@ def measure_live(*, quick: bool = False, rounds: int = 3) -> dict:
 
     The simulated ``session`` (heel drops, jumps, sit-to-stands; two loops, about 90 s) is fed as the sampler
     would: one set per read at 80 SPS (HX711), 10 sets at 1000 SPS (ideal ADC). The analyser re-runs
-    analyze_force on its trailing window about 10 times per second of stream; the median of `rounds` runs.
+    analyze_force on its trailing window about 10 times per second of stream, and in a heel-drop set also at
+    every word while the force is above the impact level (its quick verdict; key suffix ``_heel_drop``); the
+    median of `rounds` runs.
     """
     from forceplate.signal.streaming import LiveAnalyzer
 
     out = {}
-    for rate_hz, adc, chunk in LIVE_CASES:
+    for rate_hz, adc, chunk, exercise in LIVE_CASES:
         t_s, force_n = simulated_session(rate_hz, adc, loops=1 if quick else 2)
         pcts, events = [], 0
         for _ in range(1 if quick else rounds):
-            live = LiveAnalyzer(rate_hz, adc=adc)
+            live = LiveAnalyzer(rate_hz, adc=adc, exercise=exercise)
             start = time.process_time()
             events = 0
             for i in range(0, t_s.shape[0], chunk):
                 events += len(live.feed(t_s[i:i + chunk], force_n[i:i + chunk]))
             events += len(live.flush())
             pcts.append(100.0 * (time.process_time() - start) / float(t_s[-1] - t_s[0]))
-        key = f"{rate_hz:.0f}sps"
+        key = f"{rate_hz:.0f}sps" + ("" if exercise == "free" else "_" + exercise.replace("-", "_"))
         out[f"live_cpu_pct_{key}"] = statistics.median(pcts)
         out[f"live_rounds_cpu_pct_{key}"] = pcts
         out[f"live_signal_s_{key}"] = round(float(t_s[-1] - t_s[0]), 3)
@@ -604,7 +607,7 @@ def format_table(result: dict) -> str:
     for name in ("jumpmetrics", "plateforce"):
         for cut, status in result.get(f"failed_{name}", {}).items():
             lines.append(f"  {name} {cut}: {status}")
-    for key in ("80sps", "1000sps"):
+    for key in ("80sps", "1000sps", "80sps_heel_drop"):
         if f"live_cpu_pct_{key}" in result:
             lines.append(f"live ({result[f'live_adc_{key}']}, {key}): {result[f'live_cpu_pct_{key}']:.2f} % of a core "
                          f"per second of stream ({result[f'live_events_{key}']} events in "

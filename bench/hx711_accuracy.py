@@ -339,17 +339,19 @@ def timing(rng, repeats=200):
             "python": platform.python_version(), "numpy": np.__version__}
 
 
-def fast_verdict(rng, per_kind=60, draws=4, words_after=range(1, 8)):
+def fast_verdict(rng, per_kind=60, draws=4, words_after=range(1, 8), rates_hz=RATES_HZ):
     """A typed set's quick verdict, as the product makes it: the peak word is the first word of the stretch
     above 1.3 BW (after touch-down, for a landing) that none of the next `k` words exceeds
     (``signal.common.first_dominant``), and the true peak is fitted from the words up to `k` after it
     (``signal.refine.true_peak(words_after=k)``). Per `k`: the estimate's error and thump agreement, on the
-    synthetic impacts and on the real landings. Fewer words: an earlier verdict (k / rate after that word)."""
+    synthetic impacts, on the real landings and on the simulator's heel drops (its true force through the
+    model, as the real recordings), at output rates drawn from `rates_hz`. Fewer words: an earlier verdict
+    (k / rate after that word)."""
     synth, real = [], []
     for kind in SYNTHETIC_KINDS:
         for _ in range(per_kind):
             f, peak, bw, baseline = synthetic_impact(rng, kind)
-            rate = rng.uniform(*RATES_HZ)
+            rate = rng.uniform(*rates_hz)
             t = 1.0 + rng.uniform(0, 1 / rate) + np.arange(-8, 12) / rate
             y = respond(f, t, rate, model=MODEL) + rng.normal(0, NOISE_N, t.size)
             above = np.flatnonzero(y >= 1.3 * bw)
@@ -363,7 +365,7 @@ def fast_verdict(rng, per_kind=60, draws=4, words_after=range(1, 8)):
             if tr["landing_s"] is None:
                 continue
             for _ in range(draws):
-                rate = rng.uniform(*RATES_HZ)
+                rate = rng.uniform(*rates_hz)
                 t = rng.uniform(0, 1 / rate) + np.arange(0.06 * rate, duration * rate - 1) / rate
                 y = filter_samples(force, t, rate, input_rate_hz=in_rate, model=MODEL) + rng.normal(0, NOISE_N, t.size)
                 e = int(np.searchsorted(t, tr["landing_s"]))
@@ -372,10 +374,29 @@ def fast_verdict(rng, per_kind=60, draws=4, words_after=range(1, 8)):
                 flight = y[max(0, e - 3):e]
                 real.append((t, y, bw, tr["peak_n"], float(np.median(flight)) if flight.size else 0.0, e,
                              min(y.size, e + int(LANDING_WINDOW_S * rate))))
+    simulated = []                       # the simulator's heel drops: an impact rising out of the heels' dip
+    from forceplate.device.sim.mock import FakeClock
+    from forceplate.device.sim.simulator import SimulatedSource
+    for seed in range(1, 5):
+        source = SimulatedSource("heel-drops", rate_hz=1000.0, adc="ideal", seed=seed, clock=FakeClock())
+        x = np.arange(int(source.loop_s * 1000)) / 1000.0
+        force = source.true_force_n(x)
+        bw = source.body_weight_n
+        for _ in range(draws):
+            rate = rng.uniform(*rates_hz)
+            t = rng.uniform(0, 1 / rate) + np.arange(0.06 * rate, source.loop_s * rate - 1) / rate
+            y = filter_samples(force, t, rate, input_rate_hz=1000.0, model=MODEL) + rng.normal(0, NOISE_N, t.size)
+            for e in source.scripted_events():
+                if e.kind != "heel-drop":
+                    continue
+                lo = int(np.searchsorted(t, e.t_peak_s - 0.1))
+                above = np.flatnonzero(y[lo:lo + 20] >= 1.3 * bw)
+                if above.size:
+                    simulated.append((t, y, bw, e.peak_n, None, lo + int(above[0]), lo + 20))
     out = {}
     for k in words_after:
-        rows = {"synthetic": [], "real": []}
-        for label, cases in (("synthetic", synth), ("real", real)):
+        rows = {"synthetic": [], "real": [], "simulated heel drops": []}
+        for label, cases in (("synthetic", synth), ("real", real), ("simulated heel drops", simulated)):
             for t, y, bw, peak, baseline, lo, hi in cases:
                 i, _ = first_dominant(y, lo, max(lo + 1, hi), k)
                 est = true_peak(y, t, i, baseline_n=baseline, words_after=k)
@@ -384,7 +405,7 @@ def fast_verdict(rng, per_kind=60, draws=4, words_after=range(1, 8)):
                                                "is_reliable": False})()
                 rows[label].append(dict(file=label, bw_n=bw, true_n=peak, largest_n=float(y[i]), est=est))
         out[str(k)] = {label: summarise_peaks(r) for label, r in rows.items() if r}
-    return {"words_after_used": VERDICT_AFTER_WORDS, "by_words_after": out}
+    return {"rates_sps": list(rates_hz), "by_words_after": out}
 
 
 def run(draws=12, synthetic=150, seed=1):
@@ -409,7 +430,9 @@ def run(draws=12, synthetic=150, seed=1):
     report["real"]["test: gidiel (held out)"] = summarise_peaks([r for r in peaks if r["file"].startswith("gidiel")])
     report["real"]["all landings"] = summarise_peaks(peaks)
     report["real"]["flights"] = summarise_flights(flights)
-    report["fast_verdict"] = fast_verdict(rng)
+    # the chips' own rate (82-92 SPS at "80") and the simulator's exact 80 SPS, where the model reads higher
+    report["fast_verdict"] = {"words_after_used": VERDICT_AFTER_WORDS,
+                              "chips": fast_verdict(rng), "80 SPS": fast_verdict(rng, rates_hz=(80.0, 80.0))}
     report["timing"] = timing(rng)
     return report
 
@@ -443,16 +466,19 @@ def print_report(rep):
                 print(f"  {edge:9s} instant error ms: plain {p['median']:+6.1f} ({p['p90_abs']:4.1f}), "
                       f"estimate {e['median']:+6.1f} ({e['p90_abs']:4.1f})")
     fv = rep["fast_verdict"]
-    print(f"\n[fast verdict of a typed set: k words after the peak word; the product uses {fv['words_after_used']}]")
-    print(f"{'k':>3s} {'synthetic med/p90 %':>20s} {'thump %':>8s} {'real med/p90 %':>16s} {'thump %':>8s}")
-    for k, row in fv["by_words_after"].items():
-        sy, re_ = row["synthetic"], row.get("real")
-        line = (f"{k:>3s} {sy['estimate_abs_err_pct']['median']:9.1f} /{sy['estimate_abs_err_pct']['p90']:6.1f} "
-                f"{sy['thump_agreement_pct']['estimate']:8.1f}")
-        if re_:
-            line += (f" {re_['estimate_abs_err_pct']['median']:7.1f} /{re_['estimate_abs_err_pct']['p90']:6.1f} "
-                     f"{re_['thump_agreement_pct']['estimate']:8.1f}")
-        print(line)
+    labels = ("synthetic", "real", "simulated heel drops")
+    for band in ("chips", "80 SPS"):
+        rates = fv[band]["rates_sps"]
+        print(f"\n[fast verdict of a typed set at {rates[0]:g}-{rates[1]:g} SPS: k words after the peak word; "
+              f"the product uses {fv['words_after_used']}]")
+        print(f"{'k':>3s}" + "".join(f" {label + ' med/p90 %':>30s} {'thump %':>8s}" for label in labels))
+        for k, row in fv[band]["by_words_after"].items():
+            line = f"{k:>3s}"
+            for label in labels:
+                if label in row:
+                    e, th = row[label]["estimate_abs_err_pct"], row[label]["thump_agreement_pct"]["estimate"]
+                    line += f" {e['median']:21.1f} /{e['p90']:6.1f} {th:8.1f}"
+            print(line)
     tm = rep["timing"]
     print(f"\nestimate_impact: {tm['estimate_impact_ms']:.2f} ms wall ({tm['estimate_impact_cpu_ms']:.2f} ms CPU) "
           f"per impact on {tm['machine']} "

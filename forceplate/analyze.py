@@ -24,8 +24,17 @@ from .storage.traces import STDIN_NAME, read_trace
 CONTRACT_VERSION = 1
 
 
-def check_options(*, body_mass_kg=None, thump_bw=2.5, min_peak_bw=1.3) -> None:
+def check_options(*, body_mass_kg=None, thump_bw=2.5, min_peak_bw=1.3, body_height_m=None,
+                  chair_height_m=None) -> None:
     """Raise ConfigError (a ValueError), naming the option, for numbers the analysis cannot use."""
+    if (body_height_m is None) != (chair_height_m is None):
+        raise ConfigError("--body-height and --chair-height go together: give both (m) for sit-to-stand power")
+    if body_height_m is not None:
+        if not (_finite(body_height_m) and 0.5 <= body_height_m <= 2.5):
+            raise ConfigError(f"--body-height {body_height_m:g} m is outside 0.5-2.5 m")
+        if not (_finite(chair_height_m) and 0.2 <= chair_height_m < 0.5 * body_height_m):
+            raise ConfigError(f"--chair-height {chair_height_m:g} m must be at least 0.2 m and below half the "
+                              f"body height ({0.5 * body_height_m:g} m)")
     if body_mass_kg is not None and not (_finite(body_mass_kg) and MIN_BODY_MASS_KG <= body_mass_kg
                                          <= MAX_BODY_MASS_KG):
         raise ConfigError(f"--body-mass {body_mass_kg:g} kg is outside {MIN_BODY_MASS_KG:g}-"
@@ -42,8 +51,8 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
 
     Parameters are the command's options: `rate_hz` (Hz, wins over ``t_s``), `adc` ("ideal" or "hx711"),
     `body_mass_kg` (kg; fixes body weight at mass x 9.80665 m/s^2), `thump_bw` and `min_peak_bw` (body
-    weights). `body_height_m` and `chair_height_m` (m, both or neither; no command-line option yet) give each
-    sit-to-stand rise a mean power. `exercise`: what the person was asked to do (see
+    weights). `body_height_m` and `chair_height_m` (m, both or neither: ``--body-height``, ``--chair-height``)
+    give each sit-to-stand rise a mean power. `exercise`: what the person was asked to do (see
     :func:`forceplate.signal.analyze_force`).
 
     Returns
@@ -65,7 +74,8 @@ def analyze_file(path, *, rate_hz=None, adc="ideal", body_mass_kg=None, thump_bw
     TraceFormatError, ConfigError
         Bad input; both are ValueErrors whose message names the file (and line) or the option.
     """
-    check_options(body_mass_kg=body_mass_kg, thump_bw=thump_bw, min_peak_bw=min_peak_bw)
+    check_options(body_mass_kg=body_mass_kg, thump_bw=thump_bw, min_peak_bw=min_peak_bw,
+                  body_height_m=body_height_m, chair_height_m=chair_height_m)
     if adc not in ("ideal", "hx711"):
         raise ConfigError(f"--adc {adc!r} is not ideal or hx711")
     if exercise not in EXERCISES:

@@ -59,10 +59,15 @@ def cli():
               help="What the person was asked to do: its rules decide (free: every movement classified by "
                    "itself; heel-drop and jump: each peak judged at once; sit-to-stand: rises are reps, "
                    "never impacts). A set's export names its exercise in the JSON beside it.")
+@click.option("--body-height", "body_height_m", type=float, default=None,
+              help="Body height in m: with --chair-height, each sit-to-stand rise gets a mean power (an estimate).")
+@click.option("--chair-height", "chair_height_m", type=float, default=None,
+              help="Seat height of the chair in m (see --body-height).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (docs/contracts.md section 1).")
 @click.option("--data-dir", default=None,
               help="Accepted as by every command (docs/contracts.md section 3); analyze reads only the file.")
-def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, exercise, as_json, data_dir):
+def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, exercise, body_height_m, chair_height_m,
+            as_json, data_dir):
     """Find impacts and jumps in a recorded force trace (CSV; - reads standard input).
 
     Example: forceplate analyze session.csv --json
@@ -70,7 +75,8 @@ def analyze(path, rate_hz, adc, body_mass_kg, thump_bw, min_peak_bw, exercise, a
     from .analyze import analyze_file, format_report
     try:
         result = analyze_file(path, rate_hz=rate_hz, adc=adc, body_mass_kg=body_mass_kg,
-                              thump_bw=thump_bw, min_peak_bw=min_peak_bw, exercise=exercise)
+                              thump_bw=thump_bw, min_peak_bw=min_peak_bw, exercise=exercise,
+                              body_height_m=body_height_m, chair_height_m=chair_height_m)
     except (ForcePlateError, ValueError) as exc:
         raise BadInput(str(exc)) from None
     if as_json:

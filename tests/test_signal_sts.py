@@ -258,14 +258,12 @@ def test_body_weight_is_required():
         detect_sit_to_stand(f, 1000.0, t_s=t, body_weight_n=None)
 
 
-def test_the_rise_peak_stays_an_impact_per_the_contract():
+def test_the_rise_peak_is_a_sit_to_stand_rep_and_no_impact():
     t, f, _ = one_rep(peak_bw=1.5)
     result = analyze_force(t, f, 1000.0, body_weight_n=700.0)
-    (event,) = result.event_dicts()
-    assert event["kind"] == "impact" and event["peak_bw"] == pytest.approx(1.5)
-    assert event["sit_to_stand"] is True
+    assert result.event_dicts() == []
     (rep,) = result.sit_to_stands
-    assert rep.t_peak_s == pytest.approx(event["t_peak_s"])
+    assert rep.peak_bw == pytest.approx(1.5)
 
 
 # ------------------------------------------------------------------------------------------ simulator
@@ -373,5 +371,5 @@ def test_simulated_sit_to_stand_session_weighs_the_standing_person(adc, rate_hz)
     result = analyze_force(t, total, rate_hz, adc=adc)
     assert result.body_weight_n == pytest.approx(source.body_weight_n, rel=0.005)
     assert len(result.sit_to_stands) == 4
-    rises = [e for e in result.event_dicts() if e["sit_to_stand"]]
-    assert len(rises) == len([e for e in source.scripted_events() if e.kind == "sit-to-stand"]) == 4
+    assert result.event_dicts() == []                     # the rises' peaks are no impacts
+    assert len([e for e in source.scripted_events() if e.kind == "sit-to-stand"]) == 4

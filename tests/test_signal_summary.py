@@ -103,20 +103,21 @@ def test_analyze_json_has_summary_and_event_bands(tmp_path):
 
 
 def test_analyze_json_has_sit_to_stand(tmp_path):
-    # stand 2 s, sit down over 3 s to 0.25 BW, sit 2 s, rise to 1.5 BW in 0.3 s and back to 1 BW in 0.2 s
+    # stand 2 s, sit down over 3 s to 0.25 BW, sit 2 s, rise to 1.5 BW in 0.3 s and back to 1 BW in 0.2 s,
+    # each a half-cosine (smooth, as a body moves): the sit-down lasts 3 s and the rise 0.5 s
     rate = 1000.0
     segs = [(2.0, 1.0), (3.0, 0.25), (2.0, 0.25), (0.3, 1.5), (0.2, 1.0), (2.0, 1.0)]
     level, parts = 1.0, [np.array([1.0])]
     for duration, end in segs:
         m = int(duration * rate)
-        parts.append(level + (end - level) * np.arange(1, m + 1) / m)
+        parts.append(level + (end - level) * (1 - np.cos(np.pi * np.arange(1, m + 1) / m)) / 2)
         level = end
     f = 700.0 * np.concatenate(parts)
     t = np.arange(f.shape[0]) / rate
     out = analyze_file(write_csv(tmp_path / "sts.csv", t, f), body_mass_kg=700.0 / 9.80665)
     (rep,) = out["sit_to_stand"]
-    assert rep["rise_s"] == pytest.approx(0.3 - 0.3 * 0.05 / 1.25 + 0.2 * 0.45 / 0.5, abs=1e-3)
-    assert rep["lowering_s"] == pytest.approx(3.0 * 0.65 / 0.75, abs=1e-3)
+    assert rep["rise_s"] == pytest.approx(0.5, abs=0.01)
+    assert rep["lowering_s"] == pytest.approx(3.0, abs=0.01)
     assert rep["tempo"] == "fast up, slow down" and rep["mean_power_w"] is None
     assert out["events"] == []                               # a sit-to-stand rise's peak is no impact
     assert "Sit-to-stand: 1 rise" in format_report(out)

@@ -40,18 +40,21 @@ class ForcePipeline:
     ----------
     source : LoadCellSource
         Read by the caller; the pipeline uses its calibration, rate, adc, clock and ``speed``.
-    thump_bw, min_peak_bw, body_mass_kg
+    thump_bw, min_peak_bw, body_mass_kg, exercise, body_height_m, chair_height_m
         As for the LiveAnalyzer (and ``forceplate analyze``).
     """
 
-    def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None, exercise="free"):
+    def __init__(self, source, *, thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None, exercise="free",
+                 body_height_m=None, chair_height_m=None):
         from ..signal.streaming import LiveAnalyzer
         self.source = source
         self.exercise = exercise
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)
         self.analyzer = LiveAnalyzer(source.rate_hz, adc=source.adc, thump_bw=thump_bw,
-                                     min_peak_bw=min_peak_bw, body_mass_kg=body_mass_kg, exercise=exercise)
+                                     min_peak_bw=min_peak_bw, body_mass_kg=body_mass_kg, exercise=exercise,
+                                     body_height_m=body_height_m, chair_height_m=chair_height_m)
+        self.body_height_m, self.chair_height_m = body_height_m, chair_height_m
         self.speed = float(getattr(source, "speed", 1.0) or 1.0)
         self.offset_counts = np.asarray(source.offset_counts, dtype=np.float64).copy()
         self.scale_n_per_count = np.asarray(source.scale_n_per_count, dtype=np.float64).copy()

@@ -5,7 +5,6 @@ all call :func:`analyze_force`, so a recording analysed offline gives the events
 """
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 
@@ -114,7 +113,8 @@ def sit_to_stand_dict(rep: SitToStand) -> dict:
            "rise_end_s": rep.rise_end_s, "rise_s": rep.rise_s, "t_peak_s": rep.t_peak_s, "peak_n": rep.peak_n,
            "peak_bw": rep.peak_bw, "is_fast_rise": rep.is_fast_rise, "is_slow_lowering": rep.is_slow_lowering,
            "tempo": rep.tempo, "mean_power_w": rep.mean_power_w, "mean_power_w_kg": rep.mean_power_w_kg,
-           "power_method": rep.power_method}
+           "power_method": rep.power_method, "lowering_method": rep.lowering_method, "rise_method": rep.rise_method,
+           "seat_rule": rep.seat_rule}
     out = {key: json_number(key, value) for key, value in out.items()}
     for key in ("mean_power_w", "mean_power_w_kg"):
         if out[key] is not None:
@@ -171,7 +171,7 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
         flight and landing is a jump, a jump's push-off is no impact, and the force peak of a sit-to-stand
         rise is no impact (the rise is listed in ``sit_to_stands``). "heel-drop" judges each impact, "jump"
         each landing, as soon as the force has fallen from its peak
-        (:func:`~forceplate.signal.common.first_dominant`: 3 HX711 words or 60 ms of samples; of close
+        (:func:`~forceplate.signal.common.first_dominant`: 5 HX711 words or 60 ms of samples; of close
         impacts the first is the rep); a jump set's other peaks wait, as they may be a push-off; "sit-to-stand" looks for seats
         the way a sit-to-stand set has them (any seated or empty stretch between slow movements).
         "drop-landing" and "free" classify every movement by itself.
@@ -226,18 +226,11 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
                                            flights=flights, min_peak_bw=min_peak_bw, verdict_after=quick_impacts))
             sit_to_stands = tuple(detect_sit_to_stand(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n,
                                                       body_height_m=body_height_m, chair_height_m=chair_height_m,
-                                                      **_sit_to_stand_options(exercise)))
+                                                      typed=exercise == SIT_TO_STAND))
             impacts = tuple(impact for impact in impacts if not _in_a_rise(impact, sit_to_stands))
     return Analysis(rate_hz=rate_hz, duration_s=n / rate_hz, adc=adc, body_weight=weight, jumps=jumps,
                     impacts=impacts, thump_bw=thump_bw, min_peak_bw=min_peak_bw, invalid_samples=invalid,
                     sit_to_stands=sit_to_stands, offset=offset, exercise=exercise)
-
-
-def _sit_to_stand_options(exercise: str) -> dict:
-    """How :func:`detect_sit_to_stand` is asked, by exercise: a sit-to-stand set says there is a chair."""
-    if exercise == SIT_TO_STAND and "typed" in inspect.signature(detect_sit_to_stand).parameters:
-        return {"typed": True}
-    return {}
 
 
 def _in_a_rise(impact: Impact, sit_to_stands) -> bool:

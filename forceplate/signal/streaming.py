@@ -59,6 +59,10 @@ class LiveAnalyzer:
         How long (s) an event waits for a body weight before it goes out without one.
     empty_reset_s : float
         A plate empty this long (s) means the person left: the weighing starts again for the next one.
+    exercise : str
+        What the person was asked to do (:mod:`~forceplate.signal.exercises`): its rules decide.
+    body_height_m, chair_height_m : float, optional
+        With both, each sit-to-stand rise gets a mean power (as for `forceplate analyze`).
     """
 
     LEAD_S = 6.0            # analysed before the settled instant: a quiet second, 3 s of integration, push-off
@@ -66,9 +70,10 @@ class LiveAnalyzer:
 
     def __init__(self, rate_hz, *, adc="hx711", thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None,
                  window_s=30.0, analyses_per_s=10.0, max_wait_for_weight_s=10.0, empty_reset_s=3.0,
-                 exercise="free"):
+                 exercise="free", body_height_m=None, chair_height_m=None):
         self.rate_hz = check_rate(rate_hz)
         self.exercise = check_exercise(exercise)
+        self.body_height_m, self.chair_height_m = body_height_m, chair_height_m
         self.adc = check_adc(adc)
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)
@@ -88,6 +93,7 @@ class LiveAnalyzer:
         self._analysed_to_s = -np.inf
         self._settled_s = -np.inf        # every event anchored at or before this has been sent
         self._last_sent_s = -np.inf      # event time of the last event sent
+        self._last_sent_kind = None      # and its kind: a jump taking off just after a heel drop sent at once is new
         self._had_person = False
         self._status = "Waiting for the plate"
         self._provisional: list[dict] = []
@@ -191,7 +197,8 @@ class LiveAnalyzer:
             self._provisional = []
             return []
         result = analyze_force(t, f, rate_hz, adc=self.adc, body_weight_n=self.body_weight_n,
-                               thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw, exercise=self.exercise)
+                               thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw, exercise=self.exercise,
+                               body_height_m=self.body_height_m, chair_height_m=self.chair_height_m)
         stable_s = np.inf if final else self._last_t - self.HORIZON_S
         if self.body_weight_n is None and not final:     # keep unweighed time in the span: impacts need a weight
             stable_s = min(stable_s, self._last_t - self.max_wait_for_weight_s)
@@ -206,7 +213,7 @@ class LiveAnalyzer:
             # Already decided: sent (times may shift by a hair), or seen whole by an earlier analysis. The
             # second also drops what the cut at the span's start makes up (a flight cut in half is an
             # "empty plate", and its landing a "drop").
-            if when <= self._last_sent_s + 0.05 or anchor <= self._settled_s:
+            if self._was_sent(event, when) or anchor <= self._settled_s:
                 continue
             decided_s = getattr(event, "decided_s", None)
             early = anchor > stable_s
@@ -220,7 +227,7 @@ class LiveAnalyzer:
             sent.append(_record(event, self.thump_bw))
             if early and not isinstance(event, (Jump, SitToStand)):
                 self._early.append(sent[-1]["t_peak_s"])     # as sent: a withdrawal names it exactly
-            self._last_sent_s = when
+            self._last_sent_s, self._last_sent_kind = when, sent[-1]["kind"]
         if np.isfinite(stable_s):
             self._settled_s = max(self._settled_s, stable_s)
         else:
@@ -228,6 +235,12 @@ class LiveAnalyzer:
         self._provisional = [] if final else self._pending_impacts(result.events)
         self._early = [t for t in self._early if t > self._settled_s - _PUSHOFF_S - self.LEAD_S]
         return sent
+
+    def _was_sent(self, event, when: float) -> bool:
+        """Sent already: before the last event sent, or that event found again (its time may shift by a hair)."""
+        if when < self._last_sent_s - 0.05:
+            return True
+        return when <= self._last_sent_s + 0.05 and _record_kind(event) == self._last_sent_kind
 
     def _withdraw_pushoff_of(self, jump: Jump) -> list[dict]:
         """The impacts sent early (a heel-drop set) that this jump's take-off makes its push-off: withdrawn."""
@@ -251,7 +264,7 @@ class LiveAnalyzer:
             peak_s = event.t_peak_s
             if peak_s is None or self._last_t - peak_s < _LANDING_WINDOW_S:
                 continue                                # a jump in the air, or a peak too young to judge
-            if event_time_s(event) <= self._last_sent_s + 0.05 or _anchor_s(event) <= self._settled_s:
+            if self._was_sent(event, event_time_s(event)) or _anchor_s(event) <= self._settled_s:
                 continue                                # sent, or settled without being sent
             if any(takeoff - _PUSHOFF_S <= peak_s <= takeoff for takeoff in takeoffs):
                 continue
@@ -301,6 +314,10 @@ def _anchor_s(event) -> float:
     if isinstance(event, SitToStand):
         return event.rise_end_s
     return event.t_peak_s
+
+
+def _record_kind(event) -> str:
+    return "sit-to-stand" if isinstance(event, SitToStand) else ("jump" if isinstance(event, Jump) else "impact")
 
 
 def _record(event, thump_bw: float) -> dict:

@@ -318,7 +318,7 @@ class _Script:
         rise = self.add(np.concatenate([_ramp(seated_bw, peak_bw, up), _ramp(peak_bw, 0.9, down),
                                         _ramp(0.9, 1.0, settle)]),
                         dy_m=np.concatenate([_ramp(-0.02, 0.04, up + down), _ramp(0.04, 0.0, settle)]))
-        self.marks.append(dict(kind="sit-to-stand", contract_kind="impact", start=start, end=self.n,
+        self.marks.append(dict(kind="sit-to-stand", contract_kind=None, start=start, end=self.n,
                                peak_from=rise, peak_to=self.n))
 
 
