@@ -390,3 +390,34 @@ def test_peak_estimates_through_the_fitted_order_are_closer_on_such_chips(order)
             misses.append(abs(est.peak_n / 1500.0 - 1))
         errors[model.order] = float(np.mean(misses))
     assert errors[order] < errors[4]
+
+
+def test_the_analysis_and_the_live_pipeline_estimate_through_the_fitted_order():
+    # heel drops on standing through chips of order 6: analyze_force given that model (what prepare_source
+    # hands the live pipeline from the doctor's fit) estimates the true peaks closer than the default model
+    from forceplate.device.sources import open_source
+    from forceplate.live.pipeline import ForcePipeline
+    from forceplate.signal import analyze_force
+
+    rate, weight, peaks = 86.0, 700.0, (2100.0, 2450.0, 1900.0)
+    t = 0.01 + np.arange(int(12 * rate)) / rate
+
+    def force(x):
+        out = np.full_like(x, weight)
+        for k, peak in enumerate(peaks):
+            out += skewed_pulse(x, onset_s=4.0 + 2.5 * k, rise_s=0.012, fall_s=0.03, peak_n=peak - weight)
+        return out
+
+    words = respond(force, t, rate, model=Hx711Model(6))
+    misses = {}
+    for model in (Hx711Model(6), None):
+        found = analyze_force(t, words, rate, adc="hx711", body_weight_n=weight, hx711_model=model).event_dicts()
+        assert len(found) == 3
+        misses[model is None] = np.mean([abs(e["peak_n"] / p - 1) for e, p in zip(found, peaks)])
+    assert misses[False] < misses[True]
+    source = open_source("hx711:emulated")
+    try:
+        source.hx711_model = Hx711Model(6)
+        assert ForcePipeline(source).analyzer.hx711_model == Hx711Model(6)
+    finally:
+        source.close()
