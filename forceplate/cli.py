@@ -388,6 +388,71 @@ def export_usb(mount_point, data_dir):
     click.echo(result.summary(), err=True)
 
 
+@cli.command()
+@click.option("--source", "source_spec", default=None,
+              help="Load-cell source (default the configured one, else hx711); sim:... reports 'no hardware'.")
+@click.option("--seconds", type=float, default=10.0, show_default=True,
+              help="How long to measure the empty plate (noise, drift, rate).")
+@click.option("--skip-ball", is_flag=True, help="Leave out the filter self-check (the ball drops).")
+@click.option("--drops", type=int, default=5, show_default=True, help="Ball drops to wait for (at least 3).")
+@click.option("--ball-seconds", type=float, default=30.0, show_default=True,
+              help="Longest wait for the drops.")
+@click.option("--yes", "assume_yes", is_flag=True,
+              help="Do not wait for Enter after each instruction (scripts; the web UI's button).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--data-dir", default=None, help=DATA_DIR_HELP)
+def doctor(source_spec, seconds, skip_ball, drops, ball_seconds, assume_yes, as_json, data_dir):
+    """Check the plate: each chip, its rate, noise and drift, the sampler, the calibration, free disk, the clock,
+    then (unless --skip-ball) the filter self-check with a ball dropped on the plate.
+
+    Exit 0: no check failed (warnings may remain); 1: a check failed; 2: bad input. The report is also kept as
+    doctor-report.json in the data folder (the Settings page shows it).
+
+    Example: forceplate doctor --seconds 10
+    """
+    from .device import doctor as doc
+    from .device.sources import source_from_spec
+    from .exc import HardwareUnavailable
+    if not 1.0 <= seconds <= 600.0:
+        raise BadInput(f"--seconds {seconds:g}: give 1 to 600 seconds of empty plate")
+    if not 3 <= drops <= 50:
+        raise BadInput(f"--drops {drops}: give 3 to 50 drops")
+    if not 2.0 <= ball_seconds <= 600.0:
+        raise BadInput(f"--ball-seconds {ball_seconds:g}: give 2 to 600 seconds")
+    store = _open_store(data_dir)
+    folder = store.path.parent
+    say = (lambda text: click.echo(text, err=True))
+
+    def wait(text):
+        say(text)
+        if not assume_yes:
+            sys.stdin.readline()            # Enter (end of input counts: nobody is there to press it)
+
+    source, reason = None, None
+    try:
+        spec = config.source_spec(source_spec) or "hx711"
+        try:
+            source = source_from_spec(spec)
+        except HardwareUnavailable as exc:       # what the doctor is for: reported, not bad input
+            reason = f"{exc}."
+        min_free = float(config.get("min_free_disk_mb"))
+        if source is None:
+            report = doc.run_doctor(None, store=store, data_folder=folder, min_free_mb=min_free, say=say,
+                                    fallback_reason=reason)
+        else:
+            with source:
+                report = doc.run_doctor(source, seconds=seconds, ball=not skip_ball, ball_seconds=ball_seconds,
+                                        drops=drops, store=store, data_folder=folder, min_free_mb=min_free,
+                                        say=say, wait=wait)
+        doc.save_report(folder, report)
+    except (ForcePlateError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(json.dumps(report, allow_nan=False) if as_json else doc.format_report(report))
+    sys.exit(1 if report["status"] == "fail" else 0)
+
+
 class StickFailed(click.ClickException):
     """The stick filled up or went away mid-export: one line on stderr, exit status 1."""
     exit_code = 1

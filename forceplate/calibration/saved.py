@@ -187,3 +187,38 @@ def _utc_now() -> str:
 def _parse_time(text: str) -> _dt.datetime:
     when = _dt.datetime.fromisoformat(text)
     return when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
+
+
+# ------------------------------------------------------------------ the chips' filter, as the doctor fitted it
+
+FILTER_KEY = "hx711_filter"
+FILTER_REHEARSAL_KEY = "hx711_filter_rehearsal"     # fitted on emulated or simulated chips: never the plate's
+
+
+def save_filter_fit(store, fit: dict, *, source: str = "", rehearsal: bool = False, fitted_at: str | None = None
+                    ) -> None:
+    """Keep what `forceplate doctor`'s filter self-check fitted (``doctor.FilterFit.to_json()``): the order
+    of the chips' filter, the residuals, when and on which source. ``rehearsal`` keeps it apart."""
+    value = dict(fit, fitted_at=fitted_at or _utc_now(), source=str(source))
+    store.set_setting(FILTER_REHEARSAL_KEY if rehearsal else FILTER_KEY, value)
+
+
+def load_filter_fit(store, *, rehearsal: bool = False) -> dict | None:
+    """The stored filter fit, or None."""
+    value = store.setting(FILTER_REHEARSAL_KEY if rehearsal else FILTER_KEY)
+    return value if isinstance(value, dict) else None
+
+
+def load_filter_model(store, *, rehearsal: bool = False):
+    """The HX711 filter model the estimates should use on this plate: the fitted order when the doctor's
+    ball drops fitted one (at the noise level), with the default model's delay (a ball cannot measure a
+    delay, and a delay moves an estimate's instant, never its peak); None when nothing usable is stored."""
+    from ..signal.hx711_model import DEFAULT_MODEL, Hx711Model
+    fit = load_filter_fit(store, rehearsal=rehearsal)
+    if fit is None:
+        return None
+    try:
+        order = int(fit.get("use_order", fit["order"]))
+        return Hx711Model(order=order, delay_s=float(fit.get("delay_s", DEFAULT_MODEL.delay_s)))
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -12,7 +12,9 @@ live page.
 Specs: ``hx711`` (the plate's HX711 chips) with optional ``?sck=5&dout=6,13,19,26&rate_hz=80&gain=128&rt=50&cpu=3``,
 ``sim`` or ``sim:SCENARIO`` with optional
 ``?rate_hz=1000&adc=ideal&seed=3&body_mass_kg=70&speed=2&channels=4&faults=not_ready@3s:ch1,garbage@5s``,
-``replay:PATH`` with optional ``?speed=2&loop=1``.
+``replay:PATH`` with optional ``?speed=2&loop=1``, ``hx711:emulated`` (four emulated HX711 chips on mocked GPIO
+lines, read by the real sampler thread: an empty plate, then a ball dropped every 1.5 s) with optional
+``?order=4&delay_ms=0&empty_s=12&loop_s=40&every_s=1.5&ball=1&noise_counts=40&drift_counts_s=0&seed=0&rt=0``.
 """
 from __future__ import annotations
 
@@ -189,6 +191,9 @@ def source_from_spec(spec: str) -> LoadCellSource:
             if not arg:
                 raise ConfigError(f"source {spec!r}: replay needs a path, e.g. replay:session.csv")
             return ReplaySource(arg, **_typed(options, ReplaySource.OPTION_TYPES))
+        if kind == "hx711" and arg == "emulated":      # emulated chips on mocked lines (device/sim/emulator.py)
+            from .sim.emulator import EMULATED_OPTION_TYPES, emulated_plate
+            return emulated_plate(**_typed(options, EMULATED_OPTION_TYPES))
         if kind == "hx711":
             from .hx711 import HX711Source, from_options
             return from_options(**_typed(options, HX711Source.OPTION_TYPES))

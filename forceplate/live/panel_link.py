@@ -19,10 +19,15 @@ TARE_S = 3.0      # seconds of empty, still plate a tare averages
 
 
 def prepare_source(source, store) -> str | None:
-    """Give a hardware source the stored calibration. Returns a reminder sentence to show, or None."""
-    from ..calibration.saved import apply_calibration, calibration_reminder, load_calibration
+    """Give a hardware source the stored calibration, and the filter order `forceplate doctor` fitted to its
+    chips (``source.hx711_model``, for the peak estimates). Returns a reminder sentence to show, or None."""
+    from ..calibration.saved import apply_calibration, calibration_reminder, load_calibration, load_filter_model
     if getattr(source, "is_simulated", True):
         return None
+    model = load_filter_model(store) if getattr(source, "adc", None) == "hx711" else None
+    if model is not None:
+        source.hx711_model = model
+        log.info("HX711 estimates through the filter fitted by forceplate doctor (order %d)", model.order)
     calibration = load_calibration(store)
     if apply_calibration(source, calibration):
         log.info("stored calibration applied (%s)", calibration.calibrated_at)

@@ -39,7 +39,8 @@ class ForcePipeline:
     Parameters
     ----------
     source : LoadCellSource
-        Read by the caller; the pipeline uses its calibration, rate, adc, clock and ``speed``.
+        Read by the caller; the pipeline uses its calibration, rate, adc, clock and ``speed``, and the
+        chips' fitted filter when it carries one (``hx711_model``, set from `forceplate doctor`'s fit).
     thump_bw, min_peak_bw, body_mass_kg, exercise, body_height_m, chair_height_m
         As for the LiveAnalyzer (and ``forceplate analyze``).
     """
@@ -53,7 +54,8 @@ class ForcePipeline:
         self.min_peak_bw = float(min_peak_bw)
         self.analyzer = LiveAnalyzer(source.rate_hz, adc=source.adc, thump_bw=thump_bw,
                                      min_peak_bw=min_peak_bw, body_mass_kg=body_mass_kg, exercise=exercise,
-                                     body_height_m=body_height_m, chair_height_m=chair_height_m)
+                                     body_height_m=body_height_m, chair_height_m=chair_height_m,
+                                     hx711_model=getattr(source, "hx711_model", None))
         self.body_height_m, self.chair_height_m = body_height_m, chair_height_m
         self.speed = float(getattr(source, "speed", 1.0) or 1.0)
         self.offset_counts = np.asarray(source.offset_counts, dtype=np.float64).copy()

@@ -137,7 +137,7 @@ def json_number(key: str, value):
 
 def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: float | None = None,
                   thump_bw: float = 2.5, min_peak_bw: float = 1.3, body_height_m: float | None = None,
-                  chair_height_m: float | None = None, exercise: str = "free") -> Analysis:
+                  chair_height_m: float | None = None, exercise: str = "free", hx711_model=None) -> Analysis:
     """Weigh the person and find every jump and impact in a force trace.
 
     Parameters
@@ -175,6 +175,9 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
         impacts the first is the rep); a jump set's other peaks wait, as they may be a push-off; "sit-to-stand" looks for seats
         the way a sit-to-stand set has them (any seated or empty stretch between slow movements).
         "drop-landing" and "free" classify every movement by itself.
+    hx711_model : Hx711Model, optional
+        With ``adc="hx711"``: the chips' filter, when ``forceplate doctor`` fitted an order other than the
+        datasheet's 4 (``calibration.saved.load_filter_model``); default the datasheet's model.
 
     Returns
     -------
@@ -220,10 +223,12 @@ def analyze_force(t_s, force_n, rate_hz, *, adc: str = "ideal", body_weight_n: f
         if rolling is None and any(flight.is_jump for flight in flights):
             rolling = rolling_stats(total_n, _quiet_window(rate_hz))
         jumps = tuple(detect_jumps(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n, adc=adc,
-                                   flights=flights, rolling=rolling, verdict_after=quick_landings))
+                                   flights=flights, rolling=rolling, verdict_after=quick_landings,
+                                   hx711_model=hx711_model))
         if weight.weight_n is not None:
             impacts = tuple(detect_impacts(total_n, rate_hz, body_weight_n=weight.weight_n, t_s=t_s, adc=adc,
-                                           flights=flights, min_peak_bw=min_peak_bw, verdict_after=quick_impacts))
+                                           flights=flights, min_peak_bw=min_peak_bw, verdict_after=quick_impacts,
+                                           hx711_model=hx711_model))
             sit_to_stands = tuple(detect_sit_to_stand(total_n, rate_hz, t_s=t_s, body_weight_n=weight.weight_n,
                                                       body_height_m=body_height_m, chair_height_m=chair_height_m,
                                                       typed=exercise == SIT_TO_STAND))

@@ -49,7 +49,8 @@ class Impact:
 
 def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str = "ideal", flights=None,
                    min_peak_bw: float = 1.3, refractory_s: float = 0.3, landing_window_s: float = 0.3,
-                   pushoff_s: float = 1.0, verdict_after: int | None = None, **flight_options) -> list[Impact]:
+                   pushoff_s: float = 1.0, verdict_after: int | None = None, hx711_model=None,
+                   **flight_options) -> list[Impact]:
     """Find the impacts in a vertical force trace.
 
     Parameters
@@ -83,6 +84,8 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
         peaks closer than `refractory_s` the first is the rep (it was judged first). Each such impact's
         ``decided_s`` is the instant of the last sample it depends on. Default: the stretch's largest sample,
         and the larger of close peaks.
+    hx711_model : Hx711Model, optional
+        The chips' filter for the refinement (``forceplate doctor``'s fitted order); default the datasheet's.
 
     Returns
     -------
@@ -160,7 +163,8 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
                               loading_rate_bw_s=rate, landing=landing, peak_method=peak_method,
                               loading_rate_method=rate_method, decided_s=decided_s))
     if adc == "hx711":               # the words are the chip's filter output: see through it
-        impacts = refine_impacts(impacts, force_n, t_s, body_weight_n=body_weight_n, words_after=verdict_after)
+        impacts = refine_impacts(impacts, force_n, t_s, body_weight_n=body_weight_n, words_after=verdict_after,
+                                 **({} if hx711_model is None else {"model": hx711_model}))
     return impacts
 
 

@@ -203,7 +203,7 @@ def find_flights(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
 def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "ideal", flights=None,
                  landing_window_s: float = 0.3, quiet_window_s: float = 1.0, max_integration_s: float = 3.0,
                  max_sd_fraction: float = 0.01, max_sd_n: float = 5.0, rolling: Rolling | None = None,
-                 verdict_after: int | None = None, **flight_options) -> list[Jump]:
+                 verdict_after: int | None = None, hx711_model=None, **flight_options) -> list[Jump]:
     """Find the jumps in a vertical force trace: take-off, landing, heights and the landing peak.
 
     Jump height from flight time: h = g t^2 / 8 (g = 9.80665 m/s^2), t from take-off to landing, each the
@@ -237,6 +237,8 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
         next `verdict_after` samples exceeds (:func:`~forceplate.signal.common.first_dominant`), judged at
         once; ``decided_s`` is the instant of the last sample it depends on. Default: the largest sample
         within `landing_window_s`.
+    hx711_model : Hx711Model, optional
+        The chips' filter for the refinement (``forceplate doctor``'s fitted order); default the datasheet's.
 
     Returns
     -------
@@ -296,7 +298,8 @@ def detect_jumps(force_n, rate_hz, *, t_s=None, body_weight_n=None, adc: str = "
                 peak_n - flight.threshold_n, t_peak_s - landing_s, body_weight_n, "landing")
         jumps.append(Jump(**fields))
     if adc == "hx711":               # the words are the chip's filter output: see through it
-        jumps = refine_jumps(jumps, flights, force_n, t_s, body_weight_n=body_weight_n, words_after=verdict_after)
+        jumps = refine_jumps(jumps, flights, force_n, t_s, body_weight_n=body_weight_n, words_after=verdict_after,
+                             **({} if hx711_model is None else {"model": hx711_model}))
     return jumps
 
 

@@ -25,7 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from .common import flight_height_m, sample_index
-from .hx711_model import DEFAULT_MODEL, EdgeEstimate, ImpactEstimate, estimate_edge, estimate_impact
+from .hx711_model import DEFAULT_MODEL, EdgeEstimate, Hx711Model, ImpactEstimate, estimate_edge, estimate_impact
 
 LARGEST_WORD_METHOD = "largest sample; the HX711 filter under-reads short impacts"
 NO_LOADING_RATE_METHOD = "not resolved: 80 SPS through the HX711 filter cannot show the rise"
@@ -48,14 +48,14 @@ def verdict_after_samples(adc: str, rate_hz: float) -> int:
     return max(1, int(round(VERDICT_AFTER_S * rate_hz)))
 
 
-def settling_s(adc: str, rate_hz: float) -> float:
+def settling_s(adc: str, rate_hz: float, *, model: Hx711Model = DEFAULT_MODEL) -> float:
     """How long (s) the ADC's samples take to follow a step in force: 0 for samples of the force itself; for
     HX711 words the model's span (4 output periods, the datasheet's settling time)."""
-    return DEFAULT_MODEL.span_s(rate_hz) if adc == "hx711" else 0.0
+    return model.span_s(rate_hz) if adc == "hx711" else 0.0
 
 
 def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight_n: float,
-                   words_after: int | None = None) -> list:
+                   words_after: int | None = None, model: Hx711Model = DEFAULT_MODEL) -> list:
     """The impacts found on HX711 words, with true peaks, onsets and methods estimated through the model.
 
     Parameters
@@ -69,6 +69,8 @@ def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight
     words_after : int, optional
         Fit no more than this many words after the largest (a typed set's quick verdict); default all the
         model can use (order + 3).
+    model : Hx711Model
+        The chips' filter: the default, or the order `forceplate doctor` fitted (``load_filter_model``).
 
     Returns
     -------
@@ -79,7 +81,7 @@ def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight
         # a drop starts from the empty plate; a heel drop from a level the words cannot tell (the heels fall)
         est = true_peak(force_n, t_s, sample_index(t_s, impact.t_peak_s),
                         baseline_n=0.0 if impact.is_drop else None,
-                        words_after=None if impact.is_drop else words_after)
+                        words_after=None if impact.is_drop else words_after, model=model)
         changes = dict(peak_method=LARGEST_WORD_METHOD, loading_rate_bw_s=None,
                        loading_rate_method=NO_LOADING_RATE_METHOD)
         if est is not None:
@@ -93,7 +95,7 @@ def refine_impacts(impacts, force_n: np.ndarray, t_s: np.ndarray, *, body_weight
 
 
 def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_weight_n: float | None,
-                 words_after: int | None = None) -> list:
+                 words_after: int | None = None, model: Hx711Model = DEFAULT_MODEL) -> list:
     """The jumps found on HX711 words, with edges, flight heights, landing peaks and methods estimated through
     the model.
 
@@ -118,7 +120,8 @@ def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_w
     refined = []
     for jump, flight in zip(jumps, [flight for flight in flights if flight.is_jump], strict=True):
         flight_level_n = float(np.median(force_n[flight.start:flight.end]))    # what the plate reads in the air
-        takeoff_s, landing_s, edge_method = flight_edges(force_n, t_s, flight, flight_level_n=flight_level_n)
+        takeoff_s, landing_s, edge_method = flight_edges(force_n, t_s, flight, flight_level_n=flight_level_n,
+                                                         model=model)
         changes = dict(takeoff_s=takeoff_s, height_method=edge_method or jump.height_method + _FLIGHT_UNCORRECTED)
         if jump.takeoff_velocity_m_s is not None:
             changes["impulse_method"] = jump.impulse_method + _IMPULSE_UNCORRECTED
@@ -128,7 +131,7 @@ def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_w
                            peak_method=LARGEST_WORD_METHOD, loading_rate_bw_s=None,
                            loading_rate_method=NO_LOADING_RATE_METHOD)
             est = true_peak(force_n, t_s, sample_index(t_s, jump.t_peak_s), baseline_n=flight_level_n,
-                            words_after=words_after)
+                            words_after=words_after, model=model)
             if est is not None:
                 changes.update(peak_n=est.peak_n, t_peak_s=est.t_peak_s, peak_method=est.method,
                                peak_low_n=est.low_n, peak_high_n=est.high_n,
@@ -138,7 +141,7 @@ def refine_jumps(jumps, flights, force_n: np.ndarray, t_s: np.ndarray, *, body_w
 
 
 def true_peak(force_n: np.ndarray, t_s: np.ndarray, i_peak: int, *, baseline_n: float | None = None,
-              words_after: int | None = None) -> ImpactEstimate | None:
+              words_after: int | None = None, model: Hx711Model = DEFAULT_MODEL) -> ImpactEstimate | None:
     """The true peak behind the HX711 words around word `i_peak`, fitted through the chip model
     (:func:`~forceplate.signal.hx711_model.estimate_impact`).
 
@@ -146,37 +149,37 @@ def true_peak(force_n: np.ndarray, t_s: np.ndarray, i_peak: int, *, baseline_n: 
     label. `baseline_n`: the level before the impact when known (N; the flight words before a landing).
     `words_after`: fit at most this many words after `i_peak` (default order + 3).
     """
-    order = DEFAULT_MODEL.order
+    order = model.order
     after = order + 3 if words_after is None else min(order + 3, int(words_after))
     lo, hi = max(0, i_peak - order - 2), min(force_n.shape[0], i_peak + after + 1)
     try:
-        est = _fit_impact(_key(t_s[lo:hi]), _key(force_n[lo:hi]), baseline_n)
+        est = _fit_impact(_key(t_s[lo:hi]), _key(force_n[lo:hi]), baseline_n, model)
     except ValueError:
         return None
     return est if est.is_reliable else None
 
 
-def flight_edges(force_n: np.ndarray, t_s: np.ndarray, flight, *, flight_level_n: float
-                 ) -> tuple[float, float | None, str | None]:
+def flight_edges(force_n: np.ndarray, t_s: np.ndarray, flight, *, flight_level_n: float,
+                 model: Hx711Model = DEFAULT_MODEL) -> tuple[float, float | None, str | None]:
     """Take-off and landing instants (s) of the true force, estimated through the HX711 model
     (:func:`~forceplate.signal.hx711_model.estimate_edge`), and the height method naming them.
 
     An edge whose fit is not reliable keeps the words' plain crossing; with neither fitted, the method is None.
     `flight_level_n`: what the plate reads in flight (N).
     """
-    order = DEFAULT_MODEL.order
+    order = model.order
     n = force_n.shape[0]
     takeoff_s, landing_s, fitted = flight.takeoff_s, flight.landing_s, []
     try:
         lo, hi = max(0, flight.start - 6), min(n, flight.start + order + 2)
-        edge = _fit_edge(_key(t_s[lo:hi]), _key(force_n[lo:hi]), "takeoff", flight.threshold_n, None)
+        edge = _fit_edge(_key(t_s[lo:hi]), _key(force_n[lo:hi]), "takeoff", flight.threshold_n, None, model)
         if edge.is_reliable:
             takeoff_s = edge.t_s
             fitted.append("take-off")
         if landing_s is not None:
             lo, hi = max(0, flight.end - order - 3), min(n, flight.end + 2)
             edge = _fit_edge(_key(t_s[lo:hi]), _key(force_n[lo:hi]), "landing", flight.threshold_n,
-                             flight_level_n)
+                             flight_level_n, model)
             if edge.is_reliable:
                 landing_s = edge.t_s
                 fitted.append("landing")
@@ -186,7 +189,7 @@ def flight_edges(force_n: np.ndarray, t_s: np.ndarray, flight, *, flight_level_n
         return flight.takeoff_s, flight.landing_s, None
     return takeoff_s, landing_s, (f"flight time, h = g t^2 / 8, between {flight.threshold_n:.0f} N crossings of the "
                                   f"true force; {' and '.join(fitted)} estimated by an edge fit through the "
-                                  "HX711 filter model (4 cascaded boxcars)")
+                                  f"HX711 filter model ({model.order} cascaded boxcars)")
 
 
 # The fits depend only on the words they are given (the rate comes from those words' own timestamps), so
@@ -197,11 +200,13 @@ def _key(values) -> bytes:
 
 
 @functools.lru_cache(maxsize=512)
-def _fit_impact(t_key: bytes, f_key: bytes, baseline_n) -> ImpactEstimate:
-    return estimate_impact(np.frombuffer(t_key), np.frombuffer(f_key), rate_hz=None, baseline_n=baseline_n)
+def _fit_impact(t_key: bytes, f_key: bytes, baseline_n, model: Hx711Model = DEFAULT_MODEL) -> ImpactEstimate:
+    return estimate_impact(np.frombuffer(t_key), np.frombuffer(f_key), rate_hz=None, baseline_n=baseline_n,
+                           model=model)
 
 
 @functools.lru_cache(maxsize=512)
-def _fit_edge(t_key: bytes, f_key: bytes, kind: str, threshold_n: float, flight_level_n) -> EdgeEstimate:
+def _fit_edge(t_key: bytes, f_key: bytes, kind: str, threshold_n: float, flight_level_n,
+              model: Hx711Model = DEFAULT_MODEL) -> EdgeEstimate:
     return estimate_edge(np.frombuffer(t_key), np.frombuffer(f_key), kind=kind, rate_hz=None,
-                         threshold_n=threshold_n, flight_level_n=flight_level_n)
+                         threshold_n=threshold_n, flight_level_n=flight_level_n, model=model)

@@ -63,6 +63,8 @@ class LiveAnalyzer:
         What the person was asked to do (:mod:`~forceplate.signal.exercises`): its rules decide.
     body_height_m, chair_height_m : float, optional
         With both, each sit-to-stand rise gets a mean power (as for `forceplate analyze`).
+    hx711_model : Hx711Model, optional
+        The chips' fitted filter (``forceplate doctor``), for the HX711 estimates.
     """
 
     LEAD_S = 6.0            # analysed before the settled instant: a quiet second, 3 s of integration, push-off
@@ -70,10 +72,11 @@ class LiveAnalyzer:
 
     def __init__(self, rate_hz, *, adc="hx711", thump_bw=2.5, min_peak_bw=1.3, body_mass_kg=None,
                  window_s=30.0, analyses_per_s=10.0, max_wait_for_weight_s=10.0, empty_reset_s=3.0,
-                 exercise="free", body_height_m=None, chair_height_m=None):
+                 exercise="free", body_height_m=None, chair_height_m=None, hx711_model=None):
         self.rate_hz = check_rate(rate_hz)
         self.exercise = check_exercise(exercise)
         self.body_height_m, self.chair_height_m = body_height_m, chair_height_m
+        self.hx711_model = hx711_model
         self.adc = check_adc(adc)
         self.thump_bw = float(thump_bw)
         self.min_peak_bw = float(min_peak_bw)
@@ -198,7 +201,8 @@ class LiveAnalyzer:
             return []
         result = analyze_force(t, f, rate_hz, adc=self.adc, body_weight_n=self.body_weight_n,
                                thump_bw=self.thump_bw, min_peak_bw=self.min_peak_bw, exercise=self.exercise,
-                               body_height_m=self.body_height_m, chair_height_m=self.chair_height_m)
+                               body_height_m=self.body_height_m, chair_height_m=self.chair_height_m,
+                               hx711_model=self.hx711_model)
         stable_s = np.inf if final else self._last_t - self.HORIZON_S
         if self.body_weight_n is None and not final:     # keep unweighed time in the span: impacts need a weight
             stable_s = min(stable_s, self._last_t - self.max_wait_for_weight_s)

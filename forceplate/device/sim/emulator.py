@@ -360,3 +360,97 @@ def plate_words(seconds=60.0, *, scenario="standing", seed=0, rates_hz=None, pha
         counts = newtons_to_counts(force_n[:, None], sim.offset_counts[c:c + 1], sim.scale_n_per_count[c:c + 1])
         words[:, c] = counts_to_words(counts)[:, 0]
     return words, sim
+
+
+# ------------------------------------------------------------------ a chosen filter, an empty plate, a ball
+
+BALL_CONTACT_S = 0.005          # a tennis ball on a stiff plate: a few milliseconds of contact
+BALL_IMPULSE_N_S = 0.3          # 57 g from 50 cm (3.1 m/s), bouncing back at about 75 %: 0.18 * 1.75 N s
+EMULATED_SCALE_N_PER_COUNT = (0.0025, 0.0027, 0.0024, 0.0026)
+EMULATED_OFFSET_COUNTS = (41_000, -37_500, 52_200, -18_900)
+EMULATED_NOISE_COUNTS = 40.0    # per word, RMS: about the HX711 datasheet's 90 nV at 80 SPS and gain 128
+_FINE_HZ = 50_000.0             # the ball's force is sampled this finely before the filter
+
+
+def chip_instants_s(n, rates_hz, phases_s, channels):
+    """Conversion instants (s after the start) of each chip's words 0..n-1, as ``EmulatedChips`` makes them:
+    word ``k`` of chip ``c`` at ``phase_c + (k + 1) / rate_c``. Shape (n, channels)."""
+    rates = list(rates_hz) if rates_hz is not None else list(DEFAULT_RATES_HZ)
+    phases = list(phases_s) if phases_s is not None else list(DEFAULT_PHASES_S)
+    k = np.arange(1, n + 1, dtype=np.float64)
+    return np.stack([phases[c % len(phases)] + k / float(rates[c % len(rates)]) for c in range(channels)], axis=1)
+
+
+def ball_plate_words(seconds, *, drops_s=(), model=None, rates_hz=None, phases_s=None, channels=4,
+                     impulse_n_s=BALL_IMPULSE_N_S, contact_s=BALL_CONTACT_S, noise_counts=EMULATED_NOISE_COUNTS,
+                     drift_counts_per_s=0.0, offset_counts=EMULATED_OFFSET_COUNTS,
+                     scale_n_per_count=EMULATED_SCALE_N_PER_COUNT, seed=0):
+    """Words of an empty plate on which a ball lands at the centre at ``drops_s``, through a chosen filter.
+
+    Each contact is a half-sine of ``contact_s`` carrying ``impulse_n_s`` (N s), shared equally by the corners;
+    each chip's word ``k`` (at ``chip_instants_s``) is that force through ``model`` (an ``Hx711Model``; default
+    the analysis's model) at the chip's own rate, plus white noise of ``noise_counts`` RMS per word and an offset
+    drifting ``drift_counts_per_s`` (one value, or one per chip). Returns ``(words, truth)``: words (n, channels)
+    uint32 for ``EmulatedChips``/``EmulatedLines``, truth a dict (model, offsets, scales, noise, instants).
+    """
+    from ...signal.calibration import counts_to_words
+    from ...signal.hx711_model import DEFAULT_MODEL, filter_samples
+
+    model = DEFAULT_MODEL if model is None else model
+    rates = list(rates_hz) if rates_hz is not None else list(DEFAULT_RATES_HZ)
+    rates = [float(rates[c % len(rates)]) for c in range(channels)]
+    n = max(1, int(seconds * min(rates)))
+    t = chip_instants_s(n, rates, phases_s, channels)
+    offsets = np.resize(np.asarray(offset_counts, dtype=np.float64), channels)
+    scales = np.resize(np.asarray(scale_n_per_count, dtype=np.float64), channels)
+    drift = np.resize(np.asarray(drift_counts_per_s, dtype=np.float64), channels)
+    rng = np.random.default_rng(seed)
+    counts = offsets[None, :] + drift[None, :] * t + float(noise_counts) * rng.normal(0.0, 1.0, (n, channels))
+    peak_n = np.pi / 2 * impulse_n_s / contact_s / channels        # a half-sine's peak from its area, per corner
+    for t0 in drops_s:
+        for c in range(channels):
+            span = model.span_s(rates[c])
+            near = np.flatnonzero((t[:, c] >= t0) & (t[:, c] <= t0 + contact_s + span + 1.0 / rates[c]))
+            if near.size == 0:
+                continue
+            start = t0 - 2 * span - 0.01
+            fine_t = start + np.arange(int((t[near[-1], c] - start) * _FINE_HZ) + 2) / _FINE_HZ
+            u = (fine_t - t0) / contact_s
+            force = np.where((u >= 0) & (u <= 1), peak_n * np.sin(np.pi * np.clip(u, 0, 1)), 0.0)
+            words_n = filter_samples(force, t[near, c] - start, rates[c], input_rate_hz=_FINE_HZ, model=model)
+            counts[near, c] += words_n / scales[c]
+    words = counts_to_words(np.rint(counts))
+    truth = {"model": model, "offset_counts": offsets, "scale_n_per_count": scales, "noise_counts": float(noise_counts),
+             "drift_counts_per_s": drift, "instants_s": t, "rates_hz": rates, "drops_s": tuple(drops_s),
+             "impulse_n_s": float(impulse_n_s), "contact_s": float(contact_s)}
+    return words, truth
+
+
+def emulated_plate(*, order=4, delay_ms=0.0, empty_s=12.0, loop_s=40.0, every_s=1.5, ball=1,
+                   noise_counts=EMULATED_NOISE_COUNTS, drift_counts_s=0.0, seed=0, rt=0):
+    """The spec ``hx711:emulated``: an HX711Source (the real sampler thread, in real time) on four emulated
+    chips whose filter is ``order`` boxcars delayed ``delay_ms``. The plate is empty for ``empty_s``, then (with
+    ``ball=1``) a ball lands at its centre every ``every_s`` until the ``loop_s`` loop starts again."""
+    from ...signal.hx711_model import Hx711Model
+    from .. import gpio
+    from ..hx711 import HX711Source
+
+    try:
+        model = Hx711Model(order=int(order), delay_s=float(delay_ms) / 1000.0)
+    except ValueError as exc:
+        raise ConfigError(f"hx711:emulated: {exc}") from None
+    if not (0 < empty_s < loop_s <= 600) or not 0.2 <= every_s <= 60:
+        raise ConfigError("hx711:emulated: need 0 < empty_s < loop_s <= 600 and every_s from 0.2 to 60")
+    drops = np.arange(empty_s + 0.5, loop_s - 0.5, every_s) if ball else ()
+    words, truth = ball_plate_words(loop_s, drops_s=tuple(drops), model=model, noise_counts=noise_counts,
+                                    drift_counts_per_s=drift_counts_s, seed=seed)
+    lines_class = gpio.compiled_kernel.EmulatedLines if gpio.compiled_kernel is not None else EmulatedChips
+    source = HX711Source(lines=lines_class(words, virtual=False), realtime_priority=int(rt),
+                         offset_counts=truth["offset_counts"], scale_n_per_count=truth["scale_n_per_count"])
+    source.name = "hx711:emulated"
+    source.emulated_truth = truth
+    return source
+
+
+EMULATED_OPTION_TYPES = {"order": int, "delay_ms": float, "empty_s": float, "loop_s": float, "every_s": float,
+                         "ball": int, "noise_counts": float, "drift_counts_s": float, "seed": int, "rt": int}
