@@ -213,10 +213,10 @@ def typed_set(page, url: str, duration_s: float) -> dict:
     window_end = time.monotonic()
     sync_end = clock_offset_s(page)
     rec = page.evaluate("() => window.__benchLatency")
-    kinds = page.evaluate("() => window.forceplateLive.sets.events.map((e) => e.kind)")
+    withdrawn = page.evaluate("() => window.forceplateLive.sets.events.filter((e) => e.withdrawn).length")
     exercise = page.evaluate("() => window.forceplateLive.sets.info && window.forceplateLive.sets.info.exercise")
     page.get_by_role("button", name="Stop set").click()
-    return {"rec": rec, "kinds": kinds, "exercise": exercise, "sync_start": sync_start, "sync_end": sync_end,
+    return {"rec": rec, "withdrawn": withdrawn, "exercise": exercise, "sync_start": sync_start, "sync_end": sync_end,
             "window_start": window_start, "window_end": window_end}
 
 
@@ -244,7 +244,7 @@ def analyse_typed(info, typed) -> dict:
         rows.append(round((drawn_ms / 1000.0 + offset_s - true_mono) * 1000, 1))
     p = serving.percentile
     return {"typed_verdict_p50_ms": p(rows, 50), "typed_verdict_p95_ms": p(rows, 95), "typed_n": len(rows),
-            "typed_corrections": typed["kinds"].count("withdrawn"), "typed_exercise": typed["exercise"],
+            "typed_corrections": typed["withdrawn"], "typed_exercise": typed["exercise"],
             "typed_verdict_ms": rows}
 
 

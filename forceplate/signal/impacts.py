@@ -158,7 +158,10 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
         decided_s = None
         if verdict_after is not None and landing != DROP:
             peak_method = f"first sample not exceeded by the {verdict_after} after it (a typed set's quick verdict)"
-            decided_s = float(t_s[i_peak + verdict_after]) if i_peak + verdict_after < n else None
+            # judged at once unless a seat precedes it: then it may be a sit-to-stand rise's peak, which waits
+            # for the rise to be seen whole (and is then no impact at all)
+            if i_peak + verdict_after < n and not _seated_before(force_n, t_s, i_peak, body_weight_n):
+                decided_s = float(t_s[i_peak + verdict_after])
         impacts.append(Impact(t_peak_s=t_peak_s, peak_n=peak_n, peak_bw=peak_n / body_weight_n, onset_s=onset_s,
                               loading_rate_bw_s=rate, landing=landing, peak_method=peak_method,
                               loading_rate_method=rate_method, decided_s=decided_s))
@@ -166,6 +169,19 @@ def detect_impacts(force_n, rate_hz, *, body_weight_n: float, t_s=None, adc: str
         impacts = refine_impacts(impacts, force_n, t_s, body_weight_n=body_weight_n, words_after=verdict_after,
                                  **({} if hx711_model is None else {"model": hx711_model}))
     return impacts
+
+
+SEAT_BW = 0.75          # a seat, as detect_sit_to_stand finds one: at most 0.75 BW ...
+SEAT_S = 0.5            # ... for at least 0.5 s
+SEAT_LOOK_BACK_S = 3.0  # a rise takes at most about 3 s from the seat to its peak
+
+
+def _seated_before(force_n, t_s, i_peak, body_weight_n) -> bool:
+    """Whether the force sat at or below SEAT_BW body weights for SEAT_S within SEAT_LOOK_BACK_S before a peak:
+    a heel drop's unloading dip lasts 0.1-0.2 s, a seat far longer."""
+    lo = int(np.searchsorted(t_s, t_s[i_peak] - SEAT_LOOK_BACK_S))
+    starts, ends = runs(force_n[lo:i_peak] <= SEAT_BW * body_weight_n)
+    return any(t_s[lo + e - 1] - t_s[lo + b] >= SEAT_S for b, e in zip(starts.tolist(), ends.tolist()))
 
 
 def _onset(force_n, i_peak, body_weight_n, lo):
