@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 
 import numpy as np
@@ -144,8 +145,29 @@ def stream_messages(plate, stopping, *, trace_s=10.0, interval_s=1 / 15, heartbe
     a heartbeat comment after ``heartbeat_s`` of silence, and after ``max_s`` a ``bye`` event so the client
     reconnects (no stream lives forever). Ends within about ``interval_s`` of ``stopping`` being set
     (the server calls plate.wake_waiters() too). With ``sets`` (a SetController) every message carries
-    ``set``: the recording or last set and its events not sent before on this connection.
+    ``set``: the recording or last set and its events not sent before on this connection; a set's new rep
+    goes out at once, without waiting for the rest of the interval (a typed set's verdict is due within
+    0.2 s of the peak).
     """
+    news = threading.Event()              # a set's rep (or its start, end, a withdrawal): send now
+
+    def on_set_event(event: dict) -> None:
+        if event.get("kind") in ("rep", "withdrawn", "set_started", "set_ended", "fault"):
+            news.set()
+
+    if sets is not None:
+        sets.add_listener(on_set_event)
+    try:
+        yield from _stream_messages(plate, stopping, news, trace_s=trace_s, interval_s=interval_s,
+                                    heartbeat_s=heartbeat_s, max_s=max_s, retry_ms=retry_ms,
+                                    max_points_per_s=max_points_per_s, clock=clock, sets=sets)
+    finally:
+        if sets is not None:
+            sets.remove_listener(on_set_event)
+
+
+def _stream_messages(plate, stopping, news, *, trace_s, interval_s, heartbeat_s, max_s, retry_ms, max_points_per_s,
+                     clock, sets):
     cursor = plate.cursor(back_s=trace_s)
     rate_hz = float(plate.source.rate_hz)
     first = plate.update(cursor)
@@ -162,9 +184,11 @@ def stream_messages(plate, stopping, *, trace_s=10.0, interval_s=1 / 15, heartbe
         if now - started >= max_s:
             yield sse({"reason": "stream time limit; reconnect"}, event="bye")
             return
-        # Pace the messages: batch whatever arrives within one interval into one message.
-        if stopping.wait(max(0.0, interval_s - (now - last_sent))):
+        # Pace the messages: batch whatever arrives within one interval into one message; a set's rep at once.
+        news.wait(max(0.0, interval_s - (now - last_sent)))
+        if stopping.is_set():
             return
+        news.clear()
         update = plate.wait_for_update(cursor, timeout_s=min(heartbeat_s, 0.5))
         if stopping.is_set():
             return
