@@ -260,6 +260,9 @@ def test_a_restricted_persons_jump_is_flagged(db):
     with Store(db) as store:
         jumps = [e for e in store.events(session_id) if e["kind"] == "jump"]
         assert jumps and all(e["note"] == JUMP_NOTE for e in jumps)
+        # landings of 3.5-5 BW against a 2.0 BW target: thumps if allowed, but a forbidden jump counts for nothing
+        assert all(e["thump"] is None and e["thump_if_allowed"] is True for e in jumps)
+        assert store.session(session_id)["thumps"] == 0
         assert store.person_history(person_id)[0]["restricted"] == 1
 
 

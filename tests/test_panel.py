@@ -131,10 +131,13 @@ def test_too_soft_beeps_twice_short(panel, factory):
     assert buzzer.state is False
 
 
-def test_a_withdrawn_heel_drop_beeps_three_times_short(panel, factory):
+@pytest.mark.parametrize("event", [{"kind": "withdrawn", "t_peak_s": 4.2, "reason": "a take-off followed"},
+                                   {"kind": "jump", "peak_bw": 4.1, "thump": None, "thump_if_allowed": True,
+                                    "note": "No jumps in clinician-approved mode"}])
+def test_a_withdrawn_heel_drop_or_a_forbidden_jump_beeps_three_times_short(panel, factory, event):
     buzzer = factory.pin(BUZZER)
     buzzer.clear_states()
-    assert panel.feedback({"kind": "withdrawn", "t_peak_s": 4.2, "reason": "a take-off followed"}) == 3
+    assert panel.feedback(event) == 3
     wait_for_states(buzzer, 7)
     buzzer.assert_states_and_times([(0.0, False), (0.0, True), (0.03, False), (0.03, True), (0.03, False),
                                     (0.03, True), (0.03, False)])

@@ -138,12 +138,14 @@ class Panel:
     def feedback(self, event: dict) -> int:
         """Beep for an analysed event: 1 beep for a thump, 2 short ones for too soft, 0 without a verdict. A
         sit-to-stand rep: 1 beep for "fast up, slow down", 2 short ones otherwise. A withdrawn rep (a take-off
-        followed a heel drop: it was a push-off): 3 short beeps, "forget the last verdict".
+        followed a heel drop: it was a push-off) or a jump this person may not do yet (it has a ``note`` and
+        no verdict): 3 short beeps, "that one does not count".
 
         Returns the number of beeps started (they play in the background, so this never blocks).
         """
         kind = event.get("kind")
-        if kind == "withdrawn":
+        if kind == "withdrawn" or (kind == "jump" and event.get("note") and event.get("thump") is None
+                                   and event.get("thump_if_allowed") is not None):
             verdict = None
             beeps, on_s = 3, self.short_beep_s
         else:

@@ -230,7 +230,9 @@ class Recorder:
         Leave out sets stamped before :meth:`start`: a recording that begins on a plate already sampling (a
         set) gets a batch read across its start. A source opened for this recording keeps all it delivers.
     jump_note : str, optional
-        Stored with every jump (as the event's ``note``), e.g. when jumps are not allowed for this person.
+        Stored with every jump (as the event's ``note``), e.g. when jumps are not allowed for this person: such
+        a jump is never a thump (``thump`` null, the measured verdict in ``thump_if_allowed``), so neither the
+        set, the session's counts nor the buzzer count it.
     exercise : str
         What the person was asked to do (:mod:`forceplate.signal.exercises`): the analysis applies its rules.
     """
@@ -338,6 +340,7 @@ class Recorder:
         return Frames(frames.t_ns[keep], frames.raw_counts[keep], frames.flags[keep])
 
     def _commit(self, events: list[dict]) -> list[dict]:
-        if self.jump_note is not None:
-            events = [e | {"note": self.jump_note} if e.get("kind") == "jump" else e for e in events]
+        if self.jump_note is not None:     # a jump this person may not do yet: kept, noted, never a thump
+            events = [e | {"note": self.jump_note, "thump": None, "thump_if_allowed": e.get("thump")}
+                      if e.get("kind") == "jump" else e for e in events]
         return self.writer.add_events(events)
