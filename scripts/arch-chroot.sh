@@ -8,7 +8,7 @@
 #   prepare build (or update) the chroot and install forceplate with its test extra
 #   test    prepare, then the whole suite without the browser tests (-m "not browser")
 #   core    prepare, then the core subset: the kernels and everything handling counts, times and chunks
-#   bundle  prepare, then build the offline install bundle (scripts/make-bundle.sh) into dist/
+#   bundle  build the offline install bundle (scripts/make-bundle.sh) in the chroot, into dist/
 #   shell   prepare, then a shell in the chroot, in the copy of the project
 #   host    only make the host able to run ARCH binaries (packages, binfmt_misc)
 # The chroot is cached outside the repository, in $FORCEPLATE_ARCH_CACHE/ARCH (default
@@ -109,7 +109,7 @@ in_chroot() {
         PIP_CERT=/etc/ssl/certs/forceplate-host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
         PIP_DEFAULT_TIMEOUT=180 PIP_NO_INPUT=1 \
         ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
-        FORCEPLATE_ARCH_CHROOT="$arch" CC="ccache gcc" CCACHE_DIR=/var/cache/ccache \
+        FORCEPLATE_ARCH_CHROOT="$arch" CC="ccache gcc" CCACHE_DIR=/var/cache/ccache CCACHE_NOHASHDIR=1 \
         chroot "$root" "$@"
 }
 missing=$(in_chroot dpkg-query -W -f '${Status} ${Package}\n' ${packages//,/ } 2>&1 | grep -v '^install ok installed' \
@@ -121,10 +121,12 @@ if [ -n "${missing// /}" ]; then
 fi
 
 # install the way a Pi does (bootstrap.sh; the venv persists in the chroot, so only forceplate rebuilds)
-start=$(date +%s)
-in_chroot /bin/bash -c "cd $src && BROWSER=0 scripts/bootstrap.sh test" >&2
-say "installed in $(( $(date +%s) - start )) s: $(in_chroot /opt/forceplate-venv/bin/python -c \
-    'import platform, struct, numpy; print(platform.machine(), 8 * struct.calcsize("P"), "bit, numpy", numpy.__version__)')"
+if [ "$what" != bundle ]; then
+    start=$(date +%s)
+    in_chroot /bin/bash -c "cd $src && BROWSER=0 scripts/bootstrap.sh test" >&2
+    say "installed in $(( $(date +%s) - start )) s: $(in_chroot /opt/forceplate-venv/bin/python -c \
+        'import platform, struct, numpy; print(platform.machine(), 8 * struct.calcsize("P"), "bit, numpy", numpy.__version__)')"
+fi
 
 core_tests="tests/test_rawcodec.py tests/test_rawcodec_reference.py tests/test_kernel.py tests/test_gpio_sampler.py tests/test_emulator.py
     tests/test_timebase.py tests/test_store.py tests/test_traces.py tests/test_hx711_peaks.py tests/test_files.py
@@ -135,7 +137,7 @@ case "$what" in
     test) in_chroot /bin/bash -c "cd $src && ${pytest[*]} -m 'not browser' $*" ;;
     core) in_chroot /bin/bash -c "cd $src && ${pytest[*]} -m 'not browser' $(echo $core_tests) $*" ;;
     bundle)
-        in_chroot /bin/bash -c "cd $src && VENV=/opt/forceplate-venv scripts/make-bundle.sh"
+        in_chroot /bin/bash -c "cd $src && scripts/make-bundle.sh"
         mkdir -p "$repo/dist"
         cp "$root$src"/dist/forceplate-bundle-*.tar "$repo/dist/"
         say "bundle: $(ls "$repo"/dist/forceplate-bundle-*"$arch"*.tar 2>/dev/null || ls "$repo"/dist/)" ;;
