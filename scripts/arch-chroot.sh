@@ -109,6 +109,7 @@ in_chroot() {
         PIP_CERT=/etc/ssl/certs/forceplate-host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
         PIP_DEFAULT_TIMEOUT=180 PIP_NO_INPUT=1 \
         ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
+        ${FORCEPLATE_TEST_SLOWDOWN:+FORCEPLATE_TEST_SLOWDOWN=$FORCEPLATE_TEST_SLOWDOWN} \
         FORCEPLATE_ARCH_CHROOT="$arch" CC="ccache gcc" CCACHE_DIR=/var/cache/ccache CCACHE_NOHASHDIR=1 \
         chroot "$root" "$@"
 }

@@ -37,9 +37,12 @@ if [ ${#venv_flags[@]} -gt 0 ]; then
                --no-enhances python3-numpy | grep -E '^[a-z0-9]' | sort -u)
     skip=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
                --no-enhances python3 | grep -E '^[a-z0-9]' | sort -u)
-    wanted=$(comm -23 <(echo "$debs") <(echo "$skip") | grep -v ':any$' || true)
-    say "Debian packages: $(echo $wanted)"
-    (cd "$stage/debs" && apt-get download $wanted >/dev/null)
+    wanted=()       # of the alternatives (libblas3 | libopenblas0-*, ...), those apt chose here
+    for p in $(comm -23 <(echo "$debs") <(echo "$skip") | grep -v ':any$'); do
+        if dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then wanted+=("$p"); fi
+    done
+    say "Debian packages: ${wanted[*]}"
+    (cd "$stage/debs" && apt-get -o APT::Sandbox::User=root download "${wanted[@]}" >/dev/null)
 fi
 
 cp scripts/bundle-install.sh "$stage/install.sh"

@@ -53,7 +53,10 @@ def measured_slowdown() -> int:
     pulses keep PULSE_HEADROOM-fold headroom under the datasheet's 50 us: 1 on any native machine (an x86
     PC spends about 1 us of CPU per pulse, waits included), more under emulation. Measured by running the
     compiled loop on real-time chips for a quarter of a second in this thread: its CPU time per pulse is this
-    machine's own cost of one pulse, loop, clock reads and emulated pins together."""
+    machine's own cost of one pulse, loop, clock reads and emulated pins together.
+    FORCEPLATE_TEST_SLOWDOWN=N imposes N instead (N=1 under emulation shows what the stretch is for)."""
+    if os.environ.get("FORCEPLATE_TEST_SLOWDOWN"):
+        return int(os.environ["FORCEPLATE_TEST_SLOWDOWN"])
     chips = _gpio.EmulatedLines(WORDS, virtual=False)
     sampler = _gpio.Sampler(4)
     ring = _hx711.SampleRing(4, 8192)
