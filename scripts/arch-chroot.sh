@@ -133,10 +133,11 @@ core_tests="tests/test_rawcodec.py tests/test_rawcodec_reference.py tests/test_k
     tests/test_timebase.py tests/test_store.py tests/test_traces.py tests/test_hx711_peaks.py tests/test_files.py
     tests/test_sources.py tests/test_simulator.py tests/test_package.py"
 pytest=(.venv/bin/python -m pytest -q -p no:cacheprovider)
+args=$(printf '%q ' "$@")         # the pytest arguments, quoted for the chroot's shell
 case "$what" in
     prepare) ;;
-    test) in_chroot /bin/bash -c "cd $src && ${pytest[*]} -m 'not browser' $*" ;;
-    core) in_chroot /bin/bash -c "cd $src && ${pytest[*]} -m 'not browser' $(echo $core_tests) $*" ;;
+    test) in_chroot /bin/bash -c "cd $src && ${pytest[*]} -m 'not browser' $args" ;;
+    core) in_chroot /bin/bash -c "cd $src && ${pytest[*]} -m 'not browser' $(echo $core_tests) $args" ;;
     bundle)
         in_chroot /bin/bash -c "cd $src && scripts/make-bundle.sh"
         mkdir -p "$repo/dist"

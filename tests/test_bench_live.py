@@ -65,6 +65,8 @@ def test_sets_the_plate_counted_but_the_client_never_got_are_lost():
 
 
 def test_proc_readings_of_this_process():
+    if os.environ.get("FORCEPLATE_ARCH_CHROOT"):        # set by scripts/arch-chroot.sh
+        pytest.skip("qemu-user makes up this process's /proc/PID/stat, with CPU times of 0")
     assert serving.proc_cpu_s(os.getpid()) > 0
     memory = serving.proc_memory_mb(os.getpid())
     assert memory["VmRSS"] > 1 and memory["threads"] >= 1
