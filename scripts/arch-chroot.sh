@@ -70,10 +70,12 @@ bind() {        # bind the host's $1 onto the chroot's $1 (read-only with ro)
     return 0
 }
 
-# what bootstrap.sh would install, the tests' tools (systemd-analyze, mkfs), and ccache: a rerun compiles
-# only kernels that changed (gcc under emulation takes minutes a kernel)
-packages=python3,python3-venv,python3-dev,python3-pip,gcc,libc6-dev,make,ca-certificates,systemd,e2fsprogs,dosfstools,git,ccache
+# what bootstrap.sh would install and ccache (a rerun compiles only the kernels that changed: gcc under
+# emulation takes minutes a kernel); the suite also needs systemd-analyze and mkfs (bootstrap.sh test
+# installs them too)
+packages=python3,python3-venv,python3-dev,gcc,libc6-dev,ca-certificates,ccache
 [ "$arch" = armhf ] && packages="$packages,python3-numpy"
+[ "$what" = test ] && packages="$packages,systemd,e2fsprogs,dosfstools"
 if [ ! -e "$root/.stamp-debootstrap" ]; then
     say "debootstrap bookworm into $root (about 10 minutes under emulation)"
     rm -rf "$root"
@@ -98,8 +100,8 @@ rm -rf "$root$src"
 mkdir -p "$root$src"
 git -C "$repo" ls-files -z --cached --others --exclude-standard \
     | (cd "$repo" && tar --null -T - -cf - 2>/dev/null) | tar -xf - -C "$root$src"
-# the venv lives outside the copy, so that a rerun reinstalls only forceplate; .venv in the copy points at it
-# (the tests and the systemd units expect the project's .venv)
+# the venv lives outside the copy (bootstrap.sh makes it), so that a rerun reinstalls only forceplate; .venv
+# in the copy points at it (the tests and the systemd units expect the project's .venv)
 ln -s /opt/forceplate-venv "$root$src/.venv"
 
 # a clean environment: nothing of the host's pip configuration, proxies or paths leaks in
@@ -124,7 +126,7 @@ fi
 # install the way a Pi does (bootstrap.sh; the venv persists in the chroot, so only forceplate rebuilds)
 if [ "$what" != bundle ]; then
     start=$(date +%s)
-    in_chroot /bin/bash -c "cd $src && BROWSER=0 scripts/bootstrap.sh test" >&2
+    in_chroot /bin/bash -c "cd $src && VENV=/opt/forceplate-venv BROWSER=0 scripts/bootstrap.sh test" >&2
     say "installed in $(( $(date +%s) - start )) s: $(in_chroot /opt/forceplate-venv/bin/python -c \
         'import platform, struct, numpy; print(platform.machine(), 8 * struct.calcsize("P"), "bit, numpy", numpy.__version__)')"
 fi
@@ -133,7 +135,8 @@ core_tests="tests/test_rawcodec.py tests/test_rawcodec_reference.py tests/test_k
     tests/test_timebase.py tests/test_store.py tests/test_traces.py tests/test_hx711_peaks.py tests/test_files.py
     tests/test_sources.py tests/test_simulator.py tests/test_package.py"
 pytest=(.venv/bin/python -m pytest -q -p no:cacheprovider)
-args=$(printf '%q ' "$@")         # the pytest arguments, quoted for the chroot's shell
+args=""
+[ $# -gt 0 ] && args=$(printf '%q ' "$@")        # the pytest arguments, quoted for the chroot's shell
 case "$what" in
     prepare) ;;
     test) in_chroot /bin/bash -c "cd $src && ${pytest[*]} -m 'not browser' $args" ;;
