@@ -65,6 +65,8 @@ def test_sets_the_plate_counted_but_the_client_never_got_are_lost():
 
 
 def test_proc_readings_of_this_process():
+    if os.environ.get("FORCEPLATE_ARCH_CHROOT"):        # set by scripts/arch-chroot.sh
+        pytest.skip("qemu-user makes up this process's /proc/PID/stat, with CPU times of 0")
     assert serving.proc_cpu_s(os.getpid()) > 0
     memory = serving.proc_memory_mb(os.getpid())
     assert memory["VmRSS"] > 1 and memory["threads"] >= 1
@@ -116,6 +118,7 @@ def test_load_quick_json_has_the_contract_keys():
 @pytest.mark.slow
 @pytest.mark.browser
 def test_latency_quick_json_has_the_contract_keys():
+    pytest.importorskip("playwright", reason="Playwright is not installed (PyPI has no wheel for 32-bit ARM)")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; never `playwright install`)")
     from forceplate.signal.hx711_model import Hx711Model

@@ -58,6 +58,7 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def browser():
+    pytest.importorskip("playwright", reason="Playwright is not installed (PyPI has no wheel for 32-bit ARM)")
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
         pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; never `playwright install`)")
     with chromium() as launched:

@@ -9,7 +9,7 @@ import pytest
 from helpers import data_path
 
 ROOT = Path(__file__).resolve().parent.parent
-FORCEPLATE = ROOT / ".venv" / "bin" / "forceplate"
+FORCEPLATE = Path(sys.executable).parent / "forceplate"      # the command of the venv running the tests
 # Optional: the maintainers' contract checker, where their shared folder sits beside the repository.
 CHECK_CONTRACT = ROOT.parent / "shared" / "tools" / "check-contract"
 

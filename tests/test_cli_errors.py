@@ -7,12 +7,13 @@ import resource
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FORCEPLATE = ROOT / ".venv" / "bin" / "forceplate"
+FORCEPLATE = Path(sys.executable).parent / "forceplate"      # the command of the venv running the tests
 SIM = "sim:heel-drops?speed=20&adc=ideal&rate_hz=1000"
 
 

@@ -2,8 +2,12 @@
 
 Most tests run the real loop on the pin-level emulator with a virtual clock: seconds of sampling take
 milliseconds and nothing sleeps. The HX711Source tests run the sampler thread on emulated chips in real
-time, for well under two seconds.
+time, for well under two seconds, on a machine fast enough to clock an HX711 as its datasheet asks (SCK high
+under 50 us). A slower one (a CPU emulator: the arm64 and armhf runs under qemu-user) stretches the chips'
+clock by the slowdown it measures here first (:func:`measured_slowdown`), and the same assertions must hold.
 """
+import functools
+import math
 import os
 import time
 
@@ -37,6 +41,52 @@ def sample(loop, seconds, *, faults=(), rates_hz=None, gain_pulses=25, **sampler
 
 def seconds(frames, chips):
     return (frames.t_ns - chips.start_ns) / 1e9
+
+
+LONG_PULSE_NS = 50_000          # datasheet: a word whose SCK-high pulse exceeds this may be corrupt
+PULSE_HEADROOM = 10             # real-time pulses may take this many times the loop's CPU cost per pulse
+
+
+@functools.lru_cache(maxsize=None)
+def measured_slowdown() -> int:
+    """How many times slower than real time the emulated chips must run here so that the sampler's SCK
+    pulses keep PULSE_HEADROOM-fold headroom under the datasheet's 50 us: 1 on any native machine (an x86
+    PC spends about 1 us of CPU per pulse, waits included), more under emulation. Measured by running the
+    compiled loop on real-time chips for a quarter of a second in this thread: its CPU time per pulse is this
+    machine's own cost of one pulse, loop, clock reads and emulated pins together.
+    FORCEPLATE_TEST_SLOWDOWN=N imposes N instead (N=1 under emulation shows what the stretch is for)."""
+    if os.environ.get("FORCEPLATE_TEST_SLOWDOWN"):
+        return int(os.environ["FORCEPLATE_TEST_SLOWDOWN"])
+    chips = _gpio.EmulatedLines(WORDS, virtual=False)
+    sampler = _gpio.Sampler(4)
+    ring = _hx711.SampleRing(4, 8192)
+    started = _gpio.thread_cpu_ns()
+    sampler.run(chips, ring, until_ns=chips.now_ns() + 250_000_000)
+    pulse_ns = (_gpio.thread_cpu_ns() - started) / max(1, sampler.pulses)
+    return max(1, math.ceil(pulse_ns * PULSE_HEADROOM / LONG_PULSE_NS))
+
+
+def test_on_a_native_machine_the_chips_run_in_real_time():
+    """The slowdown is for CPU emulators only: natively the real-time tests run unstretched (under qemu-user
+    the chroot runs of scripts/arch-chroot.sh set FORCEPLATE_ARCH_CHROOT and may stretch)."""
+    if os.environ.get("FORCEPLATE_ARCH_CHROOT"):
+        pytest.skip(f"emulated {os.environ['FORCEPLATE_ARCH_CHROOT']}: measured slowdown {measured_slowdown()}")
+    assert measured_slowdown() == 1
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_stretched_emulator_runs_the_chips_clock_slower_than_the_hosts(loop):
+    chips = LOOPS[loop][1](WORDS, virtual=False, slowdown=4)
+    host_start, chips_start = time.monotonic_ns(), chips.now_ns()
+    chips.sleep_until_ns(chips_start + 50_000_000)      # 50 ms of the chips' time: 200 ms of the host's
+    host_ns, chips_ns = time.monotonic_ns() - host_start, chips.now_ns() - chips_start
+    assert host_ns >= 199_000_000
+    assert chips_ns >= 50_000_000 and abs(chips_ns - host_ns / 4) < 1_000_000
+
+
+def real_time_chips(chips_class=None, **options):
+    """Emulated chips on the host's clock, stretched by this machine's measured slowdown."""
+    return (chips_class or _gpio.EmulatedLines)(WORDS, virtual=False, slowdown=measured_slowdown(), **options)
 
 
 FAULTS = [("unplug", 1, 1.0, 2.0), ("stick_low", 2, 3.0, 3.5), ("noise", 3, 4.0, 4.3),
@@ -197,17 +247,18 @@ def test_hx711_source_without_a_pi_falls_back_to_the_simulator(monkeypatch):
 
 
 def test_hx711_source_samples_emulated_chips_in_a_thread():
-    chips = _gpio.EmulatedLines(WORDS, virtual=False)
+    chips = real_time_chips()
     chips.unplug(3, at_s=0.0)
     source = HX711Source(lines=chips)
+    slowdown = chips.slowdown
     try:
-        frames = source.read(timeout_s=1.0)
-        time.sleep(0.5)                                 # real time: the chips convert at 86 SPS
+        frames = source.read(timeout_s=1.0 * slowdown)
+        time.sleep(0.5 * slowdown)                      # the chips' half second: they convert at 86 SPS
         frames = source.read()
     finally:
         source.close()
     assert source.kernel == "compiled"
-    assert 30 <= frames.n_sets <= 50
+    assert 30 <= frames.n_sets <= 50, f"{frames.n_sets} sets in half a second (slowdown {slowdown})"
     assert (frames.flags[:, 3] == flags.NOT_READY).all()
     assert not frames.flags[:, :3].any()
     assert np.all(np.diff(frames.t_ns) > 0)
@@ -218,11 +269,11 @@ def test_refused_realtime_priority_warns_and_samples_on(monkeypatch):
     def refuse(*args):
         raise PermissionError(1, "Operation not permitted")
     monkeypatch.setattr(os, "sched_setscheduler", refuse)       # as for a user without rtprio
-    chips = _gpio.EmulatedLines(WORDS, virtual=False)
+    chips = real_time_chips()
     with pytest.warns(RealtimeUnavailable, match="SCHED_FIFO"):
         source = HX711Source(lines=chips, realtime_priority=50)
     try:
-        assert source.read(timeout_s=1.0).n_sets >= 1
+        assert source.read(timeout_s=1.0 * chips.slowdown).n_sets >= 1
     finally:
         source.close()
 
@@ -243,10 +294,10 @@ def record_priority_requests(monkeypatch, refuse=False):
 def test_the_sampler_thread_asks_for_realtime_priority_50_by_default(monkeypatch, loop):
     asked = record_priority_requests(monkeypatch)
     sampler_module, chips_class, _ = LOOPS[loop]
-    source = HX711Source(lines=chips_class(WORDS, virtual=False))
+    source = HX711Source(lines=real_time_chips(chips_class))
     try:
         assert source.kernel == ("compiled" if loop == "compiled" else "pure-python")
-        assert source.read(timeout_s=1.0).n_sets >= 1
+        assert source.read(timeout_s=1.0 * measured_slowdown()).n_sets >= 1
     finally:
         source.close()
     assert asked == [(0, os.SCHED_FIFO, 50)]                    # pid 0: the sampler thread alone
@@ -256,9 +307,9 @@ def test_the_sampler_thread_asks_for_realtime_priority_50_by_default(monkeypatch
 
 def test_rt_0_keeps_normal_priority(monkeypatch):
     asked = record_priority_requests(monkeypatch)
-    source = HX711Source(lines=_gpio.EmulatedLines(WORDS, virtual=False), realtime_priority=0)
+    source = HX711Source(lines=real_time_chips(), realtime_priority=0)
     try:
-        assert source.read(timeout_s=1.0).n_sets >= 1
+        assert source.read(timeout_s=1.0 * measured_slowdown()).n_sets >= 1
     finally:
         source.close()
     assert asked == [] and source.stats()["realtime_priority_used"] == 0
@@ -278,9 +329,9 @@ def test_refused_default_priority_is_logged_once_and_sampling_goes_on(monkeypatc
     opened = []
     with caplog.at_level("WARNING", logger=hx711.__name__):
         for _ in range(2):                          # no Python warning: filterwarnings=error would raise
-            source = HX711Source(lines=_gpio.EmulatedLines(WORDS, virtual=False))
+            source = HX711Source(lines=real_time_chips())
             try:
-                assert source.read(timeout_s=1.0).n_sets >= 1
+                assert source.read(timeout_s=1.0 * measured_slowdown()).n_sets >= 1
             finally:
                 source.close()
             opened.append(source)

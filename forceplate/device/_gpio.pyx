@@ -392,6 +392,7 @@ cdef inline uint64_t xorshift64(uint64_t x) noexcept nogil:
 ctypedef struct emu_t:
     int channels
     int virtual
+    int64_t slowdown              # real time only: the chips' clock runs this many times slower than the host's
     int64_t edge_ns
     int64_t start_ns
     int64_t now
@@ -427,7 +428,14 @@ ctypedef struct emu_t:
 
 
 cdef inline int64_t emu_clock(emu_t *s) noexcept nogil:
-    return s.now if s.virtual else mono_ns()
+    if s.virtual:
+        return s.now
+    return s.start_ns + (mono_ns() - s.start_ns) // s.slowdown
+
+
+cdef inline int64_t emu_host_ns(emu_t *s, int64_t t) noexcept nogil:
+    """The host's CLOCK_MONOTONIC instant of the chips' (real-time) instant t."""
+    return s.start_ns + (t - s.start_ns) * s.slowdown
 
 
 cdef inline bint emu_fault_on(emu_t *s, int kind, int ch, int64_t t) noexcept nogil:
@@ -443,7 +451,7 @@ cdef void emu_spend(emu_t *s, int64_t ns) noexcept nogil:
     if s.virtual:
         s.now += ns
     else:
-        end = mono_ns() + ns
+        end = mono_ns() + ns * s.slowdown
         while mono_ns() < end:          # a stall is the host's CPU busy elsewhere: spin
             pass
 
@@ -576,9 +584,9 @@ cdef void emu_sleep(void *ctx, int64_t t_ns) noexcept nogil:
         if t_ns > s.now:
             s.now = t_ns
             s.sleeps += 1
-    elif t_ns > mono_ns():
+    elif t_ns > emu_clock(s):
         s.sleeps += 1
-        mono_sleep_until(t_ns)
+        mono_sleep_until(emu_host_ns(s, t_ns))
 
 
 cdef int64_t emu_chip_low_from(emu_t *s, int c, int64_t t) noexcept nogil:
@@ -658,7 +666,7 @@ cdef class EmulatedLines(Lines):
     cdef object _words          # keeps the table e.words points into alive
 
     def __init__(self, words, *, rates_hz=None, phases_s=None, virtual=True, start_ns=1_000_000_000,
-                 edge_ns=1_000, seed=1):
+                 edge_ns=1_000, seed=1, slowdown=1):
         from ..exc import ConfigError
         from .sim.emulator import DEFAULT_PHASES_S, DEFAULT_RATES_HZ
         arr = np.ascontiguousarray(np.asarray(words, dtype=np.uint32) & 0xFFFFFF, dtype=np.uint32)
@@ -673,6 +681,9 @@ cdef class EmulatedLines(Lines):
         rates = list(rates_hz) if rates_hz is not None else list(DEFAULT_RATES_HZ)
         phases = list(phases_s) if phases_s is not None else list(DEFAULT_PHASES_S)
         self.e.virtual = 1 if virtual else 0
+        if int(slowdown) < 1:
+            raise ConfigError(f"slowdown must be a whole number >= 1, not {slowdown!r}")
+        self.e.slowdown = int(slowdown)
         self.e.edge_ns = int(edge_ns)
         self.e.now = int(start_ns)
         self.e.start_ns = int(start_ns) if virtual else mono_ns()
@@ -739,6 +750,10 @@ cdef class EmulatedLines(Lines):
     @property
     def virtual(self):
         return bool(self.e.virtual)
+
+    @property
+    def slowdown(self):
+        return self.e.slowdown
 
     @property
     def start_ns(self):

@@ -4,11 +4,11 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
 
 cdef class SampleRing:
     cdef readonly int channels
-    cdef readonly long long capacity
-    cdef readonly long long dropped
-    cdef readonly long long flagged
-    cdef long long _head        # sets written, ever (only the producer changes it)
-    cdef long long _tail        # sets read, ever (only the consumer changes it)
+    cdef readonly int64_t capacity
+    cdef readonly int64_t dropped
+    cdef readonly int64_t flagged
+    cdef int64_t _head        # sets written, ever (only the producer changes it)
+    cdef int64_t _tail        # sets read, ever (only the consumer changes it)
     cdef int64_t[::1] _t_ns
     cdef int32_t[:, ::1] _counts
     cdef uint8_t[:, ::1] _flags

@@ -12,13 +12,14 @@ from .frames import Frames
 
 cdef extern from *:
     """
+    #include <stdint.h>
     /* Publish a set only once it is whole: a release store on the producer's index pairs with an
        acquire load on the consumer's side (ARM, where the Pi runs, reorders plain stores). */
-    static inline long long fp_load_acquire(long long *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-    static inline void fp_store_release(long long *p, long long v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    static inline int64_t fp_load_acquire(int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+    static inline void fp_store_release(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
     """
-    long long fp_load_acquire(long long *p) nogil
-    void fp_store_release(long long *p, long long v) nogil
+    int64_t fp_load_acquire(int64_t *p) nogil
+    void fp_store_release(int64_t *p, int64_t v) nogil
 
 # Flag values: keep equal to forceplate/device/flags.py and _hx711_py.py.
 cdef enum:
@@ -111,7 +112,7 @@ cdef class SampleRing:
             if x.shape[0] != w.shape[0] or x.shape[1] != self.channels:
                 raise ValueError(f"push_block needs extra_flags (n, {self.channels}) like the words")
         cdef Py_ssize_t i, n = w.shape[0]
-        cdef long long stored = 0
+        cdef int64_t stored = 0
         with nogil:
             for i in range(n):
                 if not self.push_set(t[i], &w[i, 0], &x[i, 0]):
@@ -122,7 +123,7 @@ cdef class SampleRing:
 
     cdef bint push_set(self, int64_t t_ns, const uint32_t *words, const uint8_t *extra) noexcept nogil:
         """Append one set (``channels`` words and extra flags); False (and counted) when the ring is full."""
-        cdef long long head = self._head, slot
+        cdef int64_t head = self._head, slot
         cdef int ch
         cdef uint8_t flag
         if head - fp_load_acquire(&self._tail) >= self.capacity:
@@ -143,8 +144,8 @@ cdef class SampleRing:
 
     def pop(self, max_sets=1 << 30):
         """Remove and return up to ``max_sets`` of the oldest sets as Frames (copies)."""
-        cdef long long tail = self._tail
-        cdef long long n = min(fp_load_acquire(&self._head) - tail, <long long>max_sets)
+        cdef int64_t tail = self._tail
+        cdef int64_t n = min(fp_load_acquire(&self._head) - tail, <int64_t>max_sets)
         idx = (tail + np.arange(n, dtype=np.int64)) % self.capacity
         frames = Frames(np.asarray(self._t_ns)[idx], np.asarray(self._counts)[idx], np.asarray(self._flags)[idx])
         fp_store_release(&self._tail, tail + n)

@@ -79,10 +79,14 @@ class EmulatedChips:
         Virtual cost of one pin access (ns).
     seed : int
         Seeds the noise fault's words.
+    slowdown : int
+        Real time only: the chips' clock runs this many times slower than the host's (1: real time). A host
+        that clocks SCK too slowly for the datasheet's 50 us (a CPU emulator such as qemu-user) keeps the
+        chips' timing relative to its own speed: their conversions, pulse widths and stalls all stretch.
     """
 
     def __init__(self, words, *, rates_hz=None, phases_s=None, virtual=True, start_ns=1_000_000_000,
-                 edge_ns=DEFAULT_EDGE_NS, seed=1):
+                 edge_ns=DEFAULT_EDGE_NS, seed=1, slowdown=1):
         words = np.asarray(words, dtype=np.uint32)
         if words.ndim != 2 or words.shape[0] < 1 or words.shape[1] < 1:
             raise ConfigError("emulated chips need words of shape (n, channels)")
@@ -94,6 +98,9 @@ class EmulatedChips:
         self.period_ns = [int(round(1e9 / float(rates[c % len(rates)]))) for c in range(n)]
         phase_ns = [int(round(float(phases[c % len(phases)]) * 1e9)) for c in range(n)]
         self.virtual = bool(virtual)
+        if int(slowdown) < 1:
+            raise ConfigError(f"slowdown must be a whole number >= 1, not {slowdown!r}")
+        self.slowdown = int(slowdown)
         self.edge_ns = int(edge_ns)
         self._now = int(start_ns)
         self.start_ns = int(start_ns) if self.virtual else time.monotonic_ns()
@@ -157,7 +164,9 @@ class EmulatedChips:
 
     # ------------------------------------------------------------------ the line backend
     def now_ns(self) -> int:
-        return self._now if self.virtual else time.monotonic_ns()
+        if self.virtual:
+            return self._now
+        return self.start_ns + (time.monotonic_ns() - self.start_ns) // self.slowdown
 
     def sleep_until_ns(self, t_ns) -> None:
         t_ns = int(t_ns)
@@ -166,16 +175,16 @@ class EmulatedChips:
                 self._now = t_ns
                 self.sleeps += 1
         else:
-            delay = t_ns - time.monotonic_ns()
+            delay = t_ns - self.now_ns()
             if delay > 0:
                 self.sleeps += 1
-                time.sleep(delay / 1e9)
+                time.sleep(delay * self.slowdown / 1e9)
 
     def _spend(self, ns) -> None:
         if self.virtual:
             self._now += ns
         else:
-            end = time.monotonic_ns() + ns
+            end = time.monotonic_ns() + ns * self.slowdown
             while time.monotonic_ns() < end:     # a stall is the host's CPU busy elsewhere: spin
                 pass
 
