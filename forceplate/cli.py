@@ -236,7 +236,7 @@ def sessions(person, as_json, data_dir):
         click.echo("No sessions.")
     for r in rows:
         click.echo(f"{r['id']:>5}  {_printable(r['person']):<20} {r['started'][:19]}  {r['status']:<11} "
-                   f"{r['events']:>4} events  {r['thumps']:>4} thumps")
+                   f"{r['exercise']:<12} {r['events']:>4} reps  {r['thumps']:>4} thumps")
 
 
 def _printable(text: str) -> str:

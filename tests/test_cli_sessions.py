@@ -170,6 +170,17 @@ def test_sessions_on_a_terminal_escapes_control_characters_of_names_stored_befor
     assert listed[0]["person"] == "Ann\x1b[2J\x9b31m\u200b"
 
 
+def test_sessions_on_a_terminal_name_each_sessions_exercise(tmp_path):
+    for exercise in ("heel-drop", "free"):
+        run = forceplate("record", "--person", "Ann", "--seconds", "1", "--exercise", exercise,
+                         "--source", SIM_HEEL_DROPS, data_dir=tmp_path)
+        assert run.returncode == 0, run.stderr
+    listed = forceplate("sessions", data_dir=tmp_path).stdout.splitlines()
+    assert len(listed) == 2
+    assert " heel-drop " in listed[0] and " free " in listed[1]
+    assert all("reps" in line and "thumps" in line for line in listed)
+
+
 def test_an_export_shows_formula_like_column_names_as_text_and_analyze_still_reads_it(tmp_path):
     rows = (tmp_path / "dj.csv")
     source = (DATA_DIR / "gidiel_vj_single_dj.csv").read_text().splitlines()
