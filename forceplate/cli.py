@@ -473,7 +473,19 @@ def _open_source_saying_why(source_spec):
 
 
 def main(argv=None):
+    """The `forceplate` command. Bad input, a bad option value included, is one line on stderr and exit 2."""
     try:
-        cli.main(args=argv, prog_name="forceplate", standalone_mode=True)
+        result = cli.main(args=argv, prog_name="forceplate", standalone_mode=False)
+    except click.UsageError as exc:        # click's own would print usage and a hint: three lines
+        where = exc.ctx.command_path if exc.ctx is not None else "forceplate"
+        click.echo(f"{where}: {exc.format_message()} (see {where} --help)", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -203,6 +203,7 @@ def test_forceplate_analyze_takes_the_exercise_and_says_it(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "forceplate", "analyze", str(path), "--exercise", "pogo"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stdout == "" and "pogo" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1                 # the contract: one line on stderr
 
 
 # --- sit-to-stand: rises are reps, never impacts ------------------------------------------------------------
