@@ -262,7 +262,8 @@ def test_a_restricted_persons_jump_is_flagged(db):
         assert jumps and all(e["note"] == JUMP_NOTE for e in jumps)
         # landings of 3.5-5 BW against a 2.0 BW target: thumps if allowed, but a forbidden jump counts for nothing
         assert all(e["thump"] is None and e["thump_if_allowed"] is True for e in jumps)
-        assert store.session(session_id)["thumps"] == 0
+        others = [e for e in store.events(session_id) if e["kind"] != "jump"]   # e.g. a landing cut by the start
+        assert store.session(session_id)["thumps"] == sum(1 for e in others if e["thump"])
         assert store.person_history(person_id)[0]["restricted"] == 1
 
 
