@@ -28,3 +28,15 @@ def plate(source):
     live = LivePlate(source).start()
     yield live
     live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright, one per test module (tests/browserkit.py); skips where
+    Playwright or chromium is missing (32-bit ARM has no Playwright wheel)."""
+    import browserkit
+    why = browserkit.have_chromium()
+    if why:
+        pytest.skip(why)
+    with browserkit.chromium() as launched:
+        yield launched

@@ -11,7 +11,6 @@ Regenerate the README's screenshot (1280x800, reps shown) with:
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -19,20 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bench_serving
+import browserkit
+from browserkit import PASSWORD, WAIT_MS, chromium, sign_in
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("FORCEPLATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BODY_MASS_KG = 68.0
 STANDARD_GRAVITY_M_S2 = 9.80665
 SPEC = f"sim:heel-drops?speed=4&seed=11&body_mass_kg={BODY_MASS_KG:g}"
-WAIT_MS = 20_000
-PASSWORD = "clinic password 1"
-
-bench = bench_serving()
 
 
 @contextmanager
@@ -41,28 +34,8 @@ def serving(data_dir, spec=SPEC, port=None):
 
     The clinic password is PASSWORD (set unless the data folder has one: a new one would end the sessions).
     """
-    with bench.serving(spec, traced=False, data_dir=data_dir, port=port, password=PASSWORD) as served:
+    with browserkit.serving(data_dir, spec, port=port) as served:
         yield served.url
-
-
-@contextmanager
-def chromium():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    pytest.importorskip("playwright", reason="Playwright is not installed (PyPI has no wheel for 32-bit ARM)")
-    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; never `playwright install`)")
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")
@@ -73,21 +46,7 @@ def live_url(tmp_path_factory):
 
 def open_page(browser, base_url):
     """A 1280x800 page that records console errors and refuses (and records) requests off ``base_url``."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.console_errors, page.foreign_requests = [], []
-    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
-
-    def only_loopback(route):
-        if route.request.url.startswith(base_url):
-            route.continue_()
-        else:
-            page.foreign_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_loopback)
-    return page
+    return browserkit.open_page(browser, base_url, {"width": 1280, "height": 800})
 
 
 @pytest.fixture
@@ -95,17 +54,6 @@ def page(browser, live_url):
     page = open_page(browser, live_url)
     yield page
     page.context.close()
-
-
-def sign_in(page, url, password=PASSWORD):
-    """Open ``url``, be sent to the login form, type the password into it and press Sign in."""
-    from playwright.sync_api import expect
-
-    page.goto(url)
-    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
-    page.get_by_label("Clinic password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(url)
 
 
 def latest_t(page):
@@ -175,7 +123,7 @@ def test_a_rep_shows_a_provisional_verdict_then_the_final_one(page, live_url):
 def test_connection_lost_shows_while_the_server_is_away_and_clears_when_it_returns(browser, tmp_path):
     from playwright.sync_api import expect
 
-    port = bench.free_port()
+    port = browserkit.bench.free_port()
     with serving(tmp_path / "data", port=port) as url:
         page = open_page(browser, url)
         sign_in(page, url)
