@@ -407,7 +407,8 @@ class _Recording:
 
     def progress(self) -> dict:
         """The part of :meth:`info` that changes as the set records."""
-        return {"reps": self.recorder.events, "thumps": self.recorder.thumps, "jumps_flagged": self.jumps_flagged,
+        return {"reps": self.recorder.events, "thumps": self.recorder.thumps, "not_counted": self.recorder.not_counted,
+                "jumps_flagged": self.jumps_flagged,
                 "duration_s": round(self.recorder.last_t_s, 3)}
 
     def ingest(self, frames) -> tuple[list[dict], str | None]:

@@ -1,0 +1,150 @@
+"""Safety of a set: what counts (a forbidden jump counts for nothing), the body weight peaks are measured in,
+the daily impact cap, and today's guided plan. Every store is a real SQLite file under tmp_path; the plate is
+the simulator or the mock with a fake clock."""
+import datetime as dt
+import json
+import math
+import statistics
+import threading
+
+import numpy as np
+import pytest
+
+from forceplate.device.sim.mock import FakeClock, MockSource
+from forceplate.device.sim.simulator import SimulatedSource
+from forceplate.live.plate import LivePlate
+from forceplate.live.sets import JUMP_NOTE, SetController, SetError
+from forceplate.programme import rules
+from forceplate.programme.standing import default_plan, standing_of
+from forceplate.storage.export import export_session
+from forceplate.storage.store import Store
+
+G = 9.80665
+WAIT_S = 20.0           # a safety net for a broken writer, never a timing assumption
+
+
+def today():
+    """The local day: sessions are stamped with the real time, and the programme judges them by their day."""
+    return dt.date.today()
+
+
+class Heard:
+    """A listener that keeps what it hears and lets a test wait for a kind of event."""
+
+    def __init__(self):
+        self.events = []
+        self.cond = threading.Condition()
+
+    def __call__(self, event):
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def wait_for(self, kind, count=1):
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.kinds(kind)) >= count, WAIT_S), (kind, self.events)
+            return self.kinds(kind)
+
+    def kinds(self, kind):
+        return [e for e in self.events if e["kind"] == kind]
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "data"
+
+
+# -- what counts -----------------------------------------------------------------------------------------
+
+IMPACT = {"kind": "impact", "t_peak_s": 1.5, "peak_n": 2100.0, "peak_bw": 3.0, "loading_rate_bw_s": 80.0,
+          "thump": True}
+LANDED_JUMP = {"kind": "jump", "takeoff_s": 3.0, "landing_s": 3.4, "flight_s": 0.4, "height_flight_m": 0.2,
+               "height_impulse_m": 0.2, "t_peak_s": 3.45, "peak_n": 4200.0, "peak_bw": 6.0,
+               "loading_rate_bw_s": 200.0, "thump": None, "caution": True}
+
+
+def open_session(store, person_id):
+    return store.start_session(person_id, source="test", rate_hz=80.0, adc="ideal", cells=["fz1_n"],
+                               offset_counts=[0.0], scale_n_per_count=[1.0], clock_origin_ns=0)
+
+
+def test_an_event_that_does_not_count_is_stored_and_shown_but_in_no_count_peak_or_dose(db):
+    with Store(db) as store:
+        person_id = store.add_person("Ann", changed_by="test")
+        session_id = open_session(store, person_id)
+        store.add_events(session_id, [IMPACT, LANDED_JUMP | {"counted": False, "not_counted_reason": JUMP_NOTE},
+                                      IMPACT | {"t_peak_s": 5.0, "peak_bw": 2.0, "thump": False}])
+        session = store.session(session_id)
+        assert (session["events"], session["thumps"], session["peak_bw_max"]) == (2, 1, 3.0)
+        store.end_session(session_id)
+        (row,) = store.person_history(person_id)
+        assert row["peak_bw_median"] == statistics.median([3.0, 2.0])
+        assert row["osteogenic_index"] == pytest.approx(rules.osteogenic_index([3.0, 2.0]))
+        events = store.events(session_id)
+        assert [(e["kind"], e["counted"], e["not_counted_reason"]) for e in events] == [
+            ("impact", True, None), ("jump", False, JUMP_NOTE), ("impact", True, None)]
+        assert events[1]["caution"] is True and events[1]["peak_bw"] == 6.0       # shown as measured
+        # the programme: two impacts today, not three; the 6 BW landing is in no dose
+        (record,) = store.programme_sessions(person_id, "2000-01-01")
+        assert record["peaks_bw"] == [3.0, 2.0]
+        standing = standing_of(store, person_id, today())
+        assert standing.impacts_left_today == rules.DAILY_IMPACT_CAP - 2
+        assert standing.dose["day"] == pytest.approx(rules.osteogenic_index([3.0, 2.0]))
+        # the export carries it too
+        _, json_path = export_session(store, session_id, db / "out")
+        exported = json.loads(json_path.read_text())["events"]
+        assert [(e["counted"], e["not_counted_reason"]) for e in exported] == [
+            (True, None), (False, JUMP_NOTE), (True, None)]
+
+
+def test_counted_false_without_a_reason_gets_one_and_a_withdrawal_recounts_only_what_counts(db):
+    with Store(db) as store:
+        person_id = store.add_person("Ann", changed_by="test")
+        session_id = open_session(store, person_id)
+        store.add_events(session_id, [IMPACT | {"counted": False}, IMPACT | {"t_peak_s": 4.0, "peak_bw": 2.5}])
+        assert store.events(session_id)[0]["not_counted_reason"] == "not counted"
+        store.withdraw_event(session_id, 4.0, "a jump's push-off")       # the one counted rep goes
+        session = store.session(session_id)
+        assert (session["events"], session["thumps"], session["peak_bw_count"]) == (0, 0, 0)
+
+
+def restricted_person(db, name="Bea Example", mass_kg=None):
+    with Store(db) as store:
+        person_id = store.add_person(name, changed_by="test", has_balance_problems=1)
+        store.set_plan(person_id, changed_by="test", default=default_plan(), level="advanced")
+        if mass_kg is not None:
+            store.add_body_mass(person_id, mass_kg, changed_by="test")
+    return person_id
+
+
+def test_a_restricted_persons_jumps_count_no_rep_no_thump_and_no_dose_live_or_stored(db):
+    person_id = restricted_person(db)
+    source = SimulatedSource("jumps", clock=FakeClock(), seed=3, body_mass_kg=65.0)
+    heard = Heard()
+    with source, LivePlate(source) as plate:
+        controller = SetController(plate, db, today=today)
+        controller.add_listener(heard)
+        session_id = controller.start(person_id)
+        heard.wait_for("jump_not_allowed", 3)
+        controller.close()
+    summary = controller.last()
+    reps = [r["event"] for r in heard.kinds("rep")]
+    jumps = [e for e in reps if e["kind"] == "jump"]
+    assert len(jumps) >= 3
+    assert all(e["counted"] is False and e["not_counted_reason"] == JUMP_NOTE and e["thump"] is None
+               for e in jumps)
+    assert all(e["counted"] is True and e["not_counted_reason"] is None for e in reps if e["kind"] != "jump")
+    assert all("caution" in e for e in jumps)                      # shown with their caution, as measured
+    counted = [e for e in reps if e["counted"]]
+    assert summary["reps"] == len(counted) and summary["not_counted"] == len(jumps)
+    assert summary["thumps"] == sum(1 for e in counted if e["thump"])
+    assert [e["counted"] for e in controller.events(session_id)] == [e["counted"] for e in reps]
+    with Store(db) as store:
+        session = store.session(session_id)
+        assert session["events"] == len(counted)
+        assert session["peak_bw_count"] == sum(1 for e in counted if e.get("peak_bw") is not None)
+        stored = store.events(session_id)
+        assert sum(1 for e in stored if not e["counted"]) == len(jumps)
+        standing = standing_of(store, person_id, today())
+        counted_impacts = sum(1 for e in counted if e["kind"] in ("impact", "jump") and e.get("peak_bw") is not None)
+        assert standing.impacts_left_today == rules.DAILY_IMPACT_CAP - counted_impacts
