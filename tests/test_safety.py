@@ -148,3 +148,143 @@ def test_a_restricted_persons_jumps_count_no_rep_no_thump_and_no_dose_live_or_st
         standing = standing_of(store, person_id, today())
         counted_impacts = sum(1 for e in counted if e["kind"] in ("impact", "jump") and e.get("peak_bw") is not None)
         assert standing.impacts_left_today == rules.DAILY_IMPACT_CAP - counted_impacts
+
+
+# -- the body weight a set's peaks are measured in ------------------------------------------------------
+
+RATE_HZ = 80.0
+PLATE_KG, PROFILE_KG = 77.3, 68.5
+WARNING = ("The plate weighs 77.3 kg; the profile says 68.5 kg. Peaks use the plate's weight: update the profile "
+           "if it is out of date.")
+
+
+@pytest.fixture
+def source():
+    with MockSource(channels=4, rate_hz=RATE_HZ, adc="ideal") as plate:   # peaks as pushed
+        yield plate
+
+
+def heel_drop(peak_bw, bw_n, *, stand_s=2.0):
+    """Standing, then a 90 ms half-sine impact up to ``peak_bw`` body weights, then standing (N)."""
+    stand = np.full(int(stand_s * RATE_HZ), bw_n)
+    n = 7
+    pulse = bw_n + (peak_bw - 1.0) * bw_n * np.sin(np.pi * (np.arange(1, n + 1)) / (n + 1))
+    return np.concatenate([stand, pulse, stand])
+
+
+def play(source, plate, force_n, step_s=0.25):
+    """Push forces and let their time pass in steps, waiting until the plate has sampled them all."""
+    stamps = source.push_force(force_n)
+    cursor = plate.cursor(back_s=0)
+    target = plate.status()["stats"]["sets"] + len(stamps)
+    for _ in range(int(np.ceil(len(force_n) / RATE_HZ / step_s)) + 1):
+        source.advance(step_s)
+    for _ in range(200):
+        update = plate.wait_for_update(cursor, timeout_s=WAIT_S)
+        cursor = update.cursor
+        if update.stats["sets"] >= target:
+            return
+    raise AssertionError("the plate did not sample what was pushed")
+
+
+def wait_until_weighed(plate):
+    cursor = plate.cursor(back_s=0)
+    for _ in range(2000):
+        if plate.body_weight_n is not None:
+            return plate.body_weight_n
+        cursor = plate.wait_for_update(cursor, timeout_s=WAIT_S).cursor
+    raise AssertionError("the plate never weighed the person")
+
+
+def person_with_mass(db, mass_kg, name="Ann", **plan):
+    with Store(db) as store:
+        person_id = store.add_person(name, changed_by="test", birth_year=1950)
+        if mass_kg is not None:
+            store.add_body_mass(person_id, mass_kg, changed_by="test")
+        store.set_plan(person_id, changed_by="test", default=default_plan(), **plan)
+    return person_id
+
+
+def test_peaks_use_the_plates_weight_and_say_when_the_profile_disagrees(source, plate, db):
+    person_id = person_with_mass(db, PROFILE_KG)
+    bw_n = PLATE_KG * G
+    controller = SetController(plate, db, today=today)
+    heard = Heard()
+    controller.add_listener(heard)
+    play(source, plate, np.full(int(2 * RATE_HZ), bw_n))          # standing still: the plate weighs her
+    assert wait_until_weighed(plate) == pytest.approx(bw_n, rel=1e-3)
+    session_id = controller.start(person_id, "heel-drop")
+    info = controller.current()
+    assert info["body_weight"] == {"kg": PLATE_KG, "source": "plate", "plate_kg": PLATE_KG,
+                                   "profile_kg": PROFILE_KG, "warning": WARNING}
+    assert info["body_mass_kg"] == PLATE_KG
+    assert heard.kinds("set_started")[0]["body_weight"]["warning"] == WARNING
+    play(source, plate, heel_drop(2.4, bw_n))
+    (rep,) = heard.wait_for("rep")
+    # 2.4 times her plate weight; the profile's mass would have made it 2.4 x 77.3 / 68.5 = 2.71 BW
+    assert rep["event"]["peak_bw"] == pytest.approx(2.4, abs=0.05)
+    summary = controller.stop()
+    controller.close()
+    assert summary["body_weight"]["source"] == "plate"
+    with Store(db) as store:
+        session = store.session(session_id)
+        assert (session["body_mass_kg"], session["body_mass_source"], session["body_weight_warning"]) == (
+            PLATE_KG, "plate", WARNING)
+        assert session["body_weight_n"] == pytest.approx(PLATE_KG * G, rel=1e-3)
+        assert store.person_history(person_id)[0]["body_mass_source"] == "plate"
+        assert store.latest_body_mass(person_id) == PROFILE_KG                  # the profile is left to a person
+
+
+class StubPlate:
+    def __init__(self, body_weight_n, body_mass_kg=None):
+        self.body_weight_n, self.body_mass_kg = body_weight_n, body_mass_kg
+
+
+@pytest.mark.parametrize("plate_kg, profile_kg, expected", [
+    (77.3, 68.5, {"kg": 77.3, "source": "plate", "warning": WARNING}),
+    (70.0, 72.9, {"kg": 70.0, "source": "plate", "warning": None}),       # 2.9 kg, 4.1 %: within both
+    (50.0, 52.6, {"kg": 50.0, "source": "plate", "warning": "differ"}),   # 2.6 kg but 5.2 %: warned
+    (100.0, 96.5, {"kg": 100.0, "source": "plate", "warning": "differ"}),  # 3.5 %, but 3.5 kg: warned
+    (None, 68.5, {"kg": 68.5, "source": "profile", "warning": None}),     # nobody weighed yet
+    (77.3, None, {"kg": 77.3, "source": "plate", "warning": None}),
+    (None, None, {"kg": None, "source": None, "warning": None}),          # the set weighs the person itself
+])
+def test_the_body_weight_rule(plate_kg, profile_kg, expected):
+    from forceplate.live.sets import body_weight_at_start
+    got = body_weight_at_start(StubPlate(None if plate_kg is None else plate_kg * G), profile_kg)
+    assert (got["kg"], got["source"], got["plate_kg"], got["profile_kg"]) == (
+        expected["kg"], expected["source"], plate_kg, profile_kg)
+    if expected["warning"] == "differ":
+        assert got["warning"].startswith(f"The plate weighs {plate_kg:.1f} kg; the profile says {profile_kg:.1f} kg.")
+    else:
+        assert got["warning"] == expected["warning"]
+
+
+def test_a_plate_given_a_fixed_mass_has_not_weighed_anyone():
+    from forceplate.live.sets import body_weight_at_start
+    got = body_weight_at_start(StubPlate(80.0 * G, body_mass_kg=80.0), 68.5)
+    assert (got["kg"], got["source"], got["plate_kg"]) == (68.5, "profile", None)
+
+
+def test_a_simulated_person_whose_profile_is_wrong_reads_one_body_weight_standing(db):
+    from forceplate.storage.export import session_force
+    person_id = person_with_mass(db, PROFILE_KG)
+    source = SimulatedSource("heel-drops", clock=FakeClock(), seed=5, body_mass_kg=PLATE_KG)
+    heard = Heard()
+    with source, LivePlate(source) as plate:
+        controller = SetController(plate, db, today=today)
+        controller.add_listener(heard)
+        wait_until_weighed(plate)
+        session_id = controller.start(person_id, "heel-drop")
+        heard.wait_for("rep", 3)
+        controller.close()
+    info = heard.kinds("set_started")[0]
+    assert info["body_weight"]["source"] == "plate" and info["body_weight"]["kg"] == pytest.approx(PLATE_KG, abs=0.5)
+    assert info["body_weight"]["warning"].startswith("The plate weighs")
+    used_n = info["body_weight"]["kg"] * G
+    with Store(db) as store:
+        t_s, force_n = session_force(store, session_id)
+        on_plate = force_n[np.isfinite(force_n) & (force_n > 0.5 * used_n)]
+        assert np.median(on_plate) / used_n == pytest.approx(1.0, abs=0.02)     # the profile's: 1.13
+        for event in store.events(session_id):
+            assert event["peak_bw"] == pytest.approx(event["peak_n"] / used_n, rel=1e-3)

@@ -21,6 +21,7 @@ from ..device.frames import Frames
 from ..signal.calibration import counts_to_newtons
 from ..storage.store import LOADING_KINDS, not_counted_reason
 
+OVER_LIMIT_REASON = "Over today's impact limit"
 CHUNK_S = 1.0              # seconds of recording per raw chunk
 MAX_CHUNK_CLOCK_S = 1.0    # a chunk is committed at least this often on the source's clock, whatever the speed
 
@@ -103,6 +104,13 @@ def cell_names(source) -> list[str]:
     return [f"fz{i + 1}_n" for i in range(source.channels)]
 
 
+def is_impact(event: dict) -> bool:
+    """An impact or jump with a peak (a landing): one of the daily cap's impacts. A jump still in the air at
+    the end has none."""
+    return event.get("kind") in LOADING_KINDS and any(
+        isinstance(event.get(k), (int, float)) and np.isfinite(event.get(k)) for k in ("peak_n", "peak_bw"))
+
+
 class SessionWriter:
     """Writes one session to the store as it is recorded. Use from one thread (the store's).
 
@@ -121,7 +129,7 @@ class SessionWriter:
         self.events = 0          # reps that count
         self.thumps = 0
         self.not_counted = 0     # reps stored and shown that count for nothing (``counted`` false)
-        self.impacts = 0         # counted reps that load the skeleton (impacts, jumps): the daily cap's count
+        self.impacts = 0         # counted impacts and landings (with a peak): the daily cap's count
 
     @classmethod
     def start(cls, store, person_id: int, source, pipeline: ForcePipeline, *, source_spec: str | None = None):
@@ -187,7 +195,7 @@ class SessionWriter:
         self.events += len(counted)
         self.not_counted += len(kept) - len(counted)
         self.thumps += sum(1 for e in counted if e.get("thump") and e.get("kind") in LOADING_KINDS)
-        self.impacts += sum(1 for e in counted if e.get("kind") in LOADING_KINDS)
+        self.impacts += sum(1 for e in counted if is_impact(e))
         reported = []
         for event in events:             # in the analyser's order; withdrawals refer to earlier impacts
             if event.get("kind") != "withdrawn":
@@ -196,7 +204,7 @@ class SessionWriter:
             withdrawn = self.store.withdraw_event(self.session_id, event["t_peak_s"], event.get("reason") or "withdrawn")
             if withdrawn is not None and withdrawn.get("counted", True):
                 self.events -= 1
-                self.impacts -= 1 if withdrawn.get("kind") in LOADING_KINDS else 0
+                self.impacts -= 1 if is_impact(withdrawn) else 0
                 self.thumps -= 1 if withdrawn.get("thump") else 0
             elif withdrawn is not None:
                 self.not_counted -= 1
@@ -251,11 +259,16 @@ class Recorder:
     counts).
     exercise : str
         What the person was asked to do (:mod:`forceplate.signal.exercises`): the analysis applies its rules.
+    impact_limit : int, optional
+        At most this many impacts count in this recording (what today's daily impact cap leaves): a further
+        impact or landing is stored and shown with ``counted`` false (``not_counted_reason``
+        :data:`OVER_LIMIT_REASON`). :attr:`limit_reached` says when the limit is used up.
     """
 
     def __init__(self, store, source, person_id: int, *, source_spec: str | None = None, thump_bw=2.5,
                  min_peak_bw=1.3, body_mass_kg=None, max_s: float | None = None,
-                 skip_sets_before_start: bool = False, jump_note: str | None = None, exercise: str = "free"):
+                 skip_sets_before_start: bool = False, jump_note: str | None = None, exercise: str = "free",
+                 impact_limit: int | None = None):
         self.store = store
         self.source = source
         self.person_id = person_id
@@ -263,6 +276,7 @@ class Recorder:
         self.max_s = None if max_s is None else float(max_s)
         self.skip_sets_before_start = bool(skip_sets_before_start)
         self.jump_note = jump_note
+        self.impact_limit = None if impact_limit is None else max(0, int(impact_limit))
         self.pipeline = ForcePipeline(source, thump_bw=thump_bw, min_peak_bw=min_peak_bw,
                                       body_mass_kg=body_mass_kg, exercise=exercise)
         self.writer: SessionWriter | None = None
@@ -365,8 +379,22 @@ class Recorder:
             return frames
         return Frames(frames.t_ns[keep], frames.raw_counts[keep], frames.flags[keep])
 
+    @property
+    def limit_reached(self) -> bool:
+        """True once the counted impacts reach ``impact_limit``."""
+        return self.impact_limit is not None and self.writer.impacts >= self.impact_limit
+
     def _commit(self, events: list[dict]) -> list[dict]:
-        return self.writer.add_events([self._counted(e) for e in events])
+        events = [self._counted(e) for e in events]
+        if self.impact_limit is not None:           # never more impacts than today's cap leaves
+            impacts = self.writer.impacts
+            for i, event in enumerate(events):
+                if event.get("kind") in LOADING_KINDS and event.get("counted") and is_impact(event):
+                    if impacts >= self.impact_limit:
+                        events[i] = event | {"counted": False, "not_counted_reason": OVER_LIMIT_REASON}
+                    else:
+                        impacts += 1
+        return self.writer.add_events(events)
 
     def _counted(self, event: dict) -> dict:
         """The event with ``counted`` and ``not_counted_reason`` (a withdrawal as it is)."""
