@@ -288,3 +288,66 @@ def test_a_simulated_person_whose_profile_is_wrong_reads_one_body_weight_standin
         assert np.median(on_plate) / used_n == pytest.approx(1.0, abs=0.02)     # the profile's: 1.13
         for event in store.events(session_id):
             assert event["peak_bw"] == pytest.approx(event["peak_n"] / used_n, rel=1e-3)
+
+
+# -- the daily impact cap ----------------------------------------------------------------------------------
+
+def earlier_impacts_today(db, person_id, n):
+    """A set earlier today with ``n`` counted impacts (and a forbidden jump, which is no impact)."""
+    with Store(db) as store:
+        session_id = open_session(store, person_id)
+        store.add_events(session_id, [IMPACT | {"t_peak_s": 1.0 + i, "peak_bw": 2.0 + 0.1 * i} for i in range(n)]
+                         + [LANDED_JUMP | {"counted": False, "not_counted_reason": JUMP_NOTE}])
+        store.end_session(session_id)
+
+
+def test_no_impact_set_starts_once_the_cap_is_used_but_sit_to_stand_does(source, plate, db):
+    person_id = person_with_mass(db, 70.0, daily_impact_cap=3)
+    earlier_impacts_today(db, person_id, 3)
+    controller = SetController(plate, db, today=today)
+    try:
+        for exercise in ("heel-drop", "jump", "drop-landing", "free"):
+            with pytest.raises(SetError) as refused:
+                controller.start(person_id, exercise)
+            assert str(refused.value) == ("No impacts left today for Ann: 3 of 3 done (the daily limit). "
+                                          "Sit-to-stand is still possible.")
+        assert controller.state == "ready"
+        with Store(db) as store:
+            assert len(store.sessions()) == 1                                   # none was opened
+        controller.start(person_id, "sit-to-stand")
+        info = controller.current()
+        assert (info["daily_impact_cap"], info["impacts_left_today"], info["impacts_left"]) == (3, 0, 0)
+    finally:
+        controller.close()
+
+
+def test_a_set_ends_by_itself_when_its_impacts_reach_the_cap(db):
+    person_id = person_with_mass(db, 65.0, daily_impact_cap=5)
+    earlier_impacts_today(db, person_id, 2)                                   # 3 left
+    source = SimulatedSource("heel-drops", clock=FakeClock(), seed=7, body_mass_kg=65.0)
+    heard = Heard()
+    with source, LivePlate(source) as plate:
+        controller = SetController(plate, db, today=today)
+        controller.add_listener(heard)
+        session_id = controller.start(person_id, "heel-drop")
+        started = heard.kinds("set_started")[0]
+        assert (started["daily_impact_cap"], started["impacts_left_today"], started["impacts_left"]) == (5, 3, 3)
+        (ended,) = heard.wait_for("set_ended")
+        with pytest.raises(SetError, match="No impacts left today for Ann: 5 of 5 done"):
+            controller.start(person_id, "heel-drop")
+        controller.close()
+    kinds = [e["kind"] for e in heard.events]
+    assert kinds.index("cap_reached") < kinds.index("set_ended")
+    (cap,) = heard.kinds("cap_reached")
+    assert cap["session"] == session_id and "impact limit" in cap["message"]
+    assert ended["reason"] == "today's impact limit reached (5 impacts)" and ended["cap_reached"] is True
+    assert ended["reps"] == 3 and ended["impacts_left"] == 0
+    assert controller.last()["cap_reached"] is True
+    with Store(db) as store:
+        assert store.session(session_id)["events"] == 3
+        # any impact of the last batch past the cap is kept, shown, and not counted
+        over = [e for e in store.events(session_id) if not e["counted"]]
+        assert all(e["not_counted_reason"] == "Over today's impact limit" for e in over)
+        assert standing_of(store, person_id, today()).impacts_left_today == 0
+    rep_events = [r["event"] for r in heard.kinds("rep")]
+    assert sum(1 for e in rep_events if e["counted"]) == 3
