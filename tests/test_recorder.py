@@ -190,7 +190,8 @@ def test_an_impact_limit_counts_that_many_impacts_and_keeps_the_rest_uncounted(s
     impacts = [e for e in reported if e["kind"] == "impact"]
     assert len(impacts) >= 4
     assert [e["counted"] for e in impacts[:2]] == [True, True]
-    assert all(e["counted"] is False and e["not_counted_reason"] == OVER_LIMIT_REASON for e in impacts[2:])
+    assert all(e["counted"] is False and e["not_counted_reason"] == OVER_LIMIT_REASON and e["thump"] is None
+               for e in impacts[2:])
     assert recorder.limit_reached and recorder.impacts == 2
     assert summary["events"] == 2 and summary["not_counted"] == len(reported) - 2
     assert store.session(recorder.session_id)["events"] == 2

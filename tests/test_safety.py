@@ -351,3 +351,20 @@ def test_a_set_ends_by_itself_when_its_impacts_reach_the_cap(db):
         assert standing_of(store, person_id, today()).impacts_left_today == 0
     rep_events = [r["event"] for r in heard.kinds("rep")]
     assert sum(1 for e in rep_events if e["counted"]) == 3
+
+
+def test_select_tells_every_page_who_and_what(source, plate, db):
+    person_id = person_with_mass(db, 70.0)
+    controller = SetController(plate, db, today=today)
+    heard = Heard()
+    controller.add_listener(heard)
+    try:
+        controller.select(person_id, "sit-to-stand")
+        controller.select(person_id)                               # the exercise stays
+        controller.select(None)
+    finally:
+        controller.close()
+    assert heard.kinds("selected") == [
+        {"kind": "selected", "person_id": person_id, "exercise": "sit-to-stand"},
+        {"kind": "selected", "person_id": person_id, "exercise": "sit-to-stand"},
+        {"kind": "selected", "person_id": None, "exercise": "sit-to-stand"}]

@@ -262,7 +262,7 @@ class Recorder:
     impact_limit : int, optional
         At most this many impacts count in this recording (what today's daily impact cap leaves): a further
         impact or landing is stored and shown with ``counted`` false (``not_counted_reason``
-        :data:`OVER_LIMIT_REASON`). :attr:`limit_reached` says when the limit is used up.
+        :data:`OVER_LIMIT_REASON`), never a thump (``thump`` null, the verdict in ``thump_if_allowed``). :attr:`limit_reached` says when the limit is used up.
     """
 
     def __init__(self, store, source, person_id: int, *, source_spec: str | None = None, thump_bw=2.5,
@@ -391,7 +391,8 @@ class Recorder:
             for i, event in enumerate(events):
                 if event.get("kind") in LOADING_KINDS and event.get("counted") and is_impact(event):
                     if impacts >= self.impact_limit:
-                        events[i] = event | {"counted": False, "not_counted_reason": OVER_LIMIT_REASON}
+                        events[i] = event | {"counted": False, "not_counted_reason": OVER_LIMIT_REASON,
+                                             "thump": None, "thump_if_allowed": event.get("thump")}
                     else:
                         impacts += 1
         return self.writer.add_events(events)

@@ -16,9 +16,10 @@ Each set is one exercise (:mod:`forceplate.signal.exercises`; ``free`` when none
 session and given to the analysis. A set of an exercise the person may not do today (jumps or drop landings
 in the clinician-approved mode) does not start.
 
-Listeners (``add_listener``) hear, from the writer thread or the caller's: ``set_started``, ``rep``,
+Listeners (``add_listener``) hear, from the writer thread or the caller's: ``selected``, ``set_started``, ``rep``,
 ``withdrawn`` (the analysis took back a rep it had sent: ``{"kind": "withdrawn", "session", "event",
-"message"}``), ``jump_not_allowed``, ``set_ended`` and ``fault`` dicts. They must return quickly and not raise.
+"message"}``), ``jump_not_allowed``, ``cap_reached`` (``{"kind", "session", "message"}``: today's impact cap
+ends the set, just before its ``set_ended``), ``set_ended`` and ``fault`` dicts. They must return quickly and not raise.
 """
 from __future__ import annotations
 
@@ -138,10 +139,12 @@ class SetController:
 
     def select(self, person_id: int | None, exercise: str | None = None) -> None:
         """The person, and the exercise (unchanged when None), a ``toggle()`` starts a set of (the live
-        page's choice). Raises SetError for an exercise that is not one of forceplate.signal.exercises."""
+        page's choice). Raises SetError for an exercise that is not one of forceplate.signal.exercises.
+        Listeners hear ``{"kind": "selected", "person_id", "exercise"}`` (every open page follows)."""
         if exercise is not None:
             self.selected_exercise = _checked(exercise)
         self.selected_person_id = None if person_id is None else int(person_id)
+        self._notify({"kind": "selected", "person_id": self.selected_person_id, "exercise": self.selected_exercise})
 
     def start(self, person_id: int, exercise: str = FREE) -> int:
         """Start a set of ``exercise`` for ``person_id``; its session id. Raises SetError when one is recording,
