@@ -368,3 +368,14 @@ def test_select_tells_every_page_who_and_what(source, plate, db):
         {"kind": "selected", "person_id": person_id, "exercise": "sit-to-stand"},
         {"kind": "selected", "person_id": person_id, "exercise": "sit-to-stand"},
         {"kind": "selected", "person_id": None, "exercise": "sit-to-stand"}]
+
+
+# -- adherence of someone new ---------------------------------------------------------------------------
+
+def test_a_person_added_a_minute_ago_is_not_under_two_a_week(db):
+    person_id = person_with_mass(db, 70.0)
+    with Store(db) as store:
+        standing = standing_of(store, person_id, today())
+    assert standing.adherence.weeks_judged == (False, False, False, False)
+    assert standing.adherence.weeks_under_minimum == 0
+    assert standing.review.action == "stay"
