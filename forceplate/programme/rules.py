@@ -62,6 +62,11 @@ ADVANCE_ON_TARGET = 0.80         # >= 80 % of reps reached the target peak
 STEP_BACK_COMPLETION = 0.50      # < 50 % of planned sessions over two weeks: step back
 DAILY_IMPACT_CAP = 100           # impacts a day, at most
 MIN_SESSIONS_PER_WEEK = 2        # the minimum effective dose
+# Rest between two sets of a guided session (s). A project default, not a value from the sources above: long
+# enough to recover balance and breath before the next set of impacts, short enough to keep a session near
+# 15 minutes; bone responds better to loading split into bouts with rest between them (Robling et al. 2002,
+# J Bone Miner Res 17:1545, in rats, with rests of hours), which this short rest does not claim to reproduce.
+REST_BETWEEN_SETS_S = 60
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,20 @@ def review(plan: Plan, profile: Profile, history, today: date, added_on: date | 
     if index + 1 == len(LEVEL_NAMES):
         reasons.append("already at the advanced level")
     return Decision(plan.level, "stay", tuple(reasons), completion, on_target)
+
+
+def todays_prescription(plan: Plan, profile: Profile, today: date) -> dict:
+    """Today's guided session, set by set: for each exercise the level offers (as the plan sets it), in its
+    order, ``{"exercise", "allowed", "sets", "reps_per_set"}``: the level that applies today (beginner while
+    restricted) prescribes the lower bound of its sets and the upper bound of its reps per set (a person who
+    can do more reps is better served than one doing more sets of few; a stored plan holds no sets or reps
+    of its own yet, so the level's are today's). An exercise not allowed today (jumps, drop landings while restricted) is listed,
+    ``allowed`` false, with no sets."""
+    applies = LEVELS[effective_plan(plan, profile, today).level]
+    prescribed = prescribed_exercises(plan, profile, today)
+    names = list(LEVELS[plan.level].exercises) + [e for e in applies.exercises if e not in LEVELS[plan.level].exercises]
+    return [{"exercise": e, "allowed": e in prescribed, "sets": applies.sets[0] if e in prescribed else 0,
+             "reps_per_set": applies.reps_per_set[1]} for e in names]
 
 
 def impacts_done_today(history, today: date) -> int:
