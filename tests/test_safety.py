@@ -473,3 +473,24 @@ def test_with_no_impacts_left_the_plan_goes_on_with_sit_to_stand(source, plate, 
     assert plan["impacts_left_today"] == 0
     assert plan["next"] == {"exercise": "sit-to-stand", "set_number": 1}
     assert plan["today"]["reps"] == 3 and plan["today"]["sets"] == 1
+
+
+def test_a_live_rep_above_five_body_weights_carries_its_caution(source, plate, db):
+    person_id = person_with_mass(db, MASS_KG)
+    bw_n = MASS_KG * G
+    controller = SetController(plate, db, today=today)
+    heard = Heard()
+    controller.add_listener(heard)
+    try:
+        session_id = controller.start(person_id, "heel-drop")
+        play(source, plate, np.concatenate([heel_drop(5.4, bw_n), heel_drop(2.4, bw_n)]))
+        first, second = [r["event"] for r in heard.wait_for("rep", 2)]
+        controller.stop()
+    finally:
+        controller.close()
+    assert first["peak_bw"] == pytest.approx(5.4, abs=0.1)
+    assert (first["caution"], first["counted"], first["thump"]) == (True, True, True)    # a thump, with its caution
+    assert (second["caution"], second["counted"]) == (False, True)
+    assert 0.0 < first["t_peak_s"] < second["t_peak_s"] < 10.0                           # seconds into the set
+    with Store(db) as store:
+        assert [e["caution"] for e in store.events(session_id)] == [True, False]
