@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, url_for
 
 from ..live.sets import SetError
-from ..signal.exercises import EXERCISES, FREE
+from ..signal.exercises import EXERCISES, FREE, IMPACT_EXERCISES
 from ..storage.store import UnknownSession
 from . import get_store
 from .auth import signed_in_user
@@ -37,9 +37,15 @@ def _answer(body: dict, status: int = 200):
 
 
 def set_state() -> dict:
+    """What every live page agrees on: the set recording (or the last one), who is chosen, and that person's
+    plan for today (``plan``: see live.plan_for; of the person recording while a set records)."""
+    from .live import plan_for
     sets = _sets()
-    return {"state": sets.state, "fault": sets.fault, "current": sets.current(), "last": sets.last(),
-            "selected": sets.selected_person_id, "selected_exercise": sets.selected_exercise}
+    current = sets.current()
+    person_id = current["person_id"] if current else sets.selected_person_id
+    return {"state": sets.state, "fault": sets.fault, "current": current, "last": sets.last(),
+            "selected": sets.selected_person_id, "selected_exercise": sets.selected_exercise,
+            "plan": plan_for(sets, get_store(), person_id)}
 
 
 @bp.get("/api/set")
@@ -86,8 +92,24 @@ def start():
         return _answer({"error": "choose who is on the plate first"}, 400)
     if get_store().person(person_id) is None:
         return _answer({"error": "that person is not in the list: reload the page"}, 404)
+    sets = _sets()
+    seen = record_id(request.form.get("seen_selected") or "")
+    if (request.form.get("seen_selected") is not None and sets.selected_person_id is not None
+            and sets.selected_person_id != seen and person_id != sets.selected_person_id):
+        # another screen chose someone else since this page last heard: never record the wrong person
+        chosen = get_store().person(sets.selected_person_id) or {}
+        return _answer({"error": f"another screen has chosen {chosen.get('name', 'someone else')}: check who is "
+                                 "on the plate, then press Start set again",
+                        "selected": sets.selected_person_id}, 409)
+    if exercise in IMPACT_EXERCISES:
+        from .live import plan_for
+        plan = plan_for(sets, get_store(), person_id) or {}
+        if plan.get("impacts_left_today") is not None and plan["impacts_left_today"] <= 0:
+            return _answer({"error": f"no impacts left today for {plan.get('person', 'this person')}: the daily "
+                                     f"cap of {plan.get('daily_impact_cap')} is reached. Sit-to-stand is "
+                                     "still possible", "cap_reached": True}, 409)
     try:
-        _sets().start(person_id, exercise)
+        sets.start(person_id, exercise)
     except SetError as exc:
         return _answer({"error": str(exc)}, 409)
     current_app.logger.info("set of %s started for person %s by %s", exercise, person_id, signed_in_user())
