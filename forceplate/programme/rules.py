@@ -205,10 +205,14 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
     return Decision(plan.level, "stay", tuple(reasons), completion, on_target)
 
 
+def impacts_done_today(history, today: date) -> int:
+    """Impacts counted today (every rep with a peak in today's sessions; sit-to-stand reps are none)."""
+    return sum(len(s.peaks_bw) for s in history if s.day == today)
+
+
 def impacts_left_today(plan: Plan, history, today: date) -> int:
     """How many more impacts today's cap allows (never below 0)."""
-    done = sum(len(s.peaks_bw) for s in history if s.day == today)
-    return max(0, plan.daily_impact_cap - done)
+    return max(0, plan.daily_impact_cap - impacts_done_today(history, today))
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class Standing:
     dose: dict
     impacts_left_today: int
     body_mass_kg: float | None
+    impacts_done_today: int = 0
 
     @property
     def target_bw(self) -> float:
@@ -115,4 +116,5 @@ def standing_of(store, person_id: int, today: dt.date | None = None) -> Standing
         adherence=rules.adherence(plan, history, today),
         dose=rules.dose(history, today),
         impacts_left_today=rules.impacts_left_today(effective, history, today),
-        body_mass_kg=store.latest_body_mass(person_id))
+        body_mass_kg=store.latest_body_mass(person_id),
+        impacts_done_today=rules.impacts_done_today(history, today))
