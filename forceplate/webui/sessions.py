@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, url_for
 
 from ..live.sets import SetError
-from ..signal.exercises import EXERCISES, FREE, IMPACT_EXERCISES
+from ..signal.exercises import EXERCISES, FREE
 from ..storage.store import UnknownSession
 from . import get_store
 from .auth import signed_in_user
@@ -101,13 +101,6 @@ def start():
         return _answer({"error": f"another screen has chosen {chosen.get('name', 'someone else')}: check who is "
                                  "on the plate, then press Start set again",
                         "selected": sets.selected_person_id}, 409)
-    if exercise in IMPACT_EXERCISES:
-        from .live import plan_for
-        plan = plan_for(sets, get_store(), person_id) or {}
-        if plan.get("impacts_left_today") is not None and plan["impacts_left_today"] <= 0:
-            return _answer({"error": f"no impacts left today for {plan.get('person', 'this person')}: the daily "
-                                     f"cap of {plan.get('daily_impact_cap')} is reached. Sit-to-stand is "
-                                     "still possible", "cap_reached": True}, 409)
     try:
         sets.start(person_id, exercise)
     except SetError as exc:

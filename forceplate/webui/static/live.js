@@ -146,6 +146,16 @@
     return [end - TRACE_S, end];
   }
 
+  // A rep's marker: green for a counted thump (or a sit-to-stand on tempo), amber too soft, white unjudged,
+  // grey for one that does not count.
+  function markerStyle(ev, pending) {
+    var counted = pending ? !pendingIsJump(ev) : isCounted(ev);
+    var thump = !counted ? null : (pending ? pendingThump(ev) :
+      (ev.kind === "sit-to-stand" ? (ev.tempo ? ev.tempo === GOOD_TEMPO : null) : ev.thump));
+    var colour = !counted ? NOT_COUNTED_COLOUR : (thump === true ? "#2fd46b" : (thump === false ? "#ffb020" : "#ffffff"));
+    return { counted: counted, thump: thump, colour: colour };
+  }
+
   function drawOverlay(u) {
     var ctx = u.ctx;
     var px = uPlot.pxRatio;
@@ -168,12 +178,9 @@
     function marker(ev, pending) {
       var value = eventPeakDisplay(ev);
       if (ev.t_peak_s == null || value == null || ev.t_peak_s < x0 || ev.withdrawn) { return; }
-      var counted = pending ? !pendingIsJump(ev) : isCounted(ev);
-      var thump = !counted ? null : (pending ? pendingThump(ev) :
-        (ev.kind === "sit-to-stand" ? (ev.tempo ? ev.tempo === GOOD_TEMPO : null) : ev.thump));
+      var style = markerStyle(ev, pending), counted = style.counted, thump = style.thump, colour = style.colour;
       var x = u.valToPos(ev.t_peak_s, "x", true);
       var yv = u.valToPos(value, "y", true);
-      var colour = !counted ? NOT_COUNTED_COLOUR : (thump === true ? "#2fd46b" : (thump === false ? "#ffb020" : "#ffffff"));
       var lo = inBw() ? ev.peak_low_bw : ev.peak_low_n, hi = inBw() ? ev.peak_high_bw : ev.peak_high_n;
       var estimate = lo != null && hi != null;
       ctx.globalAlpha = pending ? 0.6 : 1;       // a provisional verdict: fainter, dashed, "..." after it
@@ -811,12 +818,12 @@
     var text = "";
     var last = sets.last;
     if (last && last.cap_reached && !sets.recording && last.session === sets.shown) {
-      text = "Set stopped: " + (last.reason && /cap/i.test(last.reason) ? last.reason :
-        "the daily cap of " + (last.daily_impact_cap || "") + " impacts is reached") + ".";
+      text = "Set stopped: " + (last.reason || "today's impact limit is reached") +
+        ". No more impacts today; sit-to-stand is still possible.";
     } else if (!sets.recording && sets.plan && sets.plan.impacts_left_today != null && sets.plan.impacts_left_today <= 0) {
       var exercise = $("set-exercise") ? $("set-exercise").value : "";
       if (exercise !== "sit-to-stand") {
-        text = "No impacts left today for " + sets.plan.person + " (daily cap " + sets.plan.daily_impact_cap +
+        text = "No impacts left today for " + sets.plan.person + " (daily limit " + sets.plan.daily_impact_cap +
           "): no more heel drops, jumps or landings today. Sit-to-stand is still possible.";
       }
     } else if (sets.recording && sets.info && sets.info.impacts_left === 0) {
@@ -1116,5 +1123,6 @@
 
   window.forceplateLive = { state: state, sets: sets, plot: function () { return plot; },
                             sounds: window.forceplateSound ? window.forceplateSound.log : [],
-                            yRange: yRange, dotHigh: dotHigh, isCounted: isCounted };   // for tests and curious physios
+                            yRange: yRange, dotHigh: dotHigh, isCounted: isCounted, markerStyle: markerStyle,
+                            handle: handle };   // for tests and curious physios
 }());
