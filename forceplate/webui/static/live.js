@@ -149,8 +149,9 @@
   // A rep's marker: green for a counted thump (or a sit-to-stand on tempo), amber too soft, white unjudged,
   // grey for one that does not count.
   function markerStyle(ev, pending) {
-    var counted = pending ? !pendingIsJump(ev) : isCounted(ev);
-    var thump = !counted ? null : (pending ? pendingThump(ev) :
+    var waiting = !pending && unsettled(ev);
+    var counted = pending ? !pendingIsJump(ev) : isCounted(ev) && !(waiting && ev.pushOff);
+    var thump = !counted || waiting ? null : (pending ? pendingThump(ev) :
       (ev.kind === "sit-to-stand" ? (ev.tempo ? ev.tempo === GOOD_TEMPO : null) : ev.thump));
     var colour = !counted ? NOT_COUNTED_COLOUR : (thump === true ? "#2fd46b" : (thump === false ? "#ffb020" : "#ffffff"));
     return { counted: counted, thump: thump, colour: colour };
@@ -331,8 +332,27 @@
 
   var GOOD_TEMPO = "fast up, slow down";
 
+  // In the clinician-approved mode a heel drop's verdict waits until the trace shows no take-off after it
+  // (SETTLE_S): a jump's push-off looks like a heel drop until the take-off, and must never read THUMP.
+  var SETTLE_S = 0.6;
+  function unsettled(ev) {
+    if (ev.settled || ev.withdrawn || ev.kind !== "impact" || !isCounted(ev) || ev.t_peak_s == null) { return false; }
+    if (!(sets.recording && sets.info && sets.info.restricted && sets.events.indexOf(ev) >= 0)) { return false; }
+    var limit = 0.25 * (sets.measuredAtStartN || state.bodyWeightN || 0);
+    for (var i = state.t.length - 1; i >= 0 && state.t[i] > ev.t_peak_s; i--) {
+      if (state.t[i] <= ev.t_peak_s + SETTLE_S && state.f[i] != null && state.f[i] < limit) { ev.pushOff = true; }
+    }
+    if (!ev.pushOff && state.latestT != null && state.latestT >= ev.t_peak_s + SETTLE_S) {
+      ev.settled = true;
+      sound(ev);
+      return false;
+    }
+    return true;
+  }
+
   function verdict(ev) {
     if (ev.withdrawn) { return { text: "withdrawn: a jump's push-off", cls: "none" }; }
+    if (unsettled(ev)) { return ev.pushOff ? { text: "NO JUMPS\u2026", cls: "nocount" } : { text: "checking\u2026", cls: "none" }; }
     if (!isCounted(ev)) { return { text: ev.note === JUMP_NOTE || /jump/i.test(ev.not_counted_reason || "") ? "NO JUMPS: not counted" : "NOT COUNTED", cls: "nocount" }; }
     if (ev.kind === "sit-to-stand") {
       if (!ev.tempo) { return { text: "rise " + (ev.rise_s != null ? ev.rise_s.toFixed(1) + " s" : "seen"), cls: "none" }; }
@@ -356,17 +376,21 @@
   // clinician-approved mode a landing after a flight will not count: never a provisional THUMP for it.
   function pendingThump(ev) {
     if (ev.peak_bw == null || pendingIsJump(ev)) { return null; }
+    if (restrictedSet() && (state.latestT == null || state.latestT < ev.t_peak_s + SETTLE_S)) { return null; }
     return sets.info && sets.recording ? ev.peak_bw >= thumpBw() : ev.thump;
   }
 
-  // In a restricted set: was the plate (nearly) empty in the second before this peak, a flight?
+  function restrictedSet() { return !!(sets.recording && sets.info && sets.info.restricted); }
+
+  // In a restricted set: was the plate (nearly) empty in the 1.5 s before this peak (a landing) or within
+  // SETTLE_S after it (a push-off)?
   function pendingIsJump(ev) {
-    if (!(sets.recording && sets.info && sets.info.restricted)) { return false; }
+    if (!restrictedSet()) { return false; }
     if (!state.bodyWeightN || ev.t_peak_s == null) { return false; }
     var limit = 0.25 * (sets.measuredAtStartN || state.bodyWeightN);
     for (var i = state.t.length - 1; i >= 0; i--) {
       var t = state.t[i];
-      if (t > ev.t_peak_s) { continue; }
+      if (t > ev.t_peak_s + SETTLE_S) { continue; }
       if (t < ev.t_peak_s - 1.5) { break; }
       if (state.f[i] != null && state.f[i] < limit) { return true; }
     }
@@ -445,7 +469,7 @@
       vd = verdict(ev);
     }
     v.textContent = vd.text + (pending ? "\u2026" : "");
-    v.className = "verdict verdict-" + vd.cls + (pending ? " provisional" : "");
+    v.className = "verdict verdict-" + vd.cls + (pending || /\u2026$/.test(vd.text) ? " provisional" : "");
     peak.classList.toggle("not-counted", !pending && !isCounted(ev));
     if (!pending && !isCounted(ev)) {
       why.textContent = "Not counted: " + notCountedReason(ev);
@@ -472,7 +496,7 @@
   }
 
   function repCounts(events) {
-    var counted = events.filter(isCounted);
+    var counted = events.filter(function (ev) { return isCounted(ev) && !unsettled(ev); });
     var notCounted = events.filter(function (ev) { return !ev.withdrawn && !isCounted(ev); }).length;
     return { reps: counted.length, notCounted: notCounted,
              thumps: counted.filter(function (ev) { return ev.kind !== "sit-to-stand" && ev.thump === true; }).length,
@@ -583,7 +607,9 @@
     if (setChanged) { newEvents = true; }
     state.events = sets.shown !== null ? sets.events : sets.plateEvents;
     var pendingChanged = updatePending(msg.pending);
-    if (newEvents || bwChanged) { showLastRep(); showReps(); } else if (pendingChanged) { showLastRep(); }
+    var waiting = sets.events.some(function (ev) { return ev.kind === "impact" && !ev.settled && unsettled(ev); });
+    if (newEvents || bwChanged || waiting || sets.wasWaiting) { showLastRep(); showReps(); } else if (pendingChanged) { showLastRep(); }
+    sets.wasWaiting = waiting;
     if (msg.status !== state.status) { state.status = msg.status; $("plate-status").textContent = msg.status; }
     state.stats = msg.stats;
     showStats();
@@ -717,14 +743,10 @@
     return null;
   }
 
-  // The set's counts: the server's, once it tells reps that do not count apart (``not_counted``); else this
-  // page's count of the set's events, which leaves them out.
+  // The set's counts: of the set's events as this page has them (every page gets them all), leaving out those
+  // that do not count and, in the clinician-approved mode, a heel drop not yet clear of being a push-off.
   function setCounts(info) {
-    var c = repCounts(sets.events);
-    if (info && info.not_counted != null) {
-      c.reps = info.reps || 0; c.thumps = info.thumps || 0; c.notCounted = info.not_counted;
-    }
-    return c;
+    return repCounts(sets.events);
   }
 
   // "Heel drops · set 1 of 2 · rep 7 of 10" while a set records; what comes next otherwise.
@@ -965,7 +987,7 @@
   /* ---- sound ---- */
 
   function sound(ev) {
-    if (!live || !window.forceplateSound || !isCounted(ev) || ev.kind === "sit-to-stand") { return; }
+    if (!live || !window.forceplateSound || !isCounted(ev) || ev.kind === "sit-to-stand" || unsettled(ev)) { return; }
     if (ev.thump === true) { window.forceplateSound.play("thump", ev.t_peak_s); }
     else if (ev.thump === false) { window.forceplateSound.play("soft", ev.t_peak_s); }
   }
