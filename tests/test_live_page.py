@@ -147,8 +147,11 @@ def test_the_daily_limit_ends_a_set_and_refuses_the_next_with_a_clear_message(br
         assert cap.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 20      # not small grey text
         expect(page.get_by_role("button", name="Start set")).to_be_visible()
         page.get_by_role("button", name="Start set").click()
-        expect(page.locator("#set-error")).to_contain_text("No impacts left today for Cal Example")
-        expect(page.locator("#cap-message")).to_contain_text("No impacts left today")
+        refusal = page.locator("#set-error")
+        expect(refusal).to_contain_text("No impacts left today for Cal Example")
+        expect(refusal).to_have_attribute("role", "alert")
+        assert refusal.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 20
+        expect(cap).to_contain_text("No more impacts today")
         assert page.evaluate("() => window.forceplateLive.sets.recording") is False
         assert page.console_errors == ["Failed to load resource: the server responded with a status of 409 "
                                        "(CONFLICT)"]

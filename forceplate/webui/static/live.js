@@ -405,7 +405,8 @@
   // whose final event is here. One that left the list without a final event was a push-off: dropped. During
   // a set, one whose plate event is final but not yet the set's waits a little for it.
   function updatePending(incoming) {
-    var showing = sets.shown === null || sets.recording;
+    // a sit-to-stand set has no impacts to judge: the plate's provisional ones are not shown in it
+    var showing = (sets.shown === null || sets.recording) && !(sets.recording && sets.info && sets.info.exercise === "sit-to-stand");
     var next = [];
     if (showing) {
       (incoming || []).forEach(function (p) {
