@@ -151,7 +151,7 @@
   function markerStyle(ev, pending) {
     var waiting = !pending && unsettled(ev);
     var counted = pending ? !pendingIsJump(ev) : isCounted(ev) && !(waiting && ev.pushOff);
-    var thump = !counted || waiting ? null : (pending ? pendingThump(ev) :
+    var thump = !counted || waiting || offTempo(ev) ? null : (pending ? pendingThump(ev) :
       (ev.kind === "sit-to-stand" ? (ev.tempo ? ev.tempo === GOOD_TEMPO : null) : ev.thump));
     var colour = !counted ? NOT_COUNTED_COLOUR : (thump === true ? "#2fd46b" : (thump === false ? "#ffb020" : "#ffffff"));
     return { counted: counted, thump: thump, colour: colour };
@@ -350,8 +350,14 @@
     return true;
   }
 
+  // A sit-to-stand set is judged by its tempo: an impact in it gets no impact verdict.
+  function offTempo(ev) {
+    return ev.kind !== "sit-to-stand" && sets.info && sets.info.exercise === "sit-to-stand" && sets.events.indexOf(ev) >= 0;
+  }
+
   function verdict(ev) {
     if (ev.withdrawn) { return { text: "withdrawn: a jump's push-off", cls: "none" }; }
+    if (offTempo(ev)) { return { text: "not a sit-to-stand", cls: "none" }; }
     if (unsettled(ev)) { return ev.pushOff ? { text: "NO JUMPS\u2026", cls: "nocount" } : { text: "checking\u2026", cls: "none" }; }
     if (!isCounted(ev)) { return { text: ev.note === JUMP_NOTE || /jump/i.test(ev.not_counted_reason || "") ? "NO JUMPS: not counted" : "NOT COUNTED", cls: "nocount" }; }
     if (ev.kind === "sit-to-stand") {
@@ -500,7 +506,7 @@
     var counted = events.filter(function (ev) { return isCounted(ev) && !unsettled(ev); });
     var notCounted = events.filter(function (ev) { return !ev.withdrawn && !isCounted(ev); }).length;
     return { reps: counted.length, notCounted: notCounted,
-             thumps: counted.filter(function (ev) { return ev.kind !== "sit-to-stand" && ev.thump === true; }).length,
+             thumps: counted.filter(function (ev) { return ev.kind !== "sit-to-stand" && !offTempo(ev) && ev.thump === true; }).length,
              tempo: counted.filter(function (ev) { return ev.tempo === GOOD_TEMPO; }).length,
              withdrawn: events.filter(function (ev) { return ev.withdrawn; }).length };
   }
@@ -988,7 +994,7 @@
   /* ---- sound ---- */
 
   function sound(ev) {
-    if (!live || !window.forceplateSound || !isCounted(ev) || ev.kind === "sit-to-stand" || unsettled(ev)) { return; }
+    if (!live || !window.forceplateSound || !isCounted(ev) || ev.kind === "sit-to-stand" || offTempo(ev) || unsettled(ev)) { return; }
     if (ev.thump === true) { window.forceplateSound.play("thump", ev.t_peak_s); }
     else if (ev.thump === false) { window.forceplateSound.play("soft", ev.t_peak_s); }
   }
