@@ -207,10 +207,15 @@
       ctx.textBaseline = "bottom";
       var label = (!counted ? "\u00d7 " : "") + (inBw() ? fmtBw(value, thump) : Math.round(value) + " N") +
         (pending ? "\u2026" : "");
-      var ty = Math.max(u.bbox.top + 24 * px, yv - 12 * px);
+      var ty = Math.max(u.bbox.top + 24 * px, yv - 12 * px), tx = x;
+      if (estimate) {                            // beside the range bar, not across it
+        ctx.textAlign = x > right - 80 * px ? "right" : "left";
+        tx = x + (ctx.textAlign === "left" ? 12 : -12) * px;
+        ty = yv + 8 * px;
+      }
       ctx.lineWidth = 4 * px;
-      ctx.strokeText(label, x, ty);
-      ctx.fillText(label, x, ty);
+      ctx.strokeText(label, tx, ty);
+      ctx.fillText(label, tx, ty);
       ctx.globalAlpha = 1;
     }
     state.events.forEach(function (ev) { marker(ev, false); });
