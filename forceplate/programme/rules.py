@@ -62,6 +62,11 @@ ADVANCE_ON_TARGET = 0.80         # >= 80 % of reps reached the target peak
 STEP_BACK_COMPLETION = 0.50      # < 50 % of planned sessions over two weeks: step back
 DAILY_IMPACT_CAP = 100           # impacts a day, at most
 MIN_SESSIONS_PER_WEEK = 2        # the minimum effective dose
+# Rest between two sets of a guided session (s). A project default, not a value from the sources above: long
+# enough to recover balance and breath before the next set of impacts, short enough to keep a session near
+# 15 minutes; bone responds better to loading split into bouts with rest between them (Robling et al. 2002,
+# J Bone Miner Res 17:1545, in rats, with rests of hours), which this short rest does not claim to reproduce.
+REST_BETWEEN_SETS_S = 60
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,20 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
     return Decision(plan.level, "stay", tuple(reasons), completion, on_target)
 
 
+def todays_prescription(plan: Plan, profile: Profile, today: date) -> list[dict]:
+    """Today's guided session, set by set: for each exercise the level offers (as the plan sets it), in its
+    order, ``{"exercise", "allowed", "sets", "reps_per_set"}``. The level that applies today (beginner while
+    restricted) prescribes the lower bound of its sets and the upper bound of its reps per set: the fewest
+    sets the level asks for, each as long as the level allows (a stored plan holds no sets or reps of its own
+    yet, so the level's are today's). An exercise not allowed today (jumps, drop landings while restricted) is
+    listed, ``allowed`` false, with no sets."""
+    applies = LEVELS[effective_plan(plan, profile, today).level]
+    prescribed = prescribed_exercises(plan, profile, today)
+    names = list(LEVELS[plan.level].exercises) + [e for e in applies.exercises if e not in LEVELS[plan.level].exercises]
+    return [{"exercise": e, "allowed": e in prescribed, "sets": applies.sets[0] if e in prescribed else 0,
+             "reps_per_set": applies.reps_per_set[1]} for e in names]
+
+
 def impacts_done_today(history, today: date) -> int:
     """Impacts counted today (every rep with a peak in today's sessions; sit-to-stand reps are none)."""
     return sum(len(s.peaks_bw) for s in history if s.day == today)
@@ -217,22 +236,38 @@ def impacts_left_today(plan: Plan, history, today: date) -> int:
 
 @dataclass(frozen=True)
 class Adherence:
-    """Sessions in each of the last 4 weeks (oldest first), whether the minimum dose was met, and a message."""
+    """Sessions in each of the last 4 weeks (oldest first), whether the minimum dose was met, and a message.
+
+    ``weeks_judged`` (oldest first, as ``sessions_per_week``): whether that week is a whole week since the
+    person was added; a week that is not is never "under 2 a week". ``weeks_meeting_minimum`` counts judged
+    weeks only."""
 
     sessions_per_week: tuple[int, ...]
     weeks_meeting_minimum: int
     days_since_last: int | None
     message: str | None
     restart_level: str | None      # where to resume after a break, None when no break
+    weeks_judged: tuple[bool, ...] = (True, True, True, True)
+
+    @property
+    def weeks_under_minimum(self) -> int:
+        """Judged weeks with fewer than the minimum sessions."""
+        return sum(1 for n, judged in zip(self.sessions_per_week, self.weeks_judged)
+                   if judged and n < MIN_SESSIONS_PER_WEEK)
 
 
-def adherence(plan: Plan, history, today: date) -> Adherence:
+def adherence(plan: Plan, history, today: date, added_on: date | None = None) -> Adherence:
     """Rolling 4-week adherence (>= 2 sessions in every week is the minimum effective dose) and messages
-    after a break: 2 and 4 weeks off (resume a level lower), 6 months off (restart at beginner)."""
-    weeks = []
+    after a break: 2 and 4 weeks off (resume a level lower), 6 months off (restart at beginner).
+
+    ``added_on`` (the day the person was added, when known): only the weeks that began after that day are
+    judged, so nobody added less than 7 days ago is "under 2 a week" (the day of being added is not a
+    whole day in the programme)."""
+    weeks, judged = [], []
     for k in range(3, -1, -1):
         end = today - timedelta(days=7 * k)
         weeks.append(len({s.day for s in _in_window(history, end, 7)}))
+        judged.append(added_on is None or end - timedelta(days=6) > added_on)
     last = max((s.day for s in history if s.day <= today), default=None)
     days_off = None if last is None else (today - last).days
     index = LEVEL_NAMES.index(plan.level)
@@ -246,7 +281,8 @@ def adherence(plan: Plan, history, today: date) -> Adherence:
     elif days_off is not None and days_off >= 14:
         restart = LEVEL_NAMES[max(0, index - 1)]
         message = f"Two weeks off: resume gently, one level lower ({restart})."
-    return Adherence(tuple(weeks), sum(w >= MIN_SESSIONS_PER_WEEK for w in weeks), days_off, message, restart)
+    return Adherence(tuple(weeks), sum(w >= MIN_SESSIONS_PER_WEEK for w, j in zip(weeks, judged) if j), days_off,
+                     message, restart, tuple(judged))
 
 
 def dose(history, today: date) -> dict:
