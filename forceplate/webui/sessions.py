@@ -45,7 +45,7 @@ def set_state() -> dict:
     person_id = current["person_id"] if current else sets.selected_person_id
     return {"state": sets.state, "fault": sets.fault, "current": current, "last": sets.last(),
             "selected": sets.selected_person_id, "selected_exercise": sets.selected_exercise,
-            "plan": plan_for(sets, get_store(), person_id)}
+            "plan": plan_for(sets, person_id)}
 
 
 @bp.get("/api/set")
