@@ -200,6 +200,7 @@ def test_two_open_pages_agree_on_who_records_and_what_happened_through_a_set(bro
         start_set(desk)
         expect(phone.locator("#who-recording")).to_have_text("Recording now: Ann Example \u00b7 Heel drops",
                                                              timeout=1500)
+        expect(phone.locator("#guide")).to_contain_text("Ann Example: Heel drops \u00b7 set 1 of 2 \u00b7 rep ")
         expect(phone.get_by_role("button", name="Start set")).to_be_hidden()      # no second set from here
         expect(phone.locator("#set-person")).to_be_disabled()
         desk.wait_for_function("() => window.forceplateLive.sets.events.length >= 3", timeout=LONG_WAIT_MS)

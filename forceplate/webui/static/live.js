@@ -772,7 +772,7 @@
       var setsPlanned = p.sets_planned || (pe ? pe.sets_planned : null);
       var repsPlanned = p.reps_planned || info.reps_per_set || (pe ? pe.reps_per_set : null);
       var c = setCounts(info);
-      var parts = [label];
+      var parts = [info.person + ": " + label];
       if (info.exercise !== "free" && setNumber && setsPlanned) { parts.push("set " + setNumber + " of " + setsPlanned); }
       parts.push("rep " + c.reps + (repsPlanned && info.exercise !== "free" ? " of " + repsPlanned : ""));
       return parts.join(" \u00b7 ");
