@@ -171,9 +171,9 @@
       ctx.setLineDash([]);
       ctx.fillStyle = "#2fd46b";
       ctx.font = "bold " + Math.round(16 * px) + "px system-ui, sans-serif";
-      ctx.textAlign = "right";
-      ctx.textBaseline = "bottom";
-      ctx.fillText((sets.info ? "target " : "thump ") + thumpBw().toFixed(1) + " BW", right - 6 * px, y - 4 * px);
+      ctx.textAlign = "left";             // at the left: the newest reps' labels are at the right
+      ctx.textBaseline = "top";
+      ctx.fillText((sets.info ? "target " : "thump ") + thumpBw().toFixed(1) + " BW", left + 6 * px, y + 4 * px);
     }
     var x0 = xRange()[0];
     function marker(ev, pending) {
