@@ -215,6 +215,8 @@ def test_two_open_pages_agree_on_who_records_and_what_happened_through_a_set(bro
         ended = [p.locator("#set-status").inner_text() for p in (desk, phone)]
         assert ended[0] == ended[1], ended
         expect(desk.locator("#summary")).to_be_visible()
+        for page in (desk, phone):               # the body weight the set used, and where it came from
+            expect(page.locator("#bw-detail")).to_contain_text(re.compile(r"this set uses \d+\.\d kg, "))
         expect(desk.locator("#summary-list")).to_contain_text("Reps on target")
         expect(desk.locator("#guide")).to_contain_text("Next for Ann Example: Heel drops \u00b7 set 2 of 2")
         expect(desk.locator("#rest-timer")).to_contain_text(re.compile(r"Rest \d:\d\d, then Heel drops set 2"))
@@ -307,10 +309,16 @@ def test_the_live_page_has_one_heading_big_targets_and_no_serious_accessibility_
         small = [s for s in small_targets(page) if not re.match(r'(a "(forceplate|Live|People|Settings)"|'
                                                                 r'button "Sign out")', s)]
         assert small == []
-        page.keyboard.press("Tab")                 # keyboard: the sound switch and the answer buttons are reachable
-        focusable = page.evaluate("""() => ['sound-toggle', 'pain-no', 'set-person'].map(id =>
-            document.getElementById(id).tabIndex >= 0 && !document.getElementById(id).disabled)""")
-        assert all(focusable)
+        # keyboard only: Tab reaches the sound switch, Enter turns it on; Tab reaches the answer to the question
+        reached = set()
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            focused = page.evaluate("() => document.activeElement && document.activeElement.id")
+            reached.add(focused)
+            if focused == "sound-toggle" and page.locator("#sound-toggle").get_attribute("aria-pressed") == "false":
+                page.keyboard.press("Enter")
+        assert {"sound-toggle", "pain-no", "set-person", "set-exercise", "start-set"} <= reached, reached
+        assert page.locator("#sound-toggle").get_attribute("aria-pressed") == "true"
 
 
 def test_a_sit_to_stand_set_shows_rise_and_lowering_against_the_tempo_never_an_impact_verdict(browser, tmp_path):
