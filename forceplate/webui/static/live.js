@@ -1,4 +1,6 @@
-/* The live page: force trace (uPlot), body weight, last rep and recent reps, fed by Server-Sent Events.
+/* The live page: force trace (uPlot), body weight, last rep and recent reps, fed by Server-Sent Events; the set
+   (who records, today's plan, counts, summaries, rest timer) as every open page shows it; sound (sound.js).
+   A rep that does not count (``counted: false``) is grey, said and left out of every count and sound.
    No inline scripts (the Content-Security-Policy forbids them); every value reaches the DOM as text. */
 (function () {
   "use strict";
@@ -17,7 +19,6 @@
   var PENDING_GRACE_MESSAGES = 30;   // during a set, a pending rep waits this long for the set's own event
 
   var state = {
-    plan: null,
     t: [], f: [],                    // seconds since the plate started; total force in N (null: invalid)
     events: [],
     pending: [],                     // impacts not final yet (provisional verdicts), shown until confirmed
