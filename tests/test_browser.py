@@ -4,22 +4,15 @@ The clinic password is set first with `forceplate set-password`; every page sign
 
 Never downloads a browser: Playwright drives /usr/bin/chromium (FORCEPLATE_CHROMIUM overrides it).
 
-Regenerate the README's screenshot (1280x800, reps shown) with:
-
-    .venv/bin/python tests/test_browser.py --screenshot docs/live-page.png
+The README's screenshots come from scripts/screenshots.py.
 """
-import json
-import os
 import re
-import sys
-import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 import browserkit
-from browserkit import PASSWORD, WAIT_MS, chromium, sign_in
+from browserkit import PASSWORD, WAIT_MS, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -248,29 +241,3 @@ def test_a_sit_to_stand_set_is_chosen_started_with_its_tempo_target_and_found_in
     expect(page.locator("#set-exercise")).to_have_value("sit-to-stand")
     assert page.console_errors == []
     assert page.foreign_requests == []
-
-
-def save_screenshot(path: Path, *, min_reps: int = 5, timeout_s: float = 60.0) -> None:
-    """Serve the simulated heel drops, add a person, start a set, wait for `min_reps` of its reps, and save
-    the page at 1280x800."""
-    with tempfile.TemporaryDirectory() as data_dir, serving(Path(data_dir), spec=SPEC) as url, \
-            chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        sign_in(page, url)
-        add_person(page, url, "Ann Example")
-        page.get_by_role("button", name="Start set").click()
-        page.wait_for_function("() => window.forceplateLive && "
-                               f"window.forceplateLive.sets.events.length >= {min_reps}",
-                               timeout=timeout_s * 1000)
-        page.wait_for_timeout(300)            # let the last frame render
-        path.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(path))
-        state = page.evaluate("() => ({reps: window.forceplateLive.state.events.length,"
-                              " bw: window.forceplateLive.state.bodyWeightN})")
-        print(json.dumps({"saved": str(path), **state}))
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "--screenshot":
-        sys.exit("usage: python tests/test_browser.py --screenshot docs/live-page.png")
-    save_screenshot(Path(sys.argv[2]))

@@ -35,6 +35,18 @@ def _plate():
     return current_app.extensions["forceplate"]
 
 
+def plan_for(sets, person_id) -> dict | None:
+    """Today's guided session for ``person_id`` (SetController.plan_for), or None for nobody or a person no
+    longer in the database."""
+    from ..live.sets import SetError
+    if person_id is None:
+        return None
+    try:
+        return sets.plan_for(int(person_id))
+    except SetError:
+        return None
+
+
 @bp.get("/")
 def page():
     from . import get_store
@@ -53,9 +65,14 @@ def page():
     choices = {p["id"]: [*exercises_of(store, p, today)[0], FREE] for p in people}
     offered = choices.get(selected) or list(EXERCISES)
     exercise = current["exercise"] if current else sets.selected_exercise
+    if exercise not in offered:
+        plan = plan_for(sets, selected)
+        upcoming = (plan or {}).get("next") or {}
+        exercise = upcoming.get("exercise") if upcoming.get("exercise") in offered else offered[0]
     return render_template("live.html", status=status, config=current_app.config, people=people,
                            selected=selected, recording=current is not None, choices=choices, offered=offered,
-                           selected_exercise=exercise if exercise in offered else offered[0], labels=LABELS)
+                           selected_exercise=exercise, labels=LABELS,
+                           recording_person=current["person"] if current else None)
 
 
 @bp.get("/live/stream")

@@ -37,9 +37,15 @@ def _answer(body: dict, status: int = 200):
 
 
 def set_state() -> dict:
+    """What every live page agrees on: the set recording (or the last one), who is chosen, and that person's
+    plan for today (``plan``: see live.plan_for; of the person recording while a set records)."""
+    from .live import plan_for
     sets = _sets()
-    return {"state": sets.state, "fault": sets.fault, "current": sets.current(), "last": sets.last(),
-            "selected": sets.selected_person_id, "selected_exercise": sets.selected_exercise}
+    current = sets.current()
+    person_id = current["person_id"] if current else sets.selected_person_id
+    return {"state": sets.state, "fault": sets.fault, "current": current, "last": sets.last(),
+            "selected": sets.selected_person_id, "selected_exercise": sets.selected_exercise,
+            "plan": plan_for(sets, person_id)}
 
 
 @bp.get("/api/set")
@@ -86,8 +92,17 @@ def start():
         return _answer({"error": "choose who is on the plate first"}, 400)
     if get_store().person(person_id) is None:
         return _answer({"error": "that person is not in the list: reload the page"}, 404)
+    sets = _sets()
+    seen = record_id(request.form.get("seen_selected") or "")
+    if (request.form.get("seen_selected") is not None and sets.selected_person_id is not None
+            and sets.selected_person_id != seen and person_id != sets.selected_person_id):
+        # another screen chose someone else since this page last heard: never record the wrong person
+        chosen = get_store().person(sets.selected_person_id) or {}
+        return _answer({"error": f"another screen has chosen {chosen.get('name', 'someone else')}: check who is "
+                                 "on the plate, then press Start set again",
+                        "selected": sets.selected_person_id}, 409)
     try:
-        _sets().start(person_id, exercise)
+        sets.start(person_id, exercise)
     except SetError as exc:
         return _answer({"error": str(exc)}, 409)
     current_app.logger.info("set of %s started for person %s by %s", exercise, person_id, signed_in_user())

@@ -133,7 +133,8 @@ class SetFeed:
             events = self.sets.events(self.session, self.count)
             self.count += len(events)
         return json_safe({"state": self.sets.state, "fault": self.sets.fault, "current": current, "last": last,
-                          "events": events})
+                          "events": events, "selected": {"person_id": getattr(self.sets, "selected_person_id", None),
+                                                         "exercise": getattr(self.sets, "selected_exercise", None)}})
 
 
 def stream_messages(plate, stopping, *, trace_s=10.0, interval_s=1 / 15, heartbeat_s=5.0, max_s=180.0,
@@ -145,14 +146,15 @@ def stream_messages(plate, stopping, *, trace_s=10.0, interval_s=1 / 15, heartbe
     a heartbeat comment after ``heartbeat_s`` of silence, and after ``max_s`` a ``bye`` event so the client
     reconnects (no stream lives forever). Ends within about ``interval_s`` of ``stopping`` being set
     (the server calls plate.wake_waiters() too). With ``sets`` (a SetController) every message carries
-    ``set``: the recording or last set and its events not sent before on this connection; a set's new rep
+    ``set``: the recording or last set, who is chosen (``selected``: person_id and exercise, so every open page
+    shows the same person) and the set's events not sent before on this connection; a set's new rep
     goes out at once, without waiting for the rest of the interval (a typed set's verdict is due within
     0.2 s of the peak).
     """
     news = threading.Event()              # a set's rep (or its start, end, a withdrawal): send now
 
     def on_set_event(event: dict) -> None:
-        if event.get("kind") in ("rep", "withdrawn", "set_started", "set_ended", "fault"):
+        if event.get("kind") in ("rep", "withdrawn", "set_started", "set_ended", "fault", "selected", "cap_reached"):
             news.set()
 
     if sets is not None:
