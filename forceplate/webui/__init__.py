@@ -115,8 +115,9 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
     app.extensions["forceplate.streams"] = live.StreamCount()
     for module in (live, api, people, history, sessions):
         app.register_blueprint(module.bp)
-    from . import doctor, settings
+    from . import doctor, exports, settings
     settings.init_app(app)
+    exports.init_app(app)
     doctor.init_app(app)
     return app
 
