@@ -129,12 +129,12 @@ def _tare_link():
 def tare():
     """Zero the empty plate from its next few seconds of readings (refused while a set records, with someone
     on the plate, or while another tare runs)."""
-    link = _tare_link()
     lock = current_app.extensions["forceplate.tare_lock"]
     if not lock.acquire(blocking=False):
-        flash("A tare is already running: wait for it to finish.", "plate")
+        flash("A tare is already running: wait for it to finish.", "plate-problem")
         return _back("plate")
     try:
+        link = _tare_link()
         done = link.tare()
         result = link.last_tare or ("done" if done else "refused")
     finally:
