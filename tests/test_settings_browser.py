@@ -59,12 +59,16 @@ def test_the_page_is_accessible_fits_and_its_controls_are_big_enough(settings_pa
 def test_the_tare_button_says_it_is_taring_then_reports(settings_page, site):
     page = settings_page
     page.goto(site + "/settings")
-    button = page.get_by_role("button", name="Tare now")
-    with page.expect_navigation():
-        button.click(no_wait_after=True)
-        # while the server takes its 3 s of readings the status line says so (the simulated person stands on
-        # the plate, so the report is a refusal that says why)
-        assert "keep the plate empty and still" in page.locator("#tare-status").inner_text(timeout=2000)
+    # what the status line says while the server takes its 3 s of readings, kept across the page's reload
+    page.evaluate("""() => {
+        const status = document.getElementById('tare-status');
+        new MutationObserver(() => sessionStorage.setItem('tare-status', status.textContent))
+            .observe(status, {childList: true, characterData: true, subtree: true});
+    }""")
+    with page.expect_navigation(url=re.compile(r"/settings#plate$"), timeout=20_000):
+        page.get_by_role("button", name="Tare now").click()
+    assert "Taring: keep the plate empty and still" in page.evaluate("() => sessionStorage.getItem('tare-status')")
+    # the simulated person stands on the plate, so the report is a refusal that says why
     assert page.url.endswith("/settings#plate")
     report = page.locator("#plate-problem, #plate-done")
     assert report.count() == 1
