@@ -128,3 +128,49 @@ def test_changing_the_password_by_keyboard_works_and_the_old_one_fails_afterward
         finally:
             page.context.close()
             other.context.close()
+
+
+def audit(page):
+    problems = {}
+    if page.locator("h1").count() != 1:
+        problems["headings"] = page.locator("h1").count()
+    for name, found in (("accessibility", axe_violations(page)), ("too wide", too_wide(page)),
+                        ("small targets", small_targets(page)), ("script errors", page.console_errors)):
+        if found:
+            problems[name] = found
+    return problems
+
+
+def test_the_first_start_page_is_accessible_fits_and_has_big_targets(browser, tmp_path):
+    with browserkit.serving(tmp_path / "data", SPEC, password=None) as served:
+        site = served.url.rstrip("/")
+        for viewport in sorted(VIEWPORTS):
+            page = open_page(browser, site, viewport)
+            try:
+                page.goto(site + "/")
+                assert page.url == site + "/setup"
+                assert audit(page) == {}, viewport
+                assert page.get_by_label("Setup code").is_visible() and page.get_by_label("New password again").is_visible()
+            finally:
+                page.context.close()
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_signing_in_works_by_keyboard_alone(browser, site, viewport):
+    page = open_page(browser, site, viewport)
+    try:
+        page.goto(site + "/settings")
+        assert audit(page) == {}
+        # the password field has the focus on arrival; Tab reaches "Show password" and then the button
+        assert page.evaluate("() => document.activeElement.id") == "password"
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Tab")
+        page.keyboard.press("Space")                                   # show the password
+        assert page.get_by_label("Clinic password").get_attribute("type") == "text"
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.textContent.trim()") == "Sign in"
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == site + "/settings"
+    finally:
+        page.context.close()
