@@ -77,6 +77,14 @@ def test_a_sets_reps_are_one_row_each_with_verdict_time_and_estimate(app, client
     assert jump["caution"] == "yes" and float(jump["height_flight_m"]) == 0.196 and float(jump["t_s"]) == 5.45
 
 
+def test_a_rep_that_does_not_count_says_why(app, client):
+    jump = JUMP | {"counted": False, "not_counted_reason": "a jump in the clinician-approved mode"}
+    _, session_id = record_set(app.config["DATABASE"], "Ann Example", [IMPACT, jump], exercise="heel-drop")
+    rows = table(client.get(f"/sessions/{session_id}/reps.csv"))
+    assert [(r["kind"], r["verdict"], r["counted"], r["not_counted_reason"]) for r in rows] == [
+        ("impact", "thump", "yes", ""), ("jump", "not counted", "no", "a jump in the clinician-approved mode")]
+
+
 def test_a_faster_replay_puts_reps_at_their_wall_clock_time(app, client):
     _, session_id = record_set(app.config["DATABASE"], "Ann Example", [IMPACT], speed=4.0)
     (row,) = table(client.get(f"/sessions/{session_id}/reps.csv"))

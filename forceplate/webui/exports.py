@@ -81,8 +81,9 @@ def rep_rows(session: dict, events: list[dict], withdrawn: list[dict]) -> list[d
         if was_withdrawn:
             counted, reason = False, event.get("withdrawn_reason") or "withdrawn"
         else:
-            counted = event.get("counted", True) is not False
-            reason = event.get("not_counted_reason") if not counted else None
+            reason = event.get("not_counted_reason")      # set by the recorder when a rep does not count
+            counted = event.get("counted") is not False and not reason
+            reason = None if counted else (reason or "not counted")
         row = {name: event.get(name) for name in REP_COLUMNS}
         row.update(
             rep=int(event["seq"]) + 1, exercise=session["exercise"], t_s=t_s,

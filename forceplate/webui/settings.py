@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import sqlite3
 import tempfile
@@ -181,7 +182,8 @@ def password():
     if problem:
         response = current_app.make_response(_render(status, password_error=problem))
         if status in (429, 503):
-            response.headers["Retry-After"] = "1" if status == 503 else "30"
+            wait_s = current_app.extensions["forceplate.auth"].throttle.wait_s(request.remote_addr or "unknown")
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait_s))) if status == 429 else "1"
         return response
     flash("The clinic password is changed. Every other browser is signed out and needs the new password.",
           "password")
@@ -246,4 +248,5 @@ def backup():
     response = send_file(handle, mimetype="application/vnd.sqlite3", as_attachment=True, download_name=name,
                          conditional=False, max_age=0)
     response.headers["Content-Length"] = str(size)
+    response.headers["Cache-Control"] = "no-store"         # health data: never cached
     return response
