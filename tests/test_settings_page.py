@@ -57,6 +57,17 @@ def add_people_and_sets(path, people=("Ann Example", "Bob Other")):
             store.end_session(session_id)
 
 
+def backup_files_open() -> int:
+    """How many backup temporary files this process holds open that are already unlinked (Linux)."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    return sum(1 for n in names if ".forceplate-backup-" in n and n.endswith(" (deleted)"))
+
+
 def sign_in_fresh(app, password):
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
@@ -98,11 +109,13 @@ def test_the_backup_is_a_whole_consistent_database_streamed_as_an_attachment(app
         writer.execute("ROLLBACK")
         writer.close()
     assert response.status_code == 200
-    assert response.is_streamed                                   # a file handed on, never read whole
+    # streamed from the temporary file itself, open and already unlinked, never a copy in memory
+    assert response.is_streamed and backup_files_open() == 1
     disposition = response.headers["Content-Disposition"]
     assert re.fullmatch(r"attachment; filename=forceplate-backup-\d{8}-\d{4}\.sqlite3", disposition), disposition
     data = response.get_data()
     response.close()                                              # as a WSGI server does once it is sent
+    assert backup_files_open() == 0
     assert int(response.headers["Content-Length"]) == len(data) and response.headers["Cache-Control"] == "no-store"
     copy = tmp_path / "downloaded.sqlite3"
     copy.write_bytes(data)
