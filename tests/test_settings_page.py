@@ -147,6 +147,22 @@ def test_the_backup_needs_sign_in_a_post_and_the_csrf_token(app, client):
     assert client.post("/settings/backup", data={}).status_code == 400
 
 
+def test_a_backup_that_would_eat_the_room_recording_needs_is_refused_and_says_why(tmp_path):
+    app = make_app(tmp_path, source=SimulatedSource("standing", clock=FakeClock()), MIN_FREE_DISK_MB=10 ** 12)
+    add_people_and_sets(app.config["DATABASE"])
+    client = signed_in(app)
+    response = client.post("/settings/backup", data={"csrf_token": token(client)})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/settings#backup")
+    assert "There is not room for a backup on the data disk" in text(client.get("/settings"))
+    assert not [n for n in os.listdir(os.path.dirname(app.config["DATABASE"])) if n.startswith(".forceplate-backup-")]
+
+
+def test_one_backup_is_made_at_a_time(app, client):
+    with app.extensions["forceplate.backup_lock"]:
+        response = client.post("/settings/backup", data={"csrf_token": token(client)})
+    assert response.status_code == 303 and "A backup is being made right now" in text(client.get("/settings"))
+
+
 # -- the clinic password ---------------------------------------------------------------------------------------
 
 def change(client, current, new, again=None):

@@ -118,6 +118,7 @@ def session_reps(session_id):
         abort(404, description=f"there is no session number {session_id}")
     rows = rep_rows(session, store.events(session_id), store.withdrawn_events(session_id))
     body = _csv_line(REP_COLUMNS) + "".join(_csv_line(row[c] for c in REP_COLUMNS) for row in rows)
+    current_app.logger.info("the reps of session %d exported as CSV", session_id)
     return _attachment(body, f"session-{session_id}-reps.csv")
 
 

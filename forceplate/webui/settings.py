@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import math
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -40,6 +41,7 @@ def init_app(app) -> None:
     # The page was people.settings; a template still naming it gets the same URL (built, never matched).
     app.add_url_rule("/settings", endpoint="people.settings", build_only=True)
     app.extensions["forceplate.tare_lock"] = threading.Lock()
+    app.extensions["forceplate.backup_lock"] = threading.Lock()      # one copy made at a time
 
 
 def stored_thump_bw(database) -> float | None:
@@ -219,27 +221,54 @@ def backup_to(database, target) -> None:
         source.close()
 
 
+def _no_room_for_a_copy(database, folder) -> str | None:
+    """Why a copy of the database would not fit on the data disk beside what recording needs, or None.
+
+    The copy lives there until it is sent; a set does not start below ``MIN_FREE_DISK_MB`` (live/sets.py), so a
+    backup never takes the room a set needs."""
+    size = sum(os.path.getsize(p) for p in (database, database + "-wal") if os.path.exists(p))
+    floor = float(current_app.config["MIN_FREE_DISK_MB"]) * 1e6
+    free = shutil.disk_usage(folder).free
+    if free - size < floor:
+        return (f"There is not room for a backup on the data disk: the copy needs {size / 1e6:.0f} MB and "
+                f"{floor / 1e6:.0f} MB must stay free for recording ({free / 1e6:.0f} MB free). Free some space "
+                "first.")
+    return None
+
+
 @bp.post("/settings/backup")
 def backup():
     """The whole database as one SQLite file, streamed from a private temporary file beside it (never held in
     memory; the file is unlinked as soon as it is open). Logged: it is a bulk read of health data."""
     database = current_app.config["DATABASE"]
     folder = os.path.dirname(os.path.abspath(database))
-    _remove_leftovers(folder)
-    fd, path = tempfile.mkstemp(prefix=BACKUP_PREFIX, suffix=".sqlite3", dir=folder)     # 0600
-    os.close(fd)
-    try:
-        backup_to(database, path)               # into the empty private file: SQLite takes it as a new database
-        handle = open(path, "rb")
-    except (OSError, sqlite3.Error) as exc:
-        log.error("a database backup failed: %s", exc)
-        flash(f"The backup could not be made: {exc}. Check the free space on the data disk.", "backup-problem")
+    lock = current_app.extensions["forceplate.backup_lock"]
+    if not lock.acquire(blocking=False):
+        flash("A backup is being made right now: try again in a moment.", "backup-problem")
         return _back("backup")
-    finally:
+    try:
+        _remove_leftovers(folder)
+        problem = _no_room_for_a_copy(database, folder)
+        if problem:
+            log.warning("a database backup was refused: %s", problem)
+            flash(problem, "backup-problem")
+            return _back("backup")
+        fd, path = tempfile.mkstemp(prefix=BACKUP_PREFIX, suffix=".sqlite3", dir=folder)     # 0600
+        os.close(fd)
         try:
-            os.unlink(path)                      # open or not, the file goes: the open handle still reads it
-        except FileNotFoundError:
-            pass
+            backup_to(database, path)           # into the empty private file: SQLite takes it as a new database
+            handle = open(path, "rb")
+        except (OSError, sqlite3.Error) as exc:
+            log.error("a database backup failed: %s", exc)
+            flash(f"The backup could not be made: {exc}. Check the free space on the data disk.", "backup-problem")
+            return _back("backup")
+        finally:
+            try:
+                os.unlink(path)                  # open or not, the file goes: the open handle still reads it
+            except FileNotFoundError:
+                pass
+    finally:
+        lock.release()
     size = os.fstat(handle.fileno()).st_size
     now = dt.datetime.now().astimezone()
     name = f"forceplate-backup-{now:%Y%m%d-%H%M}.sqlite3"
