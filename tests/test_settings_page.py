@@ -248,6 +248,16 @@ def test_the_thump_threshold_asks_to_confirm_then_is_saved_logged_and_used_at_th
     assert restarted.extensions["forceplate"].thump_bw == 3.2
 
 
+@pytest.mark.parametrize("saved", [{"value": 0.0}, {"value": "lots"}, {"value": 99}, "3.0", {"no value": 1}])
+def test_a_saved_thump_threshold_that_is_not_usable_leaves_the_configured_one(tmp_path, saved):
+    (tmp_path / "instance").mkdir(mode=0o700)
+    with Store(tmp_path / "instance" / "forceplate.db") as store:
+        store.set_setting(THUMP_SETTING, saved)
+    started = create_app({"TESTING": True, "THUMP_BW": 2.7}, source=SimulatedSource("standing", clock=FakeClock()),
+                         instance_path=tmp_path / "instance")
+    assert started.extensions["forceplate"].thump_bw == 2.7
+
+
 @pytest.mark.parametrize("value, says", [("", "Please enter the thump threshold"),
                                          ("lots", "must be a number"), ("1.0", "between 1.3 and 8"),
                                          ("12", "between 1.3 and 8"), ("nan", "must be")])

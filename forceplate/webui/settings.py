@@ -55,9 +55,13 @@ def stored_thump_bw(database) -> float | None:
     finally:
         store.close()
     try:
-        return float(value["value"]) if isinstance(value, dict) else None
+        saved = float(value["value"]) if isinstance(value, dict) else None
     except (KeyError, TypeError, ValueError):
+        saved = math.nan
+    if saved is not None and not TARGET_RANGE_BW[0] <= saved <= TARGET_RANGE_BW[1]:     # NaN too
+        log.warning("the saved thump threshold %r is not usable: the configured one applies", value)
         return None
+    return saved
 
 
 def _user() -> str:
