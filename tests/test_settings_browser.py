@@ -149,6 +149,7 @@ def test_the_first_start_page_is_accessible_fits_and_has_big_targets(browser, tm
             try:
                 page.goto(site + "/")
                 assert page.url == site + "/setup"
+                assert page.locator("h1").all_inner_texts() == ["Welcome: choose the clinic password"]
                 assert audit(page) == {}, viewport
                 assert page.get_by_label("Setup code").is_visible() and page.get_by_label("New password again").is_visible()
             finally:
@@ -172,5 +173,14 @@ def test_signing_in_works_by_keyboard_alone(browser, site, viewport):
         with page.expect_navigation():
             page.keyboard.press("Enter")
         assert page.url == site + "/settings"
+    finally:
+        page.context.close()
+
+
+def test_the_sign_in_page_is_headed_by_what_it_is_for(browser, site):
+    page = open_page(browser, site, "phone")
+    try:
+        page.goto(site + "/login")
+        assert page.locator("h1").all_inner_texts() == ["Sign in"]
     finally:
         page.context.close()
