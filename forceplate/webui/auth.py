@@ -5,9 +5,9 @@ atomically). With no password yet, every page leads to ``/setup``, which wants t
 serve`` printed, so nobody else on the LAN can claim the plate first; after ``setup_code_max_failures`` wrong
 codes in all it is replaced by a new one, logged the same way. ``forceplate set-password`` sets or
 changes it from a terminal. Changing the password ends every session (each carries the password's
-``generation``); changing it from the Settings page (:func:`change_password`: the current password, then the new
-one twice, counted and limited as sign-in is) keeps only the browser that changed it signed in. Every POST/PUT/PATCH/DELETE carries the session's CSRF token (form field ``csrf_token`` or
-header ``X-CSRF-Token``). Everything needs a signed-in session except the login and setup pages, static
+``generation``); changing it on the Settings page (:func:`change_password`: the current password, counted and
+limited as a sign-in is, then the new one twice) keeps only the browser that changed it signed in. Every
+POST/PUT/PATCH/DELETE carries the session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``). Everything needs a signed-in session except the login and setup pages, static
 files and ``/healthz``.
 
 Guessing and exhaustion before sign-in: every try (password, setup code, clinician PIN) counts as a failure
