@@ -7,8 +7,8 @@ codes in all it is replaced by a new one, logged the same way. ``forceplate set-
 changes it from a terminal. Changing the password ends every session (each carries the password's
 ``generation``); changing it on the Settings page (:func:`change_password`: the current password, counted and
 limited as a sign-in is, then the new one twice) keeps only the browser that changed it signed in. Every
-POST/PUT/PATCH/DELETE carries the session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``). Everything needs a signed-in session except the login and setup pages, static
-files and ``/healthz``.
+POST/PUT/PATCH/DELETE carries the session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``).
+Everything needs a signed-in session except the login and setup pages, static files and ``/healthz``.
 
 Guessing and exhaustion before sign-in: every try (password, setup code, clinician PIN) counts as a failure
 *before* it is checked, per address and in all (``login_max_failures_all_per_min``, then everyone waits, longer
