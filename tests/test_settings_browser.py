@@ -151,7 +151,8 @@ def test_the_first_start_page_is_accessible_fits_and_has_big_targets(browser, tm
                 assert page.url == site + "/setup"
                 assert page.locator("h1").all_inner_texts() == ["Welcome: choose the clinic password"]
                 assert audit(page) == {}, viewport
-                assert page.get_by_label("Setup code").is_visible() and page.get_by_label("New password again").is_visible()
+                assert page.get_by_label("Setup code").is_visible()
+                assert page.get_by_label("New password again").is_visible()
             finally:
                 page.context.close()
 

@@ -82,7 +82,8 @@ def test_the_page_has_one_h1_and_a_heading_for_every_section(client):
     assert len(re.findall(r"<h1\b", page)) == 1
     headings = re.findall(r"<h2 [^>]*>([^<]+)</h2>", page)
     assert headings == ["Plate", "Thump threshold", "Clinic password", "Clinician PIN", "Backup"]
-    assert {"Tare (zero the empty plate)", "Calibration", "Plate self-check"} <= set(re.findall(r"<h3 [^>]*>([^<]+)</h3>", page))
+    subheadings = set(re.findall(r"<h3 [^>]*>([^<]+)</h3>", page))
+    assert {"Tare (zero the empty plate)", "Calibration", "Plate self-check"} <= subheadings
 
 
 def test_every_form_on_the_page_carries_the_csrf_token(client):
@@ -166,8 +167,9 @@ def test_one_backup_is_made_at_a_time(app, client):
 # -- the clinic password ---------------------------------------------------------------------------------------
 
 def change(client, current, new, again=None):
-    return client.post("/settings/password", data={"csrf_token": token(client), "current_password": current,
-                                                   "new_password": new, "new_password2": new if again is None else again})
+    return client.post("/settings/password", data={
+        "csrf_token": token(client), "current_password": current, "new_password": new,
+        "new_password2": new if again is None else again})
 
 
 def test_changing_the_password_signs_every_other_browser_out_and_keeps_this_one(app, client):

@@ -87,7 +87,8 @@ def rep_rows(session: dict, events: list[dict], withdrawn: list[dict]) -> list[d
         row = {name: event.get(name) for name in REP_COLUMNS}
         row.update(
             rep=int(event["seq"]) + 1, exercise=session["exercise"], t_s=t_s,
-            time=None if t_s is None else (started + dt.timedelta(seconds=t_s / speed)).isoformat(timespec="milliseconds"),
+            time=None if t_s is None else
+            (started + dt.timedelta(seconds=t_s / speed)).isoformat(timespec="milliseconds"),
             verdict=verdict(event, counted), counted=counted, not_counted_reason=reason,
             session=session["id"], session_started=session["started_at"])
         rows.append(row)
