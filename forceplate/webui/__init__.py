@@ -88,16 +88,22 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
     app.debug = False
     _load_secret_key(app)
 
+    app.config.setdefault("DATABASE", os.path.join(app.instance_path, "forceplate.db"))
+    os.makedirs(os.path.dirname(os.path.abspath(app.config["DATABASE"])), mode=0o700, exist_ok=True)
     if plate is None:
         from ..device.sources import open_source
         from ..live.plate import LivePlate
+        from .settings import stored_thump_bw
+        saved_thump_bw = stored_thump_bw(app.config["DATABASE"])     # chosen on the Settings page
+        if saved_thump_bw is not None:
+            log.info("thump threshold of reps outside a set: %g body weights (saved on the Settings page)",
+                     saved_thump_bw)
+            app.config["THUMP_BW"] = saved_thump_bw
         plate = LivePlate(open_source(source), thump_bw=float(app.config["THUMP_BW"]),
                           min_peak_bw=float(app.config["MIN_PEAK_BW"]),
                           history_s=float(app.config["HISTORY_S"]))
     app.extensions["forceplate"] = plate
     app.extensions["forceplate.stopping"] = threading.Event()
-    app.config.setdefault("DATABASE", os.path.join(app.instance_path, "forceplate.db"))
-    os.makedirs(os.path.dirname(os.path.abspath(app.config["DATABASE"])), mode=0o700, exist_ok=True)
     from ..live.sets import SetController
     app.extensions["forceplate.sets"] = SetController(plate, app.config["DATABASE"],
                                                       source_spec=getattr(plate.source, "name", None),
@@ -115,7 +121,9 @@ def create_app(test_config=None, *, source=None, plate=None, instance_path=None)
     app.extensions["forceplate.streams"] = live.StreamCount()
     for module in (live, api, people, history, sessions):
         app.register_blueprint(module.bp)
-    from . import doctor
+    from . import doctor, exports, settings
+    settings.init_app(app)
+    exports.init_app(app)
     doctor.init_app(app)
     return app
 

@@ -5,9 +5,10 @@ atomically). With no password yet, every page leads to ``/setup``, which wants t
 serve`` printed, so nobody else on the LAN can claim the plate first; after ``setup_code_max_failures`` wrong
 codes in all it is replaced by a new one, logged the same way. ``forceplate set-password`` sets or
 changes it from a terminal. Changing the password ends every session (each carries the password's
-``generation``). Every POST/PUT/PATCH/DELETE carries the session's CSRF token (form field ``csrf_token`` or
-header ``X-CSRF-Token``). Everything needs a signed-in session except the login and setup pages, static
-files and ``/healthz``.
+``generation``); changing it on the Settings page (:func:`change_password`: the current password, counted and
+limited as a sign-in is, then the new one twice) keeps only the browser that changed it signed in. Every
+POST/PUT/PATCH/DELETE carries the session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``).
+Everything needs a signed-in session except the login and setup pages, static files and ``/healthz``.
 
 Guessing and exhaustion before sign-in: every try (password, setup code, clinician PIN) counts as a failure
 *before* it is checked, per address and in all (``login_max_failures_all_per_min``, then everyone waits, longer
@@ -468,6 +469,46 @@ def _page(template: str, status: int = 200, *, retry_after_s: float | None = Non
     if retry_after_s:
         response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
     return response
+
+
+def change_password(current: str, new: str, again: str) -> tuple[int, str | None]:
+    """Change the clinic password for the signed-in browser: ``(status, problem)``; problem None when changed.
+
+    The new password must meet :func:`password_problem`; the current one is checked as a sign-in is (one
+    hash at a time, every try counted per address and in all before it is checked), so a browser left signed
+    in cannot be used to guess it. Afterwards every other session is over (a new ``generation``) and this
+    browser gets a fresh session, with a new CSRF token.
+    """
+    auth = _auth()
+    client, user, old_sid = _client(), signed_in_user() or CLINIC_USER, session.get("sid")
+    problem = password_problem(new if isinstance(new, str) else "", again if isinstance(again, str) else "")
+    if problem:
+        return 400, problem
+    wait_s = auth.throttle.wait_s(client)
+    if wait_s:
+        return 429, too_many_tries(wait_s)
+    with auth.hash_slot() as free:
+        if not free:
+            return 503, BUSY_MESSAGE
+        wait_s = auth.throttle.attempt(client)       # counted before the check: see LoginThrottle
+        if wait_s:
+            return 429, too_many_tries(wait_s)
+        is_right = auth.password_file.check(current if isinstance(current, str) else "")
+        if is_right:
+            auth.throttle.succeeded(client)
+            if _equal(current, new):
+                return 400, "The new password is the same as the current one. Please choose another."
+            auth.password_file.set(new)
+    if not is_right:
+        wait_s = auth.throttle.wait_s(client)
+        log.info("wrong current password from %s when changing the password", client)
+        if wait_s:
+            return 429, "Wrong current password. " + too_many_tries(wait_s)
+        return 401, "Wrong current password. Please try again."
+    log.warning("the clinic password was changed by %s from %s: every other browser is signed out", user, client)
+    auth.end_session(old_sid, current_app.permanent_session_lifetime.total_seconds())
+    _start_session(auth)
+    return 200, None
 
 
 @bp.get("/healthz")

@@ -46,4 +46,4 @@ def run_checks():
     checks.append(doctor.Check("empty plate, noise and the ball drops", "skip", "not run from the browser",
                                "Run `forceplate doctor` on the Pi (with the service stopped) for the full check."))
     doctor.save_report(data_folder(), doctor.report_json(checks, source=source.name, started=started))
-    return redirect(url_for("people.settings") + "#doctor", code=303)
+    return redirect(url_for("settings.page") + "#doctor", code=303)

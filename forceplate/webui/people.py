@@ -104,30 +104,6 @@ def check_pin(store, raw) -> str | None:
     return None
 
 
-@bp.route("/settings", methods=["GET", "POST"])
-def settings():
-    store = get_store()
-    is_set = pin_is_set(store)
-    errors, saved = {}, False
-    if request.method == "POST":
-        form = forms.Form(request.form)
-        if is_set:
-            problem = check_pin(store, request.form.get("old_pin"))
-            if problem:
-                errors["old_pin"] = problem
-        new = form.read("pin", forms.pin)
-        if new is not None and request.form.get("pin2", "").strip() != new:
-            form.errors["pin2"] = "The two PINs are not the same. Please type them again."
-        errors |= form.errors
-        if not errors:
-            store.set_setting(PIN_SETTING, {"hash": generate_password_hash(new, method=HASH_METHOD),
-                                            "set_by": _user(), "set_at": dt.datetime.now(dt.timezone.utc).isoformat()})
-            current_app.logger.info("the clinician PIN was %s by %s", "changed" if is_set else "set", _user())
-            is_set, saved = True, True
-    status = 400 if errors else 200
-    return render_template("settings.html", pin_is_set=is_set, errors=errors, saved=saved), status
-
-
 # -- people --------------------------------------------------------------------------------------------------
 
 @bp.get("/people")
