@@ -134,12 +134,12 @@ def test_a_recent_fracture_puts_the_person_in_clinician_approved_mode_with_the_r
                                                         "site": "wrist"})
     assert response.status_code == 303
     page = text(client.get("/people/1"))
-    assert "Clinician-approved mode: no jumps or drop landings, beginner targets, until approved." in page
+    assert "Waiting for clinician approval: no jumps or drop landings, beginner targets." in page
     assert f"A fracture on {recent}, within the last 6 months" in page
     with store_of(app) as store:
         assert store.fractures(1) == [{"occurred_on": recent, "site": "wrist", "is_vertebral": 0}]
         assert store.audit_log(1)[-1]["action"] == "fracture"
-    assert "Clinician-approved mode" in text(client.get("/people"))
+    assert "Waiting for clinician approval: no jumps" in text(client.get("/people"))
 
 
 @pytest.mark.parametrize("when, message", [
@@ -216,8 +216,8 @@ def test_approval_with_the_pin_lifts_the_restriction_and_is_audited(client, app)
     restricted_person(client)
     assert approve(client).status_code == 303
     page = text(client.get("/people/1"))
-    assert "Approved for the full programme by Dr Jones" in page
-    assert "Clinician-approved mode: no jumps" not in page
+    assert "Approved by clinician: Dr Jones, on" in page
+    assert "Waiting for clinician approval" not in page
     with store_of(app) as store:
         assert store.person(1)["approved_by"] == "Dr Jones"
         entry = store.audit_log(1)[-1]
@@ -235,7 +235,7 @@ def test_a_wrong_pin_is_refused_then_throttled(client, app):
     assert response.status_code == 429
     with store_of(app) as store:
         assert store.person(1)["approved_at"] is None
-    assert "Clinician-approved mode: no jumps or drop landings, beginner targets, until approved." in text(client.get("/people/1"))
+    assert "Waiting for clinician approval: no jumps or drop landings, beginner targets." in text(client.get("/people/1"))
 
 
 def test_approval_needs_the_clinicians_name(client):

@@ -35,27 +35,53 @@
 
   var charts = window.forceplateCharts = { ready: false };
 
+  var DAY_S = 86400;
+
+  function dateText(t) {        // one date style on every page (nav.js), in the reader's own locale
+    var d = new Date(t * 1000);
+    return window.forceplateDates ? window.forceplateDates.format(d, "day") : d.toLocaleDateString();
+  }
+
+  // The x axis of dates: from the first point to the last, never past now; at least a week wide (one set
+  // alone sits at its right end, with the week before it), never an axis running into the future.
+  function timeRange(ts, now) {
+    return function () {
+      if (!ts.length) { return [now - 7 * DAY_S, now]; }
+      var lo = Math.min.apply(null, ts), hi = Math.max.apply(null, ts);
+      var span = Math.max(hi - lo, 7 * DAY_S), pad = span * 0.04;
+      var end = Math.min(now, hi + pad);
+      return [Math.min(lo - pad, end - 7 * DAY_S), end];
+    };
+  }
+
+  function dateAxis() {
+    return axis({ space: 120, values: function (u, vals) { return vals.map(dateText); } });
+  }
+
   function progress(box) {
     fetch(box.dataset.url, { cache: "no-store", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json(); }).then(function (d) {
         var points = { show: true, size: 9 };
+        var now = d.now || Date.now() / 1000;
         charts.peak = plot(document.getElementById("chart-peak"), {
-          scales: { x: { time: true } },
-          axes: [axis({}), axis({ size: 56 })],
+          scales: { x: { time: true, range: timeRange(d.t, now) } },
+          axes: [dateAxis(), axis({ size: 56 })],
           series: [{}, { stroke: "#6cc4ff", width: 3, points: points, spanGaps: true }]
         }, [d.t, d.median_bw]);
         charts.oi = plot(document.getElementById("chart-oi"), {
-          scales: { x: { time: true } },
-          axes: [axis({}), axis({ size: 56 })],
+          scales: { x: { time: true, range: timeRange(d.t, now) } },
+          axes: [dateAxis(), axis({ size: 56 })],
           series: [{}, { stroke: "#2fd46b", width: 3, points: points, spanGaps: true }]
         }, [d.t, d.oi]);
         charts.weeks = plot(document.getElementById("chart-weeks"), {
-          scales: { x: { time: true }, y: { range: function (u, lo, hi) { return [0, Math.max(d.min_per_week + 1, hi + 1)]; } } },
-          axes: [axis({}), axis({ size: 56 })],
+          scales: { x: { time: true, range: timeRange(d.week_t, now) },
+                    y: { range: function (u, lo, hi) { return [0, Math.max(d.min_per_week + 1, hi + 1)]; } } },
+          axes: [dateAxis(), axis({ size: 56 })],
           series: [{}, { stroke: "#ffb020", width: 3, points: points, paths: uPlot.paths.stepped({ align: 1 }) }],
           hooks: { draw: [lineAt(d.min_per_week, "#ffffff", d.min_per_week + " a week")] }
         }, [d.week_t, d.week_sessions]);
         charts.sessions = d.t.length;
+        charts.now = now;
         charts.ready = true;
       });
   }
