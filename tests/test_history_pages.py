@@ -108,8 +108,8 @@ def test_a_set_from_the_live_page_is_stored_with_its_pain_answer_and_shown_in_th
                                                   (peaks[len(peaks) // 2 - 1] + peaks[len(peaks) // 2]) / 2)
 
     page = text(client.get(f"/people/{person_id}/history"))
-    assert "Sessions (1)" in page
-    assert re.search(rf'data-session="{session_id}"> <td><a [^>]+>[^<]+</a></td> <td>{row["events"]}</td>', page)
+    assert "1 session, 1 set." in re.sub(r"<[^>]+>", "", page) and "Sets (1)" in page
+    assert re.search(rf'data-session="{session_id}">.*?<td class="reps" data-label="Reps">{row["events"]}</td>', page)
     assert "yes" in page and "complete" in page
     # Any pain pauses progression: the plan page says so.
     plan_page = text(client.get(f"/people/{person_id}"))
@@ -168,7 +168,7 @@ def test_a_restricted_person_sets_at_beginner_targets_in_clinician_approved_mode
     assert state["current"]["restricted"] is True and state["current"]["level"] == "beginner"
     assert state["current"]["restriction_reasons"] == ["balance problems"]
     post_json(client, "/live/set/stop")
-    assert "approved mode" in text(client.get(f"/people/{person_id}/history"))
+    assert "no jumps: waiting for approval" in text(client.get(f"/people/{person_id}/history"))
 
 
 def test_the_set_ends_complete_when_the_server_stops(client, app):
@@ -203,7 +203,7 @@ def test_the_history_list_is_paged(client, app):
                                     "loading_rate_bw_s": 50.0, "thump": True}])
             store.end_session(sid)
     first = text(client.get(f"/people/{person_id}/history"))
-    assert "Sessions (60)" in first and "Page 1 of 2" in first and first.count("data-session=") == 50
+    assert "60 sessions, 60 sets." in re.sub(r"<[^>]+>", "", first) and "Page 1 of 2" in first and first.count("data-session=") == 50
     second = text(client.get(f"/people/{person_id}/history?page=2"))
     assert second.count("data-session=") == 10
     data = client.get(f"/people/{person_id}/history.json").get_json()
@@ -238,7 +238,7 @@ def test_a_set_started_with_an_exercise_keeps_it_and_the_history_pages_show_it(c
     with Store(app.config["DATABASE"], mark_interrupted=False) as store:
         assert store.session(session_id)["exercise"] == "sit-to-stand"
     history = client.get(f"/people/{person_id}/history").get_data(as_text=True)
-    assert re.search(rf'data-session="{session_id}">.*?<td class="exercise">Sit-to-stand</td>', history, re.S)
+    assert re.search(rf'data-session="{session_id}">.*?<td class="exercise" data-label="Exercise">Sit-to-stand</td>', history, re.S)
     assert 'id="session-exercise">Sit-to-stand<' in client.get(f"/sessions/{session_id}").get_data(as_text=True)
 
 
