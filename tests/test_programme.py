@@ -171,3 +171,42 @@ def test_each_level_prescribes_heel_drops_first_and_sit_to_stand_and_adds_impact
 def test_a_healthy_beginner_may_do_every_exercise_though_the_level_prescribes_two():
     assert allowed_exercises(HEALTHY, MONDAY) == ("heel-drop", "jump", "drop-landing", "sit-to-stand")
     assert "jump" not in prescribed_exercises(Plan("beginner"), HEALTHY, MONDAY)
+
+
+def test_a_person_added_today_is_not_under_the_minimum_in_any_week():
+    today = MONDAY + timedelta(days=27)
+    result = adherence(Plan(), [], today, added_on=today)
+    assert result.sessions_per_week == (0, 0, 0, 0)
+    assert result.weeks_judged == (False, False, False, False)
+    assert result.weeks_under_minimum == 0 and result.weeks_meeting_minimum == 0
+    old = adherence(Plan(), [], today)                                  # nobody knows when: every week judged
+    assert old.weeks_under_minimum == 4
+
+
+@pytest.mark.parametrize("days_ago, judged", [
+    (6, (False, False, False, False)),          # less than 7 days: no whole week yet
+    (7, (False, False, False, True)),           # this week (the last 7 days) began after the day of adding
+    (14, (False, False, True, True)),
+    (28, (True, True, True, True)),
+])
+def test_only_whole_weeks_since_the_person_was_added_are_judged(days_ago, judged):
+    today = MONDAY + timedelta(days=27)
+    added = today - timedelta(days=days_ago)
+    history = sessions(added, [days_ago])                              # one session, today
+    result = adherence(Plan(), history, today, added_on=added)
+    assert result.weeks_judged == judged
+    assert result.weeks_under_minimum == sum(judged)                    # one session a week is under 2
+    assert result.weeks_meeting_minimum == 0
+
+
+def test_a_new_person_is_not_stepped_back_for_sessions_they_were_never_asked_to_do():
+    today = MONDAY + timedelta(days=27)
+    fresh = review(Plan("intermediate"), HEALTHY, [], today, added_on=today - timedelta(days=3))
+    assert (fresh.level, fresh.action) == ("intermediate", "stay")
+    # ten days in, one session of the 3 x 10 / 7 = 4.3 planned since then (under 50 %): step back
+    late = review(Plan("intermediate"), HEALTHY, sessions(today, [0]), today, added_on=today - timedelta(days=10))
+    assert (late.level, late.action) == ("beginner", "step back")
+    assert late.reasons == ("1 of 4.3 planned sessions in 10 days (under 50 %)",)
+    # advancing still takes 80 % of the whole two weeks' plan: two sessions in 3 days are not enough
+    early = review(Plan("beginner"), HEALTHY, sessions(today, [-2, 0]), today, added_on=today - timedelta(days=3))
+    assert early.action == "stay"

@@ -179,3 +179,19 @@ def test_a_withdrawal_from_the_analysis_takes_the_impact_out_of_the_store_and_th
     assert summary["events"] == store.session(recorder.session_id)["events"] == len(impacts) - 1
     assert summary["thumps"] == store.session(recorder.session_id)["thumps"] == sum(
         1 for e in impacts[1:] if e["thump"])
+
+
+def test_an_impact_limit_counts_that_many_impacts_and_keeps_the_rest_uncounted(store):
+    from forceplate.live.pipeline import OVER_LIMIT_REASON
+    clock = FakeClock()
+    source = SimulatedSource("heel-drops", rate_hz=80.0, adc="hx711", seed=1, clock=clock)
+    # one batch of 40 s: its heel drops all reach the recorder at once, the limit falls inside the batch
+    recorder, reported, summary, _ = record(store, source, clock, 40.0, step_s=40.0, impact_limit=2)
+    impacts = [e for e in reported if e["kind"] == "impact"]
+    assert len(impacts) >= 4
+    assert [e["counted"] for e in impacts[:2]] == [True, True]
+    assert all(e["counted"] is False and e["not_counted_reason"] == OVER_LIMIT_REASON and e["thump"] is None
+               for e in impacts[2:])
+    assert recorder.limit_reached and recorder.impacts == 2
+    assert summary["events"] == 2 and summary["not_counted"] == len(reported) - 2
+    assert store.session(recorder.session_id)["events"] == 2

@@ -54,7 +54,7 @@ JUMP = {"kind": "jump", "takeoff_s": 3.0, "landing_s": None, "flight_s": None, "
 # -- schema and migrations ------------------------------------------------------------------------------
 
 def test_a_new_store_is_at_the_newest_schema_in_wal_with_full_sync_and_foreign_keys(store):
-    assert store.schema_version() == len(MIGRATION_NAMES) == 7
+    assert store.schema_version() == len(MIGRATION_NAMES) == 8
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2          # FULL: survives power loss
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -143,6 +143,13 @@ def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_pat
         db.execute("INSERT INTO events (session_id, seq, kind, t_s, t_peak_s, peak_n, thump, peak_bw, extra, "
                    "recorded_at) VALUES (1, 0, 'impact', 1.0, 1.0, 2000.0, 1, 3.0, '{\"onset_s\": 0.95}', "
                    "'2025-01-02T00:00:01+00:00')")
+        # session 2: a restricted person's jump (noted, no verdict) counted by the old code, and a heel drop
+        db.execute("INSERT INTO events (session_id, seq, kind, t_s, t_peak_s, peak_n, thump, peak_bw, takeoff_s, "
+                   "extra, recorded_at) VALUES (2, 0, 'jump', 1.0, 1.4, 2800.0, NULL, 4.0, 1.0, "
+                   "'{\"note\": \"No jumps in clinician-approved mode\", \"thump_if_allowed\": true}', "
+                   "'2025-01-02T00:00:01+00:00')")
+        db.execute("INSERT INTO events (session_id, seq, kind, t_s, t_peak_s, peak_n, thump, peak_bw, extra, "
+                   "recorded_at) VALUES (2, 1, 'impact', 3.0, 3.0, 1400.0, 0, 2.0, '{}', '2025-01-02T00:00:03+00:00')")
         if version < 6:
             insert_chunks(db, 1, fp1_rows(old))
             insert_chunks(db, 2, fp2_rows_with_one_fp1_chunk(mixed, fp1_at=7))
@@ -152,8 +159,11 @@ def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_pat
     if version >= 4:                                   # from 0004 on, the writer keeps the counts on the row
         db.execute("UPDATE sessions SET event_count = 1, thump_count = 1, peak_bw_max = 3.0, peak_bw_sum = 3.0, "
                    "peak_bw_count = 1 WHERE id = 1")
+        db.execute("UPDATE sessions SET event_count = 2, thump_count = 0, peak_bw_max = 4.0, peak_bw_sum = 6.0, "
+                   "peak_bw_count = 2 WHERE id = 2")
     if version >= 5:                                   # from 0005 on, ending a session keeps its median and OI
         db.execute("UPDATE sessions SET peak_bw_median = 3.0, osteogenic_index = ? WHERE id = 1", [3.0 * math.log(2)])
+        db.execute("UPDATE sessions SET peak_bw_median = 3.0, osteogenic_index = ? WHERE id = 2", [3.0 * math.log(3)])
     db.close()
     with Store(tmp_path) as s:
         assert s.schema_version() == len(MIGRATION_NAMES)
@@ -179,10 +189,18 @@ def test_a_database_at_every_earlier_version_migrates_and_keeps_its_data(tmp_pat
             # 0007: every older session was a free one; the old event is whole, and stands
             assert [x["exercise"] for x in s.sessions()] == ["free", "free"]
             assert s.events(1) == [{"kind": "impact", "t_peak_s": 1.0, "peak_n": 2000.0, "peak_bw": 3.0,
-                                    "loading_rate_bw_s": None, "thump": True, "onset_s": 0.95, "seq": 0}]
+                                    "loading_rate_bw_s": None, "thump": True, "onset_s": 0.95, "seq": 0,
+                                    "counted": True, "not_counted_reason": None}]
+            # 0008: the clinician-approved mode's jump stays, counting for nothing; the session counted again
+            jump, drop = s.events(2)
+            assert (jump["counted"], jump["not_counted_reason"]) == (False, "No jumps in clinician-approved mode")
+            assert (drop["counted"], drop["not_counted_reason"]) == (True, None)
+            (row,) = s.person_history(2)
+            assert (row["events"], row["thumps"], row["peak_bw_max"], row["peak_bw_mean"]) == (1, 0, 2.0, 2.0)
+            assert row["peak_bw_median"] == 2.0 and row["osteogenic_index"] == pytest.approx(2.0 * math.log(2))
             # ... and the rebuilt events table takes sit-to-stand reps and withdrawals, with its foreign key
             s.add_events(2, [STS])
-            assert [e["kind"] for e in s.events(2)] == ["sit-to-stand"]
+            assert [e["kind"] for e in s.events(2)] == ["jump", "impact", "sit-to-stand"]
             with pytest.raises(sqlite3.IntegrityError):
                 s.add_events(99, [IMPACT])
             assert s.withdraw_event(1, 1.02, "a jump's push-off")["seq"] == 0
@@ -296,8 +314,8 @@ def test_events_come_back_as_they_were_reported_with_sequence_numbers(store):
     assert store.add_events(session_id, [IMPACT]) == [0]
     assert store.add_events(session_id, [JUMP, IMPACT]) == [1, 2]
     back = store.events(session_id)
-    assert back[0] == IMPACT | {"seq": 0}
-    assert back[1] == JUMP | {"seq": 1}
+    assert back[0] == IMPACT | {"seq": 0, "counted": True, "not_counted_reason": None}
+    assert back[1] == JUMP | {"seq": 1, "counted": True, "not_counted_reason": None}
     assert store.session(session_id)["events"] == 3
     assert store.session(session_id)["thumps"] == 2
 
@@ -364,7 +382,7 @@ def test_sit_to_stand_reps_count_as_reps_never_as_thumps_peaks_or_dose(store):
     assert (row["events"], row["thumps"]) == (3, 1)
     assert (row["peak_bw_max"], row["peak_bw_count"], row["peak_bw_sum"]) == (3.0, 1, 3.0)
     back = store.events(session_id)
-    assert back[0] == STS | {"seq": 0}                       # every field as reported
+    assert back[0] == STS | {"seq": 0, "counted": True, "not_counted_reason": None}                       # every field as reported
     assert back[0].get("thump") is None
     store.end_session(session_id)
     (history,) = store.person_history(store.person_by_name("Ann")["id"])

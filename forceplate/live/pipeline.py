@@ -19,7 +19,9 @@ import numpy as np
 
 from ..device.frames import Frames
 from ..signal.calibration import counts_to_newtons
+from ..storage.store import LOADING_KINDS, not_counted_reason
 
+OVER_LIMIT_REASON = "Over today's impact limit"
 CHUNK_S = 1.0              # seconds of recording per raw chunk
 MAX_CHUNK_CLOCK_S = 1.0    # a chunk is committed at least this often on the source's clock, whatever the speed
 
@@ -102,6 +104,13 @@ def cell_names(source) -> list[str]:
     return [f"fz{i + 1}_n" for i in range(source.channels)]
 
 
+def is_impact(event: dict) -> bool:
+    """An impact or jump with a peak (a landing): one of the daily cap's impacts. A jump still in the air at
+    the end has none."""
+    return event.get("kind") in LOADING_KINDS and any(
+        isinstance(event.get(k), (int, float)) and np.isfinite(event.get(k)) for k in ("peak_n", "peak_bw"))
+
+
 class SessionWriter:
     """Writes one session to the store as it is recorded. Use from one thread (the store's).
 
@@ -117,8 +126,10 @@ class SessionWriter:
         self._pending: list[Frames] = []
         self._pending_sets = 0
         self.sets = 0
-        self.events = 0
+        self.events = 0          # reps that count
         self.thumps = 0
+        self.not_counted = 0     # reps stored and shown that count for nothing (``counted`` false)
+        self.impacts = 0         # counted impacts and landings (with a peak): the daily cap's count
 
     @classmethod
     def start(cls, store, person_id: int, source, pipeline: ForcePipeline, *, source_spec: str | None = None):
@@ -172,22 +183,31 @@ class SessionWriter:
         A ``{"kind": "withdrawn", "t_peak_s": T, "reason": R}`` dict takes back the impact committed earlier
         with that peak time (:meth:`Store.withdraw_event`, after this batch's events are committed): it is
         reported as given plus ``session`` and the withdrawn impact's ``seq`` (None when no stored impact
-        matched: then nothing changed), and the counts go down."""
+        matched: then nothing changed), and the counts go down.
+
+        An event with ``counted`` false is stored and reported but counts in none of the totals
+        (``not_counted`` counts it)."""
         if not events:
             return []
         kept = [e for e in events if e.get("kind") != "withdrawn"]
         seqs = iter(self.store.add_events(self.session_id, kept))
-        self.events += len(kept)
-        self.thumps += sum(1 for e in kept if e.get("thump") and e.get("kind") != "sit-to-stand")
+        counted = [e for e in kept if not_counted_reason(e) is None]
+        self.events += len(counted)
+        self.not_counted += len(kept) - len(counted)
+        self.thumps += sum(1 for e in counted if e.get("thump") and e.get("kind") in LOADING_KINDS)
+        self.impacts += sum(1 for e in counted if is_impact(e))
         reported = []
         for event in events:             # in the analyser's order; withdrawals refer to earlier impacts
             if event.get("kind") != "withdrawn":
                 reported.append({**event, "session": self.session_id, "seq": next(seqs)})
                 continue
             withdrawn = self.store.withdraw_event(self.session_id, event["t_peak_s"], event.get("reason") or "withdrawn")
-            if withdrawn is not None:
+            if withdrawn is not None and withdrawn.get("counted", True):
                 self.events -= 1
+                self.impacts -= 1 if is_impact(withdrawn) else 0
                 self.thumps -= 1 if withdrawn.get("thump") else 0
+            elif withdrawn is not None:
+                self.not_counted -= 1
             reported.append({**event, "session": self.session_id,
                              "seq": None if withdrawn is None else withdrawn["seq"]})
         return reported
@@ -231,15 +251,24 @@ class Recorder:
         set) gets a batch read across its start. A source opened for this recording keeps all it delivers.
     jump_note : str, optional
         Stored with every jump (as the event's ``note``), e.g. when jumps are not allowed for this person: such
-        a jump is never a thump (``thump`` null, the measured verdict in ``thump_if_allowed``), so neither the
-        set, the session's counts nor the buzzer count it.
+        a jump is kept and shown but does not count (``counted`` false, ``not_counted_reason`` the note): never
+        a thump (``thump`` null, the measured verdict in ``thump_if_allowed``), so neither the set's reps and
+        thumps, the session's counts, peaks and dose, the programme nor the buzzer count it.
+
+    Every event the recorder reports and stores has ``counted`` (bool) and ``not_counted_reason`` (None when it
+    counts).
     exercise : str
         What the person was asked to do (:mod:`forceplate.signal.exercises`): the analysis applies its rules.
+    impact_limit : int, optional
+        At most this many impacts count in this recording (what today's daily impact cap leaves): a further
+        impact or landing is stored and shown with ``counted`` false (``not_counted_reason``
+        :data:`OVER_LIMIT_REASON`), never a thump (``thump`` null, the verdict in ``thump_if_allowed``). :attr:`limit_reached` says when the limit is used up.
     """
 
     def __init__(self, store, source, person_id: int, *, source_spec: str | None = None, thump_bw=2.5,
                  min_peak_bw=1.3, body_mass_kg=None, max_s: float | None = None,
-                 skip_sets_before_start: bool = False, jump_note: str | None = None, exercise: str = "free"):
+                 skip_sets_before_start: bool = False, jump_note: str | None = None, exercise: str = "free",
+                 impact_limit: int | None = None):
         self.store = store
         self.source = source
         self.person_id = person_id
@@ -247,6 +276,7 @@ class Recorder:
         self.max_s = None if max_s is None else float(max_s)
         self.skip_sets_before_start = bool(skip_sets_before_start)
         self.jump_note = jump_note
+        self.impact_limit = None if impact_limit is None else max(0, int(impact_limit))
         self.pipeline = ForcePipeline(source, thump_bw=thump_bw, min_peak_bw=min_peak_bw,
                                       body_mass_kg=body_mass_kg, exercise=exercise)
         self.writer: SessionWriter | None = None
@@ -270,6 +300,16 @@ class Recorder:
     @property
     def thumps(self) -> int:
         return self.writer.thumps
+
+    @property
+    def not_counted(self) -> int:
+        """Reps stored and shown that count for nothing (a jump in the clinician-approved mode)."""
+        return self.writer.not_counted
+
+    @property
+    def impacts(self) -> int:
+        """Counted reps that load the skeleton (impacts and jumps; a sit-to-stand rep is none)."""
+        return self.writer.impacts
 
     def start(self) -> int:
         """Open the session (time zero is now on the source's clock); its id."""
@@ -301,7 +341,7 @@ class Recorder:
         body_weight_n = self.pipeline.body_weight_n
         return {"kind": "summary", "session": self.session_id, "person": self.store.person(self.person_id)["name"],
                 "status": self.status, "duration_s": round(self.last_t_s, 3), "sets": self.writer.sets,
-                "events": self.writer.events, "thumps": self.writer.thumps,
+                "events": self.writer.events, "thumps": self.writer.thumps, "not_counted": self.writer.not_counted,
                 "body_weight_n": None if body_weight_n is None else round(float(body_weight_n), 1)}
 
     def interrupt(self) -> str | None:
@@ -339,8 +379,30 @@ class Recorder:
             return frames
         return Frames(frames.t_ns[keep], frames.raw_counts[keep], frames.flags[keep])
 
+    @property
+    def limit_reached(self) -> bool:
+        """True once the counted impacts reach ``impact_limit``."""
+        return self.impact_limit is not None and self.writer.impacts >= self.impact_limit
+
     def _commit(self, events: list[dict]) -> list[dict]:
-        if self.jump_note is not None:     # a jump this person may not do yet: kept, noted, never a thump
-            events = [e | {"note": self.jump_note, "thump": None, "thump_if_allowed": e.get("thump")}
-                      if e.get("kind") == "jump" else e for e in events]
+        events = [self._counted(e) for e in events]
+        if self.impact_limit is not None:           # never more impacts than today's cap leaves
+            impacts = self.writer.impacts
+            for i, event in enumerate(events):
+                if event.get("kind") in LOADING_KINDS and event.get("counted") and is_impact(event):
+                    if impacts >= self.impact_limit:
+                        events[i] = event | {"counted": False, "not_counted_reason": OVER_LIMIT_REASON,
+                                             "thump": None, "thump_if_allowed": event.get("thump")}
+                    else:
+                        impacts += 1
         return self.writer.add_events(events)
+
+    def _counted(self, event: dict) -> dict:
+        """The event with ``counted`` and ``not_counted_reason`` (a withdrawal as it is)."""
+        if event.get("kind") == "withdrawn":
+            return event
+        if self.jump_note is not None and event.get("kind") == "jump":
+            # a jump this person may not do yet: kept and shown, noted, counting for nothing
+            return event | {"note": self.jump_note, "thump": None, "thump_if_allowed": event.get("thump"),
+                            "counted": False, "not_counted_reason": self.jump_note}
+        return event | {"counted": True, "not_counted_reason": None}

@@ -16,9 +16,10 @@ Each set is one exercise (:mod:`forceplate.signal.exercises`; ``free`` when none
 session and given to the analysis. A set of an exercise the person may not do today (jumps or drop landings
 in the clinician-approved mode) does not start.
 
-Listeners (``add_listener``) hear, from the writer thread or the caller's: ``set_started``, ``rep``,
+Listeners (``add_listener``) hear, from the writer thread or the caller's: ``selected``, ``set_started``, ``rep``,
 ``withdrawn`` (the analysis took back a rep it had sent: ``{"kind": "withdrawn", "session", "event",
-"message"}``), ``jump_not_allowed``, ``set_ended`` and ``fault`` dicts. They must return quickly and not raise.
+"message"}``), ``jump_not_allowed``, ``cap_reached`` (``{"kind", "session", "message"}``: today's impact cap
+ends the set, just before its ``set_ended``), ``set_ended`` and ``fault`` dicts. They must return quickly and not raise.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from ..programme.standing import standing_of
 from .listeners import Listeners
 from .pipeline import Recorder
 from ..signal.exercises import FREE, LABELS, SIT_TO_STAND, check_exercise
+from ..signal.common import STANDARD_GRAVITY_M_S2 as G_M_S2
 from ..signal.jumps import flight_threshold
 from ..signal.sit_to_stand import FAST_RISE_S, SLOW_LOWERING_S
 
@@ -137,10 +139,12 @@ class SetController:
 
     def select(self, person_id: int | None, exercise: str | None = None) -> None:
         """The person, and the exercise (unchanged when None), a ``toggle()`` starts a set of (the live
-        page's choice). Raises SetError for an exercise that is not one of forceplate.signal.exercises."""
+        page's choice). Raises SetError for an exercise that is not one of forceplate.signal.exercises.
+        Listeners hear ``{"kind": "selected", "person_id", "exercise"}`` (every open page follows)."""
         if exercise is not None:
             self.selected_exercise = _checked(exercise)
         self.selected_person_id = None if person_id is None else int(person_id)
+        self._notify({"kind": "selected", "person_id": self.selected_person_id, "exercise": self.selected_exercise})
 
     def start(self, person_id: int, exercise: str = FREE) -> int:
         """Start a set of ``exercise`` for ``person_id``; its session id. Raises SetError when one is recording,
@@ -275,6 +279,9 @@ class SetController:
                     if recording is not None:
                         events, ended = recording.ingest(argument)
                         self._report(recording, events)
+                        if ended and recording.recorder.limit_reached:
+                            self._notify({"kind": "cap_reached", "session": recording.session_id,
+                                          "message": recording.cap_message()})
                         if ended:
                             self._finish(store, recording, pain=None, reason=ended)
                             recording = None
@@ -358,7 +365,7 @@ class _Recording:
     """
 
     def __init__(self, store, person_id: int, *, plate, source_spec: str | None, step_off_end_s: float,
-                 today: dt.date, exercise: str = FREE):
+                 today: dt.date, exercise: str = FREE, plan: dict | None = None):
         self.store = store
         try:
             standing = standing_of(store, person_id, today)
@@ -369,15 +376,30 @@ class _Recording:
             raise SetError(f"{LABELS[exercise]} are not allowed for {standing.person['name']} today: "
                            f"clinician-approved mode ({why}) until a clinician approves. Choose "
                            f"{' or '.join(LABELS[e].lower() for e in standing.allowed_exercises)}")
+        self.is_impact_set = exercise != SIT_TO_STAND          # free sets may hold impacts: capped too
+        self.daily_impact_cap = int(standing.effective.daily_impact_cap)
+        if self.is_impact_set and standing.impacts_left_today <= 0:
+            raise SetError(f"No impacts left today for {standing.person['name']}: {standing.impacts_done_today} "
+                           f"of {self.daily_impact_cap} done (the daily limit). Sit-to-stand is still possible.")
         self.standing = standing
         self.exercise = exercise
+        self.body_weight = body_weight_at_start(plate, standing.body_mass_kg)
+        self.plan = plan
         source = plate.source
         self.recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name,
                                  thump_bw=standing.target_bw, min_peak_bw=plate.min_peak_bw,
-                                 body_mass_kg=standing.body_mass_kg, skip_sets_before_start=True,
-                                 jump_note=JUMP_NOTE if standing.is_restricted else None, exercise=exercise)
+                                 body_mass_kg=self.body_weight["kg"], skip_sets_before_start=True,
+                                 jump_note=JUMP_NOTE if standing.is_restricted else None, exercise=exercise,
+                                 impact_limit=standing.impacts_left_today if self.is_impact_set else None)
         session_id = self.recorder.start()
         store.set_session_restricted(session_id, standing.is_restricted)
+        store.set_session_body_weight(session_id, mass_kg=self.body_weight["kg"], source=self.body_weight["source"],
+                                      warning=self.body_weight["warning"])
+        bw = self.body_weight
+        if bw["warning"]:
+            log.warning("session %s: %s", session_id, bw["warning"])
+        log.info("session %s: body-weight multiples use %s kg (%s; plate %s kg, profile %s kg)", session_id,
+                 bw["kg"], bw["source"] or "weighed during the set", bw["plate_kg"], bw["profile_kg"])
         self.step_off_end_s = float(step_off_end_s)
         self.had_person = False
         self.last_loaded_s = 0.0
@@ -392,13 +414,25 @@ class _Recording:
     def session_id(self) -> int:
         return self.recorder.session_id
 
+    @property
+    def cap_reason(self) -> str:
+        """Why a set ends at the cap (the set_ended summary's ``reason``)."""
+        return f"today's impact limit reached ({self.daily_impact_cap} impacts)"
+
+    def cap_message(self) -> str:
+        """What the page and the panel say when the cap ends a set."""
+        return (f"Today's impact limit is reached: {self.daily_impact_cap} impacts for "
+                f"{self.standing.person['name']}. The set has ended; sit-to-stand is still possible.")
+
     def info(self) -> dict:
         """Who records what: the set as the live page shows it."""
         s = self.standing
         return {"session": self.session_id, "person_id": s.person["id"], "person": s.person["name"],
                 "started_at": self.started_at, "target_bw": s.target_bw, "level": s.effective.level,
-                "body_mass_kg": s.body_mass_kg, "restricted": s.is_restricted,
+                "body_mass_kg": self.body_weight["kg"], "body_weight": dict(self.body_weight),
+                "restricted": s.is_restricted,
                 "restriction_reasons": list(s.restriction_reasons), "impacts_left_today": s.impacts_left_today,
+                "daily_impact_cap": self.daily_impact_cap, "plan": None if self.plan is None else dict(self.plan),
                 "reps_per_set": LEVELS[s.effective.level].reps_per_set[1],
                 "plate_offset_s": self.plate_offset_s, "exercise": self.exercise,
                 "exercise_label": LABELS[self.exercise],
@@ -407,7 +441,10 @@ class _Recording:
 
     def progress(self) -> dict:
         """The part of :meth:`info` that changes as the set records."""
-        return {"reps": self.recorder.events, "thumps": self.recorder.thumps, "jumps_flagged": self.jumps_flagged,
+        left = self.standing.impacts_left_today
+        return {"reps": self.recorder.events, "thumps": self.recorder.thumps, "not_counted": self.recorder.not_counted,
+                "impacts_left": max(0, left - self.recorder.impacts) if self.is_impact_set else left,
+                "cap_reached": self.recorder.limit_reached, "jumps_flagged": self.jumps_flagged,
                 "duration_s": round(self.recorder.last_t_s, 3)}
 
     def ingest(self, frames) -> tuple[list[dict], str | None]:
@@ -417,6 +454,8 @@ class _Recording:
             return [], "the recording ended"
         batch = self.recorder.ingest(frames)
         self._count_flagged(batch.events)
+        if self.recorder.limit_reached:
+            return batch.events, self.cap_reason
         processed = batch.processed
         if processed is None:
             return batch.events, None
@@ -443,6 +482,33 @@ class _Recording:
 
     def _count_flagged(self, events: list[dict]) -> None:
         self.jumps_flagged += sum(1 for e in events if e.get("note") == JUMP_NOTE)
+
+
+BODY_WEIGHT_TOLERANCE = 0.05       # the plate and the profile may differ this much (fraction)...
+BODY_WEIGHT_TOLERANCE_KG = 3.0     # ...or this many kg before the set warns
+
+
+def body_weight_at_start(plate, profile_kg: float | None) -> dict:
+    """The body weight a set's multiples of body weight use: the plate's own measurement of the person standing
+    still (``LivePlate.body_weight_n``; none while nobody has stood still on it, or when it was given a fixed
+    mass) when there is one, else the profile's latest mass, else None (the set weighs the person itself).
+
+    Returns ``{"kg", "source": "plate" | "profile" | None, "plate_kg", "profile_kg", "warning"}``; ``warning``
+    says in plain words that the two disagree, when both exist and differ by more than 5 % or 3 kg."""
+    weight_n = plate.body_weight_n if getattr(plate, "body_mass_kg", None) is None else None
+    plate_kg = None if weight_n is None or not np.isfinite(weight_n) or weight_n <= 0 else round(weight_n / G_M_S2, 1)
+    profile_kg = None if profile_kg is None else float(profile_kg)
+    warning = None
+    if plate_kg is not None and profile_kg is not None:
+        differ = abs(plate_kg - profile_kg)
+        if differ > BODY_WEIGHT_TOLERANCE_KG or differ > BODY_WEIGHT_TOLERANCE * plate_kg:
+            warning = (f"The plate weighs {plate_kg:.1f} kg; the profile says {profile_kg:.1f} kg. Peaks use the "
+                       "plate's weight: update the profile if it is out of date.")
+    if plate_kg is not None:
+        return {"kg": plate_kg, "source": "plate", "plate_kg": plate_kg, "profile_kg": profile_kg, "warning": warning}
+    if profile_kg is not None:
+        return {"kg": profile_kg, "source": "profile", "plate_kg": None, "profile_kg": profile_kg, "warning": None}
+    return {"kg": None, "source": None, "plate_kg": None, "profile_kg": None, "warning": None}
 
 
 def _checked(exercise) -> str:

@@ -160,7 +160,7 @@ def _in_window(history, today: date, days: int):
     return [s for s in history if start <= s.day <= today]
 
 
-def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
+def review(plan: Plan, profile: Profile, history, today: date, added_on: date | None = None) -> Decision:
     """Review the last 14 days and decide the level.
 
     - Any pain reported in the window: step back one level (or stay at beginner) and pause progression.
@@ -169,6 +169,11 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
       unless restricted (clinician-approved mode keeps beginner) or already advanced.
     - Otherwise stay. With no full two weeks of plan history yet the window is still judged on what is
       planned for 14 days (3 days a week at beginner = 6 sessions).
+
+    ``added_on`` (the day the person was added, when known): low completion steps back only someone added at
+    least a whole week ago, judged on the sessions planned for the whole days since then (at most the 14):
+    nobody can have missed sessions they were never asked to do. Advancing still needs 80 % of the whole
+    14 days' plan, so it never comes sooner.
     """
     plan = effective_plan(plan, profile, today)
     level = LEVELS[plan.level]
@@ -176,6 +181,9 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
     planned = level.days_per_week[0] * REVIEW_DAYS / 7
     done_days = len({s.day for s in window})
     completion = min(1.0, done_days / planned) if planned else None
+    days = REVIEW_DAYS if added_on is None else max(0, min(REVIEW_DAYS, (today - added_on).days))
+    planned_since_added = level.days_per_week[0] * days / 7
+    step_back = days >= 7 and done_days / planned_since_added < STEP_BACK_COMPLETION
     reps = [p for s in window for p in s.peaks_bw]
     on_target = (sum(p >= plan.target_bw for p in reps) / len(reps)) if reps else None
     index = LEVEL_NAMES.index(plan.level)
@@ -183,9 +191,9 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
     if any(s.pain for s in window):
         return Decision(down, "paused" if down == plan.level else "step back",
                         ("pain was reported in the last 14 days: progression paused",), completion, on_target)
-    if completion is not None and completion < STEP_BACK_COMPLETION:
+    if step_back:
         return Decision(down, "stay" if down == plan.level else "step back",
-                        (f"{done_days} of {planned:g} planned sessions in 14 days (under 50 %)",),
+                        (f"{done_days} of {round(planned_since_added, 1):g} planned sessions in {days} days (under 50 %)",),
                         completion, on_target)
     if is_restricted(profile, today):
         return Decision("beginner", "stay", ("clinician-approved mode: beginner targets until approved",),
@@ -205,30 +213,50 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
     return Decision(plan.level, "stay", tuple(reasons), completion, on_target)
 
 
+def impacts_done_today(history, today: date) -> int:
+    """Impacts counted today (every rep with a peak in today's sessions; sit-to-stand reps are none)."""
+    return sum(len(s.peaks_bw) for s in history if s.day == today)
+
+
 def impacts_left_today(plan: Plan, history, today: date) -> int:
     """How many more impacts today's cap allows (never below 0)."""
-    done = sum(len(s.peaks_bw) for s in history if s.day == today)
-    return max(0, plan.daily_impact_cap - done)
+    return max(0, plan.daily_impact_cap - impacts_done_today(history, today))
 
 
 @dataclass(frozen=True)
 class Adherence:
-    """Sessions in each of the last 4 weeks (oldest first), whether the minimum dose was met, and a message."""
+    """Sessions in each of the last 4 weeks (oldest first), whether the minimum dose was met, and a message.
+
+    ``weeks_judged`` (oldest first, as ``sessions_per_week``): whether that week is a whole week since the
+    person was added; a week that is not is never "under 2 a week". ``weeks_meeting_minimum`` counts judged
+    weeks only."""
 
     sessions_per_week: tuple[int, ...]
     weeks_meeting_minimum: int
     days_since_last: int | None
     message: str | None
     restart_level: str | None      # where to resume after a break, None when no break
+    weeks_judged: tuple[bool, ...] = (True, True, True, True)
+
+    @property
+    def weeks_under_minimum(self) -> int:
+        """Judged weeks with fewer than the minimum sessions."""
+        return sum(1 for n, judged in zip(self.sessions_per_week, self.weeks_judged)
+                   if judged and n < MIN_SESSIONS_PER_WEEK)
 
 
-def adherence(plan: Plan, history, today: date) -> Adherence:
+def adherence(plan: Plan, history, today: date, added_on: date | None = None) -> Adherence:
     """Rolling 4-week adherence (>= 2 sessions in every week is the minimum effective dose) and messages
-    after a break: 2 and 4 weeks off (resume a level lower), 6 months off (restart at beginner)."""
-    weeks = []
+    after a break: 2 and 4 weeks off (resume a level lower), 6 months off (restart at beginner).
+
+    ``added_on`` (the day the person was added, when known): only the weeks that began after that day are
+    judged, so nobody added less than 7 days ago is "under 2 a week" (the day of being added is not a
+    whole day in the programme)."""
+    weeks, judged = [], []
     for k in range(3, -1, -1):
         end = today - timedelta(days=7 * k)
         weeks.append(len({s.day for s in _in_window(history, end, 7)}))
+        judged.append(added_on is None or end - timedelta(days=6) > added_on)
     last = max((s.day for s in history if s.day <= today), default=None)
     days_off = None if last is None else (today - last).days
     index = LEVEL_NAMES.index(plan.level)
@@ -242,7 +270,8 @@ def adherence(plan: Plan, history, today: date) -> Adherence:
     elif days_off is not None and days_off >= 14:
         restart = LEVEL_NAMES[max(0, index - 1)]
         message = f"Two weeks off: resume gently, one level lower ({restart})."
-    return Adherence(tuple(weeks), sum(w >= MIN_SESSIONS_PER_WEEK for w in weeks), days_off, message, restart)
+    return Adherence(tuple(weeks), sum(w >= MIN_SESSIONS_PER_WEEK for w, j in zip(weeks, judged) if j), days_off,
+                     message, restart, tuple(judged))
 
 
 def dose(history, today: date) -> dict:

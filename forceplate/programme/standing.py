@@ -88,6 +88,7 @@ class Standing:
     dose: dict
     impacts_left_today: int
     body_mass_kg: float | None
+    impacts_done_today: int = 0
 
     @property
     def target_bw(self) -> float:
@@ -105,14 +106,16 @@ def standing_of(store, person_id: int, today: dt.date | None = None) -> Standing
     plan = plan_of(store, person_id)
     effective = rules.effective_plan(plan, profile, today)
     history = records_of(store, person_id, today)
+    added_on = local_day(person["created_at"]) if person.get("created_at") else None
     return Standing(
         person=person, profile=profile, plan=plan, effective=effective,
         restriction_reasons=tuple(rules.restriction_reasons(profile, today)),
         is_restricted=rules.is_restricted(profile, today),
         allowed_exercises=rules.allowed_exercises(profile, today),
         prescribed_exercises=rules.prescribed_exercises(plan, profile, today),
-        review=rules.review(plan, profile, history, today),
-        adherence=rules.adherence(plan, history, today),
+        review=rules.review(plan, profile, history, today, added_on),
+        adherence=rules.adherence(plan, history, today, added_on),
         dose=rules.dose(history, today),
         impacts_left_today=rules.impacts_left_today(effective, history, today),
-        body_mass_kg=store.latest_body_mass(person_id))
+        body_mass_kg=store.latest_body_mass(person_id),
+        impacts_done_today=rules.impacts_done_today(history, today))

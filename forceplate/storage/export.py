@@ -26,7 +26,8 @@ def export_session(store: Store, session_id: int, out_dir, *, dir_fd: int | None
     With ``dir_fd`` (an open folder, e.g. on a USB stick) the files are written in that folder, resolving
     nothing by path, and ``out_dir`` only names it in messages and in the returned paths.
 
-    The JSON's ``events`` are the events that stand; ``withdrawn_events`` those the live analysis sent and
+    The JSON's ``events`` are the events that stand, each with ``counted`` and ``not_counted_reason`` (a rep
+    stored and shown that counts for nothing, e.g. a jump in the clinician-approved mode); ``withdrawn_events`` those the live analysis sent and
     took back (each with ``withdrawn_reason``); ``exercise`` what the person was asked to do, which the
     ``analyze`` command line passes on (``--exercise``, left out for ``free``), so the analysis applies the rules
     the live page applied.

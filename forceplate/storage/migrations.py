@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import lzma
+import statistics
 import struct
 import zlib
 
@@ -280,6 +281,50 @@ def add_exercises_and_withdrawn_events(db) -> None:
     db.execute("DROP TABLE events")      # its index goes with it
     db.execute("ALTER TABLE events_0007 RENAME TO events")
     db.execute("CREATE INDEX events_session_summary ON events(session_id, thump, peak_bw)")
+
+
+@migrations(name="0008_counted_reps_and_body_weight_source")
+def add_not_counted_events_and_body_weight_source(db) -> None:
+    """Events that are stored and shown but count for nothing (``not_counted_reason``: a jump by a person in
+    the clinician-approved mode), and the body weight each session's multiples used (``body_mass_kg``, where it
+    came from, ``body_mass_source`` ``plate`` or ``profile``, and the plain-words ``body_weight_warning`` when
+    the plate and the profile disagreed).
+
+    Jumps stored before this with the clinician-approved mode's note (``extra.note``) are marked not counted,
+    and their sessions counted again without them (counts, thumps, peak statistics; median peak and
+    Osteogenic Index of the ended ones): they never should have counted."""
+    db.execute("ALTER TABLE events ADD COLUMN not_counted_reason TEXT "
+               "CHECK (not_counted_reason IS NULL OR length(not_counted_reason) > 0)")   # NULL: the rep counts
+    for column in ("body_mass_kg REAL CHECK (body_mass_kg IS NULL OR (body_mass_kg > 0 AND body_mass_kg < 400))",
+                   "body_mass_source TEXT CHECK (body_mass_source IS NULL OR body_mass_source IN ('plate', 'profile'))",
+                   "body_weight_warning TEXT"):
+        db.execute(f"ALTER TABLE sessions ADD COLUMN {column}")
+    note = "No jumps in clinician-approved mode"
+    db.execute("UPDATE events SET not_counted_reason = ? WHERE kind = 'jump' AND json_valid(extra) "
+               "AND json_extract(extra, '$.note') = ?", [note, note])
+    touched = [row[0] for row in db.execute(
+        "SELECT DISTINCT session_id FROM events WHERE not_counted_reason IS NOT NULL").fetchall()]
+    stands = "e.session_id = sessions.id AND e.withdrawn_reason IS NULL AND e.not_counted_reason IS NULL"
+    for session_id in touched:
+        db.execute(f"""
+            UPDATE sessions SET
+                event_count = (SELECT COUNT(*) FROM events e WHERE {stands}),
+                thump_count = (SELECT COUNT(*) FROM events e WHERE {stands} AND e.kind IN ('impact', 'jump')
+                               AND e.thump = 1),
+                peak_bw_max = (SELECT MAX(peak_bw) FROM events e WHERE {stands} AND e.kind IN ('impact', 'jump')),
+                peak_bw_sum = (SELECT COALESCE(SUM(peak_bw), 0) FROM events e WHERE {stands}
+                               AND e.kind IN ('impact', 'jump')),
+                peak_bw_count = (SELECT COUNT(peak_bw) FROM events e WHERE {stands} AND e.kind IN ('impact', 'jump'))
+            WHERE id = ?""", [session_id])
+        (status,) = db.execute("SELECT status FROM sessions WHERE id = ?", [session_id]).fetchone()
+        if status == "recording":
+            continue
+        peaks = [row[0] for row in db.execute(
+            "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL AND withdrawn_reason IS NULL "
+            "AND not_counted_reason IS NULL AND kind IN ('impact', 'jump')", [session_id]).fetchall()]
+        db.execute("UPDATE sessions SET peak_bw_median = ?, osteogenic_index = ? WHERE id = ?",
+                   [statistics.median(peaks) if peaks else None, osteogenic_index(peaks) if peaks else None,
+                    session_id])
 
 
 def _decode_chunks(rows):

@@ -47,6 +47,8 @@ PERSON_FIELDS = ("birth_year", "t_score", "has_vertebral_fracture", "has_balance
                  "approved_at")
 BUSY_TIMEOUT_MS = 10_000       # another connection's write waits this long before "database is locked"
 LOADING_KINDS = ("impact", "jump")   # events that load the skeleton: thumps, peak statistics, the dose
+COUNT_FIELDS = ("counted", "not_counted_reason")   # whether a rep counts: the not_counted_reason column
+BODY_MASS_SOURCES = ("plate", "profile")
 WITHDRAW_WITHIN_S = 0.05       # withdraw_event finds the impact whose peak is this close (s)
 
 
@@ -341,7 +343,11 @@ class Store:
         Kinds ``impact`` and ``jump`` (docs/contracts.md section 1) and ``sit-to-stand`` (a rep of a
         sit-to-stand set: the live analyser's dict, its ``t_peak_s``, ``peak_n`` and ``peak_bw`` in those
         columns, the rest in ``extra``). Every one counts in the session's ``event_count`` (its reps); only
-        impacts and jumps count in thumps and the peak statistics (a sit-to-stand rep is no impact)."""
+        impacts and jumps count in thumps and the peak statistics (a sit-to-stand rep is no impact).
+
+        An event with ``counted`` false (its ``not_counted_reason`` says why, e.g. a jump in the
+        clinician-approved mode) is stored and shown but counts for nothing: not in the reps, thumps, peak
+        statistics, median peak, Osteogenic Index, nor the programme's impacts and dose."""
         events = list(events)
         if not events:
             return []
@@ -353,11 +359,14 @@ class Store:
             for i, event in enumerate(events):
                 when = _event_time(event)
                 fixed = [_event_value(event.get(k)) for k in EVENT_COLUMNS]
-                extra = {k: v for k, v in event.items() if k not in EVENT_COLUMNS and k not in ("session", "seq")}
-                rows.append([session_id, next_seq + i, *fixed, float(when), json.dumps(extra, allow_nan=False), now])
+                extra = {k: v for k, v in event.items()
+                         if k not in EVENT_COLUMNS and k not in ("session", "seq") and k not in COUNT_FIELDS}
+                rows.append([session_id, next_seq + i, *fixed, float(when), json.dumps(extra, allow_nan=False), now,
+                             not_counted_reason(event)])
             self.db.conn.executemany(
-                f"INSERT INTO events (session_id, seq, {', '.join(EVENT_COLUMNS)}, t_s, extra, recorded_at) "
-                f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 5))})", rows)
+                f"INSERT INTO events (session_id, seq, {', '.join(EVENT_COLUMNS)}, t_s, extra, recorded_at, "
+                f"not_counted_reason) VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 6))})", rows)
+            events = [e for e in events if not_counted_reason(e) is None]      # what counts
             loading = [e for e in events if e["kind"] in LOADING_KINDS]
             peaks = [float(e["peak_bw"]) for e in loading if _finite_number(e.get("peak_bw"))]
             self.db.execute(
@@ -367,7 +376,7 @@ class Store:
                 [len(events), sum(1 for e in loading if e.get("thump") is True),
                  max(peaks, default=None), max(peaks, default=None), max(peaks, default=None),
                  sum(peaks), len(peaks), session_id])
-        return list(range(next_seq, next_seq + len(events)))
+        return list(range(next_seq, next_seq + len(rows)))
 
     def withdraw_event(self, session_id: int, t_peak_s: float, reason: str) -> dict | None:
         """Withdraw the impact of a session whose peak was at ``t_peak_s`` (within ``WITHDRAW_WITHIN_S``; the
@@ -396,19 +405,18 @@ class Store:
         return next(e for e in self.withdrawn_events(session_id) if e["seq"] == row[0])
 
     def _recount(self, session_id: int) -> None:
-        """The session's counts and peak statistics again from its events that stand (after a withdrawal)."""
-        self.db.execute("""
+        """The session's counts and peak statistics again from its events that stand and count (after a
+        withdrawal)."""
+        counts = "e.session_id = sessions.id AND e.withdrawn_reason IS NULL AND e.not_counted_reason IS NULL"
+        self.db.execute(f"""
             UPDATE sessions SET
-                event_count = (SELECT COUNT(*) FROM events e WHERE e.session_id = sessions.id
-                               AND e.withdrawn_reason IS NULL),
-                thump_count = (SELECT COUNT(*) FROM events e WHERE e.session_id = sessions.id
-                               AND e.withdrawn_reason IS NULL AND e.kind IN ('impact', 'jump') AND e.thump = 1),
-                peak_bw_max = (SELECT MAX(peak_bw) FROM events e WHERE e.session_id = sessions.id
-                               AND e.withdrawn_reason IS NULL AND e.kind IN ('impact', 'jump')),
-                peak_bw_sum = (SELECT COALESCE(SUM(peak_bw), 0) FROM events e WHERE e.session_id = sessions.id
-                               AND e.withdrawn_reason IS NULL AND e.kind IN ('impact', 'jump')),
-                peak_bw_count = (SELECT COUNT(peak_bw) FROM events e WHERE e.session_id = sessions.id
-                                 AND e.withdrawn_reason IS NULL AND e.kind IN ('impact', 'jump'))
+                event_count = (SELECT COUNT(*) FROM events e WHERE {counts}),
+                thump_count = (SELECT COUNT(*) FROM events e WHERE {counts} AND e.kind IN ('impact', 'jump')
+                               AND e.thump = 1),
+                peak_bw_max = (SELECT MAX(peak_bw) FROM events e WHERE {counts} AND e.kind IN ('impact', 'jump')),
+                peak_bw_sum = (SELECT COALESCE(SUM(peak_bw), 0) FROM events e WHERE {counts}
+                               AND e.kind IN ('impact', 'jump')),
+                peak_bw_count = (SELECT COUNT(peak_bw) FROM events e WHERE {counts} AND e.kind IN ('impact', 'jump'))
             WHERE id = ?""", [session_id])
 
     def add_raw_chunk(self, session_id: int, frames: Frames) -> int:
@@ -455,7 +463,7 @@ class Store:
         """Keep the session's median peak (BW) and Osteogenic Index on its row (it has ended)."""
         peaks = [row[0] for row in self.db.execute(
             "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL AND withdrawn_reason IS NULL "
-            "AND kind IN ('impact', 'jump')", [session_id])]
+            "AND not_counted_reason IS NULL AND kind IN ('impact', 'jump')", [session_id])]
         median = statistics.median(peaks) if peaks else None
         self.db.execute("UPDATE sessions SET peak_bw_median = ?, osteogenic_index = ? WHERE id = ?",
                         [median, osteogenic_index(peaks) if peaks else None, session_id])
@@ -510,7 +518,8 @@ class Store:
         return list(self.db.query("""
             SELECT id, started_at, ended_at, status, body_weight_n, event_count AS events, thump_count AS thumps,
                    peak_bw_max, peak_bw_sum / NULLIF(peak_bw_count, 0) AS peak_bw_mean, peak_bw_median,
-                   osteogenic_index, pain, restricted, thump_bw, exercise
+                   osteogenic_index, pain, restricted, thump_bw, exercise, body_mass_kg, body_mass_source,
+                   body_weight_warning
             FROM sessions
             WHERE person_id = ?
             ORDER BY started_at DESC""", [person_id]))
@@ -528,6 +537,18 @@ class Store:
                         {"session": [None, session_id],
                          "pain": [None if before is None else bool(before), bool(pain)]})
 
+    def set_session_body_weight(self, session_id: int, *, mass_kg: float | None, source: str | None,
+                                warning: str | None = None) -> None:
+        """Keep with a session the mass its body-weight multiples use (kg), where it came from (``plate``: the
+        plate weighed the person standing; ``profile``: their latest recorded mass) and the warning shown when
+        the two disagreed."""
+        if source is not None and source not in BODY_MASS_SOURCES:
+            raise ValueError(f"a body mass comes from {' or '.join(BODY_MASS_SOURCES)}, not {source!r}")
+        mass = None if mass_kg is None or not math.isfinite(mass_kg) else float(mass_kg)
+        with self._atomic():
+            self.db.execute("UPDATE sessions SET body_mass_kg = ?, body_mass_source = ?, body_weight_warning = ? "
+                            "WHERE id = ?", [mass, source, warning, session_id])
+
     def set_session_restricted(self, session_id: int, restricted: bool) -> None:
         """Note that a session was trained in the clinician-approved mode (no jumps, beginner targets)."""
         self.db.execute("UPDATE sessions SET restricted = ? WHERE id = ?", [int(bool(restricted)), session_id])
@@ -542,7 +563,7 @@ class Store:
         for row in rows:
             row["peaks_bw"] = [r[0] for r in self.db.execute(
                 "SELECT peak_bw FROM events WHERE session_id = ? AND peak_bw IS NOT NULL AND withdrawn_reason IS NULL "
-                "AND kind IN ('impact', 'jump') ORDER BY seq", [row["id"]])]
+                "AND not_counted_reason IS NULL AND kind IN ('impact', 'jump') ORDER BY seq", [row["id"]])]
         earlier = self.db.execute(
             "SELECT id, started_at, pain FROM sessions WHERE person_id = ? AND started_at < ? AND event_count > 0 "
             "ORDER BY started_at DESC LIMIT 1", [person_id, since]).fetchone()
@@ -552,7 +573,8 @@ class Store:
 
     def events(self, session_id: int) -> list[dict]:
         """A session's events that stand, as they were reported (contract fields, then the extra ones), with
-        ``seq``; withdrawn ones are left out (:meth:`withdrawn_events`)."""
+        ``seq``, ``counted`` (bool) and ``not_counted_reason`` (None when it counts); withdrawn ones are left
+        out (:meth:`withdrawn_events`)."""
         return self._events(session_id, withdrawn=False)
 
     def withdrawn_events(self, session_id: int) -> list[dict]:
@@ -561,13 +583,15 @@ class Store:
 
     def _events(self, session_id: int, *, withdrawn: bool) -> list[dict]:
         out = []
-        for row in self.db.query(f"SELECT seq, {', '.join(EVENT_COLUMNS)}, extra, withdrawn_reason, withdrawn_at "
+        for row in self.db.query(f"SELECT seq, {', '.join(EVENT_COLUMNS)}, extra, withdrawn_reason, withdrawn_at, "
+                                 f"not_counted_reason "
                                  f"FROM events WHERE session_id = ? AND withdrawn_reason IS "
                                  f"{'NOT NULL' if withdrawn else 'NULL'} ORDER BY seq", [session_id]):
             event = {k: row[k] for k in EVENT_COLUMNS if row[k] is not None or k in _CONTRACT_FIELDS[row["kind"]]}
             if event.get("thump") is not None:
                 event["thump"] = bool(event["thump"])
-            event = event | json.loads(row["extra"]) | {"seq": row["seq"]}
+            event = event | json.loads(row["extra"]) | {"seq": row["seq"], "counted": row["not_counted_reason"] is None,
+                                                         "not_counted_reason": row["not_counted_reason"]}
             if withdrawn:
                 event |= {"withdrawn_reason": row["withdrawn_reason"], "withdrawn_at": row["withdrawn_at"]}
             out.append(event)
@@ -628,6 +652,14 @@ _CONTRACT_FIELDS = {
              "peak_n", "peak_bw", "loading_rate_bw_s", "thump"},
     "sit-to-stand": {"kind", "t_peak_s", "peak_n", "peak_bw"},
 }
+
+
+def not_counted_reason(event: dict) -> str | None:
+    """Why an event does not count (its ``not_counted_reason``, or a plain default when only ``counted`` is
+    false); None when it counts (the default: an event without ``counted``)."""
+    if event.get("counted", True) is not False and not event.get("not_counted_reason"):
+        return None
+    return str(event.get("not_counted_reason") or "").strip() or "not counted"
 
 
 def _event_time(event: dict) -> float:
