@@ -315,9 +315,21 @@ def test_the_plan_shows_review_adherence_dose_and_impacts_left(client):
     add(client)
     page = text(client.get("/people/1"))
     assert "Two-week review" in page and "Stay at beginner." in page
-    assert "0 of 6 planned sessions in 14 days (under 50 %)" in page
-    assert page.count("under 2") == 4                      # no sessions in any of the last 4 weeks
+    # Added a minute ago: no week of the programme has passed, so none is "under 2" and nothing is missed.
+    assert "under 50 %" not in page and "under 2" not in page
+    assert page.count("not a whole week in the programme yet") == 4
+    assert "Ann Example was added less than a week ago: no week is judged yet." in page
     assert "Today: 0.0" in page and 'id="impacts-left">100<' in page
+
+
+def test_weeks_since_a_person_was_added_without_sessions_are_under_2(client, app):
+    add(client)
+    with store_of(app) as store:     # added 30 days ago: every one of the last 4 weeks is a whole programme week
+        store.db.execute("UPDATE people SET created_at = ?",
+                         [(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)).isoformat()])
+    page = text(client.get("/people/1"))
+    assert page.count("under 2") == 4 and "not a whole week" not in page
+    assert "0 of the last 4 weeks in the programme had them." in page
 
 
 # -- CSRF on every new form ----------------------------------------------------------------------------------
