@@ -37,9 +37,19 @@ def init_app(app) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["time_tag"] = time_tag
+    app.jinja_env.filters["plain_words"] = plain_words
     app.jinja_env.filters["exercise_label"] = exercise_label
     app.jinja_env.globals["plate_status"] = plate_status
     app.jinja_env.globals["audit_entry"] = audit_entry
+
+
+def plain_words(text) -> str:
+    """The programme's words as the pages say them: the restricted mode is "waiting for clinician approval"
+    (people read "clinician-approved mode" as approved, the opposite of what it means)."""
+    text = str(text)
+    for said in ("in the clinician-approved mode", "in clinician-approved mode"):
+        text = text.replace(said, "while waiting for clinician approval")
+    return text.replace("clinician-approved mode", "waiting for clinician approval")
 
 
 def plate_status() -> dict:
