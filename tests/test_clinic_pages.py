@@ -176,7 +176,7 @@ def test_a_jump_while_waiting_for_approval_is_listed_as_not_counted_and_left_out
     assert rows.count() == len(events)
     for e in events:
         row = page.locator(f'#events tbody tr[data-seq="{e["seq"]}"]')
-        verdict = row.locator("td.verdict").inner_text().strip()
+        verdict = row.locator("td.rep-verdict").inner_text().strip()
         if e["kind"] == "jump":
             assert verdict.startswith("not counted: ") and len(verdict) > len("not counted: "), verdict
             assert "THUMP" not in row.inner_text()

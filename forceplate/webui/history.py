@@ -142,7 +142,8 @@ def session_trace(session_id):
         t_s, force_n = decimate_min_max(t_s, force_n, rate_hz, max_points_per_s=TRACE_POINTS / max(t_s[-1] - t_s[0], 1e-9))
     return jsonify(json_safe({"t": np.round(t_s, 4), "f": np.round(force_n, 1),
                               "body_weight_n": session["body_weight_n"], "thump_bw": session["thump_bw"],
-                              "events": [{"t": e.get("t_peak_s"), "peak_n": e.get("peak_n"), "thump": e.get("thump")}
+                              "events": [{"t": e.get("t_peak_s"), "peak_n": e.get("peak_n"), "thump": e.get("thump"),
+                                          "counted": e.get("counted", True)}
                                          for e in store.events(session_id)]}))
 
 
