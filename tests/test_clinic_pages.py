@@ -334,14 +334,26 @@ def test_exports_are_linked_from_the_set_and_the_person(page, site):
 def test_the_nav_is_reached_by_keyboard_with_a_visible_focus(page, site):
     page.goto(f"{site['url']}/people/{site['ann']}")
     names = []
-    for _ in range(6):
+    for _ in range(7):
         page.keyboard.press("Tab")
         names.append(page.evaluate("() => document.activeElement.textContent.trim()"))
         if names[-1] == "People":
             break
-    assert names[-1] == "People", names
+    assert names[0] == "Skip to the page" and names[-1] == "People", names
     outline = page.evaluate("() => { const s = getComputedStyle(document.activeElement);"
                             " return [s.outlineStyle, parseFloat(s.outlineWidth)]; }")
     assert outline[0] != "none" and outline[1] >= 3, outline
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/people$"))
+
+
+def test_the_first_tab_offers_to_skip_the_nav_and_shows_it(page, site):
+    page.goto(f"{site['url']}/people/{site['ann']}")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to the page")
+    assert page.evaluate("() => document.activeElement.textContent.trim()") == "Skip to the page"
+    box = skip.bounding_box()
+    assert box["y"] >= 0 and box["height"] >= 44                       # on the screen once focused
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")                                          # on from the page, not the nav again
+    assert page.evaluate("() => !document.activeElement.closest('nav')")
