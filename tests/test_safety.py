@@ -377,5 +377,119 @@ def test_a_person_added_a_minute_ago_is_not_under_two_a_week(db):
     with Store(db) as store:
         standing = standing_of(store, person_id, today())
     assert standing.adherence.weeks_judged == (False, False, False, False)
-    assert standing.adherence.weeks_under_minimum == 0
-    assert standing.review.action == "stay"
+    assert standing.adherence.weeks_under_minimum == 0 and standing.adherence.weeks_meeting_minimum == 0
+
+
+# -- today's guided session ------------------------------------------------------------------------------
+
+MASS_KG = 70.0
+
+
+def test_the_guided_plan_of_a_new_beginner_and_a_set_of_it(source, plate, db):
+    person_id = person_with_mass(db, MASS_KG, targets_bw={"beginner": 2.2})
+    bw_n = MASS_KG * G
+    beginner = rules.LEVELS["beginner"]
+    controller = SetController(plate, db, today=today)
+    heard = Heard()
+    controller.add_listener(heard)
+    try:
+        plan = controller.plan_for(person_id)
+        assert {k: plan[k] for k in ("person_id", "person", "level", "restricted", "restriction_reasons",
+                                     "target_bw", "daily_impact_cap", "impacts_left_today", "rest_s")} == {
+            "person_id": person_id, "person": "Ann", "level": "beginner", "restricted": False,
+            "restriction_reasons": [], "target_bw": 2.2, "daily_impact_cap": rules.DAILY_IMPACT_CAP,
+            "impacts_left_today": rules.DAILY_IMPACT_CAP, "rest_s": rules.REST_BETWEEN_SETS_S}
+        assert plan["exercises"] == [
+            {"exercise": "heel-drop", "label": "Heel drops", "sets_planned": beginner.sets[0], "sets_done": 0,
+             "reps_per_set": beginner.reps_per_set[1], "target": "peak \u2265 2.2 BW", "allowed": True,
+             "rest_s": rules.REST_BETWEEN_SETS_S},
+            {"exercise": "sit-to-stand", "label": "Sit-to-stand", "sets_planned": beginner.sets[0], "sets_done": 0,
+             "reps_per_set": beginner.reps_per_set[1], "target": "rise \u2264 1 s, sit-down \u2265 2 s",
+             "allowed": True, "rest_s": rules.REST_BETWEEN_SETS_S}]
+        assert plan["next"] == {"exercise": "heel-drop", "set_number": 1}
+        assert plan["today"] == {"sets": 0, "reps": 0, "on_target": 0, "best_bw": None, "median_bw": None,
+                                 "osteogenic_index": 0.0}
+
+        controller.start(person_id, "heel-drop")
+        assert controller.current()["plan"] == {"exercise": "heel-drop", "label": "Heel drops", "set_number": 1,
+                                                "sets_planned": 2, "reps_planned": 10, "rest_s": 60}
+        assert heard.kinds("set_started")[0]["plan"]["set_number"] == 1
+        play(source, plate, np.concatenate([heel_drop(2.4, bw_n), heel_drop(1.9, bw_n), heel_drop(2.6, bw_n)]))
+        heard.wait_for("rep", 3)
+        summary = controller.stop()
+        assert (summary["reps"], summary["on_target"]) == (3, 2)           # 2.4 and 2.6 reach 2.2 BW
+        assert summary["best_bw"] == pytest.approx(2.6, abs=0.05)
+        assert summary["median_bw"] == pytest.approx(2.4, abs=0.05)
+        assert summary["osteogenic_index"] == pytest.approx(summary["median_bw"] * math.log(4), abs=0.01)
+        # a person added today: one session of the 6 planned in 14 days is not yet too few, nor enough to advance
+        assert summary["next_time"] == "Next time: same level (beginner); 2 of 3 reps reached peak \u2265 2.2 BW."
+        assert heard.kinds("set_ended")[0]["next_time"] == summary["next_time"]
+        assert controller.last()["on_target"] == 2
+
+        controller.start(person_id, "free")                               # a free set is no exercise's
+        assert controller.current()["plan"] is None
+        controller.stop()
+        plan = controller.plan_for(person_id)
+        assert [x["sets_done"] for x in plan["exercises"]] == [1, 0]
+        assert plan["next"] == {"exercise": "heel-drop", "set_number": 2}
+        assert plan["today"]["sets"] == 1 and plan["today"]["reps"] == 3 and plan["today"]["on_target"] == 2
+        assert plan["today"]["best_bw"] == summary["best_bw"]
+        assert plan["impacts_left_today"] == rules.DAILY_IMPACT_CAP - 3
+        controller.start(person_id, "heel-drop")
+        assert controller.current()["plan"]["set_number"] == 2
+        play(source, plate, heel_drop(2.3, bw_n))
+        heard.wait_for("rep", 4)
+        controller.stop(pain=True)
+        assert controller.last()["next_time"] == ("Next time: same level (beginner): pain was reported in the "
+                                                  "last 14 days: progression paused.")
+    finally:
+        controller.close()
+
+
+def test_the_guided_plan_of_a_restricted_person_lists_jumps_as_not_allowed(source, plate, db):
+    person_id = restricted_person(db, mass_kg=MASS_KG)                   # plan: advanced; today: beginner
+    controller = SetController(plate, db, today=today)
+    try:
+        plan = controller.plan_for(person_id)
+    finally:
+        controller.close()
+    assert plan["restricted"] and plan["level"] == "beginner" and plan["restriction_reasons"] == ["balance problems"]
+    assert [(x["exercise"], x["allowed"], x["sets_planned"]) for x in plan["exercises"]] == [
+        ("heel-drop", True, 2), ("jump", False, 0), ("drop-landing", False, 0), ("sit-to-stand", True, 2)]
+    assert plan["next"] == {"exercise": "heel-drop", "set_number": 1}
+
+
+def test_with_no_impacts_left_the_plan_goes_on_with_sit_to_stand(source, plate, db):
+    person_id = person_with_mass(db, MASS_KG, daily_impact_cap=3)
+    earlier_impacts_today(db, person_id, 3)
+    controller = SetController(plate, db, today=today)
+    try:
+        plan = controller.plan_for(person_id)
+        with pytest.raises(SetError, match="unknown|not in the database"):
+            controller.plan_for(999)
+    finally:
+        controller.close()
+    assert plan["impacts_left_today"] == 0
+    assert plan["next"] == {"exercise": "sit-to-stand", "set_number": 1}
+    assert plan["today"]["reps"] == 3 and plan["today"]["sets"] == 1
+
+
+def test_a_live_rep_above_five_body_weights_carries_its_caution(source, plate, db):
+    person_id = person_with_mass(db, MASS_KG)
+    bw_n = MASS_KG * G
+    controller = SetController(plate, db, today=today)
+    heard = Heard()
+    controller.add_listener(heard)
+    try:
+        session_id = controller.start(person_id, "heel-drop")
+        play(source, plate, np.concatenate([heel_drop(5.4, bw_n), heel_drop(2.4, bw_n)]))
+        first, second = [r["event"] for r in heard.wait_for("rep", 2)]
+        controller.stop()
+    finally:
+        controller.close()
+    assert first["peak_bw"] == pytest.approx(5.4, abs=0.1)
+    assert (first["caution"], first["counted"], first["thump"]) == (True, True, True)    # a thump, with its caution
+    assert (second["caution"], second["counted"]) == (False, True)
+    assert 0.0 < first["t_peak_s"] < second["t_peak_s"] < 10.0                           # seconds into the set
+    with Store(db) as store:
+        assert [e["caution"] for e in store.events(session_id)] == [True, False]

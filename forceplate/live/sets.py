@@ -34,20 +34,19 @@ import numpy as np
 
 from ..exc import ForcePlateError
 from ..programme.rules import LEVELS
-from ..programme.standing import standing_of
+from ..programme.standing import (SIT_TO_STAND_TARGET, guided_session, next_time, reps_summary, set_plan_of,
+                                  standing_of, target_text)
 from .listeners import Listeners
 from .pipeline import Recorder
 from ..signal.exercises import FREE, LABELS, SIT_TO_STAND, check_exercise
 from ..signal.common import STANDARD_GRAVITY_M_S2 as G_M_S2
 from ..signal.jumps import flight_threshold
-from ..signal.sit_to_stand import FAST_RISE_S, SLOW_LOWERING_S
 
 log = logging.getLogger(__name__)
 
 STEP_OFF_END_S = 5.0          # the plate empty this long (s, source time scale) after someone stood on it
 REPLY_TIMEOUT_S = 15.0        # a command the writer does not answer within this long is a fault
 JUMP_NOTE = "No jumps in clinician-approved mode"
-SIT_TO_STAND_TARGET = f"rise \u2264 {FAST_RISE_S:g} s, sit-down \u2265 {SLOW_LOWERING_S:g} s"   # the tempo, not a peak
 
 
 def correction_message(reason: str | None) -> str:
@@ -199,6 +198,17 @@ class SetController:
         if self.selected_person_id is None:
             raise SetError("choose a person on the live page first")
         return self.start(self.selected_person_id, self.selected_exercise or FREE)
+
+    def plan_for(self, person_id: int) -> dict:
+        """Today's guided session of a person (:func:`forceplate.programme.standing.guided_session`): the
+        exercises with their sets planned and done, reps per set, target and rest, what comes next (None when
+        today's plan is done) and today's numbers so far. Raises SetError for an unknown person."""
+        from ..storage.store import Store
+        with Store(self.store_path, mark_interrupted=False) as store:
+            try:
+                return guided_session(store, int(person_id), self.today())
+            except LookupError:
+                raise SetError("that person is not in the database (were they removed?)") from None
 
     def current(self) -> dict | None:
         """The recording set (session, person, target, reps, thumps, ...), or None."""
@@ -365,7 +375,7 @@ class _Recording:
     """
 
     def __init__(self, store, person_id: int, *, plate, source_spec: str | None, step_off_end_s: float,
-                 today: dt.date, exercise: str = FREE, plan: dict | None = None):
+                 today: dt.date, exercise: str = FREE):
         self.store = store
         try:
             standing = standing_of(store, person_id, today)
@@ -382,9 +392,10 @@ class _Recording:
             raise SetError(f"No impacts left today for {standing.person['name']}: {standing.impacts_done_today} "
                            f"of {self.daily_impact_cap} done (the daily limit). Sit-to-stand is still possible.")
         self.standing = standing
+        self.today = today
         self.exercise = exercise
         self.body_weight = body_weight_at_start(plate, standing.body_mass_kg)
-        self.plan = plan
+        self.plan = set_plan_of(guided_session(store, person_id, today, standing), exercise)
         source = plate.source
         self.recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name,
                                  thump_bw=standing.target_bw, min_peak_bw=plate.min_peak_bw,
@@ -436,7 +447,7 @@ class _Recording:
                 "reps_per_set": LEVELS[s.effective.level].reps_per_set[1],
                 "plate_offset_s": self.plate_offset_s, "exercise": self.exercise,
                 "exercise_label": LABELS[self.exercise],
-                "target": SIT_TO_STAND_TARGET if self.exercise == SIT_TO_STAND else f"peak \u2265 {s.target_bw:.1f} BW",
+                "target": target_text(self.exercise, s.target_bw),
                 "prescribed_exercises": list(s.prescribed_exercises)} | self.progress()
 
     def progress(self) -> dict:
@@ -475,10 +486,19 @@ class _Recording:
         if pain is not None:
             self.store.set_pain(session_id, bool(pain), changed_by=changed_by)
         row = self.store.session(session_id)
+        counted = [{"kind": e["kind"], "peak_bw": e.get("peak_bw"),
+                    "tempo_ok": bool(e.get("is_fast_rise") and e.get("is_slow_lowering"))}
+                   for e in self.store.events(session_id) if e["counted"]]
+        numbers = reps_summary(counted, self.standing.target_bw)
+        after = standing_of(self.store, self.standing.person["id"], self.today)     # this set and its pain in
         return events, self.info() | {
             "status": row["status"], "ended_at": row["ended_at"], "reason": reason,
-            "peak_bw_median": row["peak_bw_median"], "osteogenic_index": row["osteogenic_index"],
-            "pain": None if pain is None else bool(pain), "body_weight_n": row["body_weight_n"]}
+            "peak_bw_median": row["peak_bw_median"], "osteogenic_index": row["osteogenic_index"] or 0.0,
+            "pain": None if pain is None else bool(pain), "body_weight_n": row["body_weight_n"],
+            "on_target": numbers["on_target"], "best_bw": numbers["best_bw"], "median_bw": numbers["median_bw"],
+            "next_time": next_time(after.review, reps=numbers["reps"], on_target=numbers["on_target"],
+                                   target=target_text(self.exercise, self.standing.target_bw),
+                                   restricted=after.is_restricted)}
 
     def _count_flagged(self, events: list[dict]) -> None:
         self.jumps_flagged += sum(1 for e in events if e.get("note") == JUMP_NOTE)

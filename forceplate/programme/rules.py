@@ -62,6 +62,11 @@ ADVANCE_ON_TARGET = 0.80         # >= 80 % of reps reached the target peak
 STEP_BACK_COMPLETION = 0.50      # < 50 % of planned sessions over two weeks: step back
 DAILY_IMPACT_CAP = 100           # impacts a day, at most
 MIN_SESSIONS_PER_WEEK = 2        # the minimum effective dose
+# Rest between two sets of a guided session (s). A project default, not a value from the sources above: long
+# enough to recover balance and breath before the next set of impacts, short enough to keep a session near
+# 15 minutes; bone responds better to loading split into bouts with rest between them (Robling et al. 2002,
+# J Bone Miner Res 17:1545, in rats, with rests of hours), which this short rest does not claim to reproduce.
+REST_BETWEEN_SETS_S = 60
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ def _in_window(history, today: date, days: int):
     return [s for s in history if start <= s.day <= today]
 
 
-def review(plan: Plan, profile: Profile, history, today: date, added_on: date | None = None) -> Decision:
+def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
     """Review the last 14 days and decide the level.
 
     - Any pain reported in the window: step back one level (or stay at beginner) and pause progression.
@@ -169,11 +174,6 @@ def review(plan: Plan, profile: Profile, history, today: date, added_on: date | 
       unless restricted (clinician-approved mode keeps beginner) or already advanced.
     - Otherwise stay. With no full two weeks of plan history yet the window is still judged on what is
       planned for 14 days (3 days a week at beginner = 6 sessions).
-
-    ``added_on`` (the day the person was added, when known): low completion steps back only someone added at
-    least a whole week ago, judged on the sessions planned for the whole days since then (at most the 14):
-    nobody can have missed sessions they were never asked to do. Advancing still needs 80 % of the whole
-    14 days' plan, so it never comes sooner.
     """
     plan = effective_plan(plan, profile, today)
     level = LEVELS[plan.level]
@@ -181,9 +181,6 @@ def review(plan: Plan, profile: Profile, history, today: date, added_on: date | 
     planned = level.days_per_week[0] * REVIEW_DAYS / 7
     done_days = len({s.day for s in window})
     completion = min(1.0, done_days / planned) if planned else None
-    days = REVIEW_DAYS if added_on is None else max(0, min(REVIEW_DAYS, (today - added_on).days))
-    planned_since_added = level.days_per_week[0] * days / 7
-    step_back = days >= 7 and done_days / planned_since_added < STEP_BACK_COMPLETION
     reps = [p for s in window for p in s.peaks_bw]
     on_target = (sum(p >= plan.target_bw for p in reps) / len(reps)) if reps else None
     index = LEVEL_NAMES.index(plan.level)
@@ -191,9 +188,9 @@ def review(plan: Plan, profile: Profile, history, today: date, added_on: date | 
     if any(s.pain for s in window):
         return Decision(down, "paused" if down == plan.level else "step back",
                         ("pain was reported in the last 14 days: progression paused",), completion, on_target)
-    if step_back:
+    if completion is not None and completion < STEP_BACK_COMPLETION:
         return Decision(down, "stay" if down == plan.level else "step back",
-                        (f"{done_days} of {round(planned_since_added, 1):g} planned sessions in {days} days (under 50 %)",),
+                        (f"{done_days} of {planned:g} planned sessions in 14 days (under 50 %)",),
                         completion, on_target)
     if is_restricted(profile, today):
         return Decision("beginner", "stay", ("clinician-approved mode: beginner targets until approved",),
@@ -211,6 +208,20 @@ def review(plan: Plan, profile: Profile, history, today: date, added_on: date | 
     if index + 1 == len(LEVEL_NAMES):
         reasons.append("already at the advanced level")
     return Decision(plan.level, "stay", tuple(reasons), completion, on_target)
+
+
+def todays_prescription(plan: Plan, profile: Profile, today: date) -> list[dict]:
+    """Today's guided session, set by set: for each exercise the level offers (as the plan sets it), in its
+    order, ``{"exercise", "allowed", "sets", "reps_per_set"}``. The level that applies today (beginner while
+    restricted) prescribes the lower bound of its sets and the upper bound of its reps per set: the fewest
+    sets the level asks for, each as long as the level allows (a stored plan holds no sets or reps of its own
+    yet, so the level's are today's). An exercise not allowed today (jumps, drop landings while restricted) is
+    listed, ``allowed`` false, with no sets."""
+    applies = LEVELS[effective_plan(plan, profile, today).level]
+    prescribed = prescribed_exercises(plan, profile, today)
+    names = list(LEVELS[plan.level].exercises) + [e for e in applies.exercises if e not in LEVELS[plan.level].exercises]
+    return [{"exercise": e, "allowed": e in prescribed, "sets": applies.sets[0] if e in prescribed else 0,
+             "reps_per_set": applies.reps_per_set[1]} for e in names]
 
 
 def impacts_done_today(history, today: date) -> int:

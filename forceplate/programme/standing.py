@@ -7,9 +7,14 @@ A session's day is its local calendar day (the clinic's, where the server runs).
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from dataclasses import dataclass
 
 from . import rules
+from ..signal.exercises import FREE, LABELS, SIT_TO_STAND
+from ..signal.sit_to_stand import FAST_RISE_S, SLOW_LOWERING_S
+
+SIT_TO_STAND_TARGET = f"rise \u2264 {FAST_RISE_S:g} s, sit-down \u2265 {SLOW_LOWERING_S:g} s"   # a tempo, not a peak
 
 LOOK_BACK_DAYS = 28            # adherence covers 4 weeks; review 14 days; dose 7 days
 
@@ -113,9 +118,107 @@ def standing_of(store, person_id: int, today: dt.date | None = None) -> Standing
         is_restricted=rules.is_restricted(profile, today),
         allowed_exercises=rules.allowed_exercises(profile, today),
         prescribed_exercises=rules.prescribed_exercises(plan, profile, today),
-        review=rules.review(plan, profile, history, today, added_on),
+        review=rules.review(plan, profile, history, today),
         adherence=rules.adherence(plan, history, today, added_on),
         dose=rules.dose(history, today),
         impacts_left_today=rules.impacts_left_today(effective, history, today),
         body_mass_kg=store.latest_body_mass(person_id),
         impacts_done_today=rules.impacts_done_today(history, today))
+
+
+def target_text(exercise: str, target_bw: float) -> str:
+    """An exercise's target in a few words: a tempo for sit-to-stand, a peak otherwise."""
+    return SIT_TO_STAND_TARGET if exercise == SIT_TO_STAND else f"peak \u2265 {target_bw:.1f} BW"
+
+
+def day_start_utc(today: dt.date) -> str:
+    """The start of a local calendar day as the store's ISO UTC time."""
+    return dt.datetime.combine(today, dt.time()).astimezone().astimezone(dt.timezone.utc).isoformat()
+
+
+def rep_on_target(rep: dict, target_bw: float) -> bool:
+    """A counted rep at or above its target: an impact's peak at least ``target_bw``; a sit-to-stand rep
+    fast up and slow down."""
+    if rep["kind"] == SIT_TO_STAND:
+        return bool(rep.get("tempo_ok"))
+    return rep.get("peak_bw") is not None and rep["peak_bw"] >= target_bw
+
+
+def reps_summary(reps: list[dict], target_bw: float) -> dict:
+    """``{"reps", "on_target", "best_bw", "median_bw", "osteogenic_index"}`` of counted reps: peaks (BW) and
+    dose of the impacts among them (a sit-to-stand rep is none); None without an impact peak."""
+    peaks = [r["peak_bw"] for r in reps if r["kind"] != SIT_TO_STAND and r.get("peak_bw") is not None]
+    return {"reps": len(reps), "on_target": sum(1 for r in reps if rep_on_target(r, target_bw)),
+            "best_bw": round(max(peaks), 2) if peaks else None,
+            "median_bw": round(statistics.median(peaks), 2) if peaks else None,
+            "osteogenic_index": round(rules.osteogenic_index(peaks), 2) if peaks else None}
+
+
+def guided_session(store, person_id: int, today: dt.date | None = None, standing: Standing | None = None) -> dict:
+    """Today's guided session of a person (the live page runs it): the prescription set by set, what is done,
+    what comes next and today's numbers so far.
+
+    Returns ``{"person_id", "person", "level", "restricted", "restriction_reasons", "target_bw",
+    "daily_impact_cap", "impacts_left_today", "rest_s", "exercises": [{"exercise", "label", "sets_planned",
+    "sets_done", "reps_per_set", "target", "allowed", "rest_s"}], "next": {"exercise", "set_number"} or None,
+    "today": {"sets", "reps", "on_target", "best_bw", "median_bw", "osteogenic_index"}}``.
+
+    A set is done when it holds at least one counted rep; a free set is no exercise's. ``next`` is the first
+    exercise, in the level's order, with sets still to do that can start now (no impact exercise once today's
+    impacts are used up); None when today's plan is done (or only impact sets remain and no impacts do)."""
+    today = today or dt.date.today()
+    standing = standing or standing_of(store, person_id, today)
+    sets = [row for row in store.sets_since(person_id, day_start_utc(today))
+            if local_day(row["started_at"]) == today and row["reps"] > 0]
+    prescription = rules.todays_prescription(standing.plan, standing.profile, today)
+    target_bw = standing.target_bw
+    exercises, following = [], None
+    for item in prescription:
+        name = item["exercise"]
+        done = sum(1 for row in sets if row["exercise"] == name)
+        exercises.append({"exercise": name, "label": LABELS[name], "sets_planned": item["sets"], "sets_done": done,
+                          "reps_per_set": item["reps_per_set"], "target": target_text(name, target_bw),
+                          "allowed": item["allowed"], "rest_s": rules.REST_BETWEEN_SETS_S})
+        can_start = item["allowed"] and (name == SIT_TO_STAND or standing.impacts_left_today > 0)
+        if following is None and can_start and done < item["sets"]:
+            following = {"exercise": name, "set_number": done + 1}
+    reps = [rep | {"target_bw": row["thump_bw"]} for row in sets for rep in row["reps_detail"]]
+    summary = reps_summary(reps, target_bw) | {
+        "on_target": sum(1 for r in reps if rep_on_target(r, r["target_bw"]))}
+    summary["osteogenic_index"] = summary["osteogenic_index"] or 0.0
+    person = standing.person
+    return {"person_id": person["id"], "person": person["name"], "level": standing.effective.level,
+            "restricted": standing.is_restricted, "restriction_reasons": list(standing.restriction_reasons),
+            "target_bw": target_bw, "daily_impact_cap": standing.effective.daily_impact_cap,
+            "impacts_left_today": standing.impacts_left_today, "rest_s": rules.REST_BETWEEN_SETS_S,
+            "exercises": exercises, "next": following, "today": {"sets": len(sets)} | summary}
+
+
+def set_plan_of(guided: dict, exercise: str) -> dict | None:
+    """The ``plan`` of a set of ``exercise`` in today's guided session: ``{"exercise", "label", "set_number"
+    (1-based, among today's sets of that exercise), "sets_planned", "reps_planned", "rest_s"}``; None for a
+    free set or an exercise today's plan does not hold."""
+    if exercise == FREE:
+        return None
+    for item in guided["exercises"]:
+        if item["exercise"] == exercise and item["allowed"]:
+            return {"exercise": exercise, "label": item["label"], "set_number": item["sets_done"] + 1,
+                    "sets_planned": item["sets_planned"], "reps_planned": item["reps_per_set"],
+                    "rest_s": item["rest_s"]}
+    return None
+
+
+def next_time(decision: rules.Decision, *, reps: int, on_target: int, target: str, restricted: bool) -> str:
+    """What changes next time, in one plain sentence, from the programme's review (after this set) and this
+    set's reps, e.g. "Next time: same level (beginner); 8 of 10 reps reached peak ≥ 2.0 BW."."""
+    reasons = "; ".join(decision.reasons)
+    if decision.action == "advance":
+        return f"Next time: move up to the {decision.level} level ({reasons})."
+    if decision.action == "step back":
+        return f"Next time: step back to the {decision.level} level ({reasons})."
+    if decision.action == "paused":
+        return f"Next time: same level ({decision.level}): {reasons}."
+    mode = ", clinician-approved mode" if restricted else ""
+    if reps == 0:
+        return f"Next time: same level ({decision.level}{mode}); no reps counted in this set."
+    return f"Next time: same level ({decision.level}{mode}); {on_target} of {reps} reps reached {target}."

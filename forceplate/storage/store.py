@@ -571,6 +571,24 @@ class Store:
             rows.insert(0, {"id": earlier[0], "started_at": earlier[1], "pain": earlier[2], "peaks_bw": []})
         return rows
 
+    def sets_since(self, person_id: int, since: str) -> list[dict]:
+        """A person's sessions started at or after ``since`` (ISO time), oldest first: ``id``, ``started_at``,
+        ``status``, ``exercise``, ``thump_bw``, ``reps`` (the reps that count), ``thumps`` and ``reps_detail``:
+        each counted rep as ``{"kind", "peak_bw", "thump", "tempo_ok"}`` (``tempo_ok``: a sit-to-stand rep
+        that rose fast and sat down slowly; None for an impact). What today's guided session is judged on."""
+        rows = list(self.db.query(
+            "SELECT id, started_at, status, exercise, thump_bw, event_count AS reps, thump_count AS thumps "
+            "FROM sessions WHERE person_id = ? AND started_at >= ? ORDER BY started_at, id", [person_id, since]))
+        for row in rows:
+            row["reps_detail"] = [
+                {"kind": kind, "peak_bw": peak_bw, "thump": None if thump is None else bool(thump),
+                 "tempo_ok": None if fast is None else bool(fast and slow)}
+                for kind, peak_bw, thump, fast, slow in self.db.execute(
+                    "SELECT kind, peak_bw, thump, json_extract(extra, '$.is_fast_rise'), "
+                    "json_extract(extra, '$.is_slow_lowering') FROM events WHERE session_id = ? "
+                    "AND withdrawn_reason IS NULL AND not_counted_reason IS NULL ORDER BY seq", [row["id"]])]
+        return rows
+
     def events(self, session_id: int) -> list[dict]:
         """A session's events that stand, as they were reported (contract fields, then the extra ones), with
         ``seq``, ``counted`` (bool) and ``not_counted_reason`` (None when it counts); withdrawn ones are left
