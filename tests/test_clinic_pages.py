@@ -95,6 +95,7 @@ def site(tmp_path_factory, browser):
                                     "loading_rate_bw_s": 40.0, "thump": p >= 2.5} for i, p in enumerate(peaks)])
             store.end_session(sid)
         rita = store.add_person("Rita Restricted", changed_by="test", birth_year=1948, has_vertebral_fracture=1)
+        store.add_fracture(rita, "2019-04", changed_by="test", site="spine (T12), after a fall on ice", is_vertebral=True)
         carl = store.add_person("Carl Approved", changed_by="test", birth_year=1955, has_balance_problems=1)
         store.update_person(carl, changed_by="test", approved_by="Dr Jones",
                             approved_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
@@ -227,6 +228,7 @@ def test_every_page_names_who_is_recording_while_a_set_records_elsewhere(page, s
 # -- cards on the phone, nothing wider than the screen ----------------------------------------------------------
 
 @pytest.mark.parametrize("path, table", [("/people", "#people"), ("/people/{rita}", "#audit-log"),
+                                         ("/people/{rita}", "#fracture-list"),
                                          ("/people/{ann}/history", "#sessions"), ("/sessions/{rita_set}", "#events")])
 def test_tables_are_cards_on_the_phone_and_no_page_is_wider_than_the_screen(page, site, viewport, path, table):
     page.goto(site["url"] + path.format(**site))

@@ -470,3 +470,21 @@ def test_a_persons_page_and_history_link_their_reps_export(client):
     add(client)
     for path in ("/people/1", "/people/1/history"):
         assert 'href="/people/1/reps.csv" download>Every rep (CSV)</a>' in client.get(path).get_data(as_text=True)
+
+
+def test_each_week_of_the_last_four_counts_the_days_trained_in_it(client, app):
+    add(client)
+    today = dt.datetime.now().astimezone().replace(hour=12, minute=0, second=0, microsecond=0)
+    with store_of(app) as store:
+        store.db.execute("UPDATE people SET created_at = ?", [(today - dt.timedelta(days=60)).isoformat()])
+        for days_ago, hour in ((7, 9), (7, 15), (13, 10), (20, 10)):     # two sets 7 days ago: one session
+            sid = store.start_session(1, source="sim", rate_hz=80.0, adc="hx711", cells=["fz1_n"], offset_counts=[0],
+                                      scale_n_per_count=[0.01], clock_origin_ns=0,
+                                      started_at=(today - dt.timedelta(days=days_ago)).replace(hour=hour).isoformat())
+            store.add_events(sid, [{"kind": "impact", "t_peak_s": 1.0, "peak_n": 1800.0, "peak_bw": 2.7,
+                                    "loading_rate_bw_s": 40.0, "thump": True}])
+            store.end_session(sid)
+    weeks = re.findall(r'<li class="week[^"]*"> <span class="week-n">(\d+)</span> <span class="week-label">([^<]+)</span>',
+                       text(client.get("/people/1")))
+    assert weeks == [("0", "sessions, 21 to 27 days ago"), ("1", "session, 14 to 20 days ago"),
+                     ("2", "sessions, 7 to 13 days ago"), ("0", "sessions, the last 7 days (today too)")]
