@@ -324,6 +324,7 @@ def test_a_session_is_a_day_of_sets_and_the_date_filter_keeps_only_those_days(cl
     feb = client.get(f"/people/{person_id}/history?from=2025-02-01&to=2025-02-28")
     assert feb.status_code == 200
     assert ": 2 sessions, 3 sets." in plain(feb) and text(feb).count("data-session=") == 3
+    assert re.findall(r'class="hint set-of-day">([^<]+)<', text(feb)) == ["set 2 of 2 that day", "set 1 of 2 that day"]
     data = client.get(f"/people/{person_id}/history.json?from=2025-02-01&to=2025-02-28").get_json()
     assert len(data["t"]) == 3
     assert data["week_sessions"] == [2, 0, 0]          # the week of 10 Feb: two days (three sets); 17 and 24 Feb

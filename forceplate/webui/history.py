@@ -74,9 +74,13 @@ def person_history(person_id):
     page = min(page, pages)
     shown = rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     query = {k: v.isoformat() for k, v in (("from", first), ("to", last)) if v}
+    by_day: dict[dt.date, list] = {}
+    for r in sorted(rows, key=lambda r: r["started_at"]):
+        by_day.setdefault(_local_day(r["started_at"]), []).append(r["id"])
+    set_of_day = {i: (n, len(ids)) for ids in by_day.values() for n, i in enumerate(ids, 1)}
     return render_template("history.html", person=person, sessions=shown, total=len(rows), days=session_days(rows),
                            page=page, pages=pages, min_per_week=MIN_SESSIONS_PER_WEEK, first=first, last=last,
-                           query=query, errors=errors, data=request.args,
+                           query=query, errors=errors, data=request.args, set_of_day=set_of_day,
                            any_at_all=bool(rows) or bool(store.person_history(person_id))), 400 if errors else 200
 
 
