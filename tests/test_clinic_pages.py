@@ -359,3 +359,18 @@ def test_the_first_tab_offers_to_skip_the_nav_and_shows_it(page, site):
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")                                          # on from the page, not the nav again
     assert page.evaluate("() => !document.activeElement.closest('nav')")
+
+
+def test_forms_showing_their_problems_still_fit_and_pass_the_audit(page, site):
+    page.goto(site["url"] + "/people/new")
+    page.get_by_role("button", name="Add this person").click()
+    assert page.locator("#form-problems").inner_text().startswith("Please correct one thing below:")
+    # the refused form comes back as 400 by design: the browser logs that status, which is no script error
+    page.console_errors[:] = [e for e in page.console_errors if "status of 400" not in e]
+    assert not problems_of(page), problems_of(page)
+    page.locator("#form-problems a").first.click()                      # the problem's link leads to its field
+    assert page.evaluate("() => location.hash") == "#name"
+    page.goto(f"{site['url']}/people/{site['ann']}/history?from=2025-03-01&to=2025-02-01")
+    assert "The last day is before the first day" in page.locator("#form-problems").inner_text()
+    assert page.locator("#sessions tbody tr").count() == len(ANN_SETS)          # that filter is ignored
+    assert not problems_of(page), problems_of(page)

@@ -81,7 +81,7 @@ def person_history(person_id):
     return render_template("history.html", person=person, sessions=shown, total=len(rows), days=session_days(rows),
                            page=page, pages=pages, min_per_week=MIN_SESSIONS_PER_WEEK, first=first, last=last,
                            query=query, errors=errors, data=request.args, set_of_day=set_of_day,
-                           any_at_all=bool(rows) or bool(store.person_history(person_id))), 400 if errors else 200
+                           any_at_all=bool(rows) or bool(store.person_history(person_id)))
 
 
 @bp.get("/people/<id:person_id>/history.json")
