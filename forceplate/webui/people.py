@@ -153,7 +153,7 @@ def _audit_value(key, value) -> str:
 
 
 def audit_entry(entry: dict) -> dict:
-    """One audit-log entry as people read it: ``{"what": "Plan changed", "changes": ["Level: Beginner to
+    """One audit-log entry as people read it: ``{"what": "Plan changed", "changes": ["Level: Beginner ->
     Intermediate", ...]}``: labels for field names, yes/no for flags, local times for ISO times."""
     changes = entry.get("changes") or {}
     action = entry.get("action")
