@@ -207,7 +207,7 @@ def test_a_set_is_recorded_for_a_person_answered_and_found_in_the_history(page, 
     expect(page.locator("#events tbody tr")).to_have_count(stored_reps)
     page.wait_for_function("() => window.forceplateCharts && window.forceplateCharts.ready", timeout=WAIT_MS)
     assert page.evaluate("() => window.forceplateCharts.points") > 10
-    page.get_by_role("link", name="All sessions").click()
+    page.get_by_role("link", name="All sets").click()
     expect(page.locator("#sessions tbody tr")).to_have_count(1)
     expect(page.locator("#sessions tbody tr td").nth(1)).to_have_text(str(stored_reps))
     page.wait_for_function("() => window.forceplateCharts && window.forceplateCharts.ready", timeout=WAIT_MS)
@@ -235,7 +235,7 @@ def test_a_sit_to_stand_set_is_chosen_started_with_its_tempo_target_and_found_in
     page.get_by_role("button", name="No", exact=True).click()
     page.get_by_role("link", name="See this set in the history").click()
     expect(page.locator("#session-exercise")).to_have_text("Sit-to-stand")
-    page.get_by_role("link", name="All sessions").click()
+    page.get_by_role("link", name="All sets").click()
     expect(page.locator("#sessions tbody tr td.exercise")).to_have_text(["Sit-to-stand"])
     page.goto(live_url)                                        # the choice is remembered for the panel's button
     expect(page.locator("#set-exercise")).to_have_value("sit-to-stand")

@@ -108,8 +108,8 @@ def test_a_set_from_the_live_page_is_stored_with_its_pain_answer_and_shown_in_th
                                                   (peaks[len(peaks) // 2 - 1] + peaks[len(peaks) // 2]) / 2)
 
     page = text(client.get(f"/people/{person_id}/history"))
-    assert "Sessions (1)" in page
-    assert re.search(rf'data-session="{session_id}"> <td><a [^>]+>[^<]+</a></td> <td>{row["events"]}</td>', page)
+    assert "1 session, 1 set." in re.sub(r"<[^>]+>", "", page) and "Sets (1)" in page
+    assert re.search(rf'data-session="{session_id}">.*?<td class="reps" data-label="Reps">{row["events"]}</td>', page)
     assert "yes" in page and "complete" in page
     # Any pain pauses progression: the plan page says so.
     plan_page = text(client.get(f"/people/{person_id}"))
@@ -168,7 +168,7 @@ def test_a_restricted_person_sets_at_beginner_targets_in_clinician_approved_mode
     assert state["current"]["restricted"] is True and state["current"]["level"] == "beginner"
     assert state["current"]["restriction_reasons"] == ["balance problems"]
     post_json(client, "/live/set/stop")
-    assert "approved mode" in text(client.get(f"/people/{person_id}/history"))
+    assert "no jumps: waiting for approval" in text(client.get(f"/people/{person_id}/history"))
 
 
 def test_the_set_ends_complete_when_the_server_stops(client, app):
@@ -203,7 +203,7 @@ def test_the_history_list_is_paged(client, app):
                                     "loading_rate_bw_s": 50.0, "thump": True}])
             store.end_session(sid)
     first = text(client.get(f"/people/{person_id}/history"))
-    assert "Sessions (60)" in first and "Page 1 of 2" in first and first.count("data-session=") == 50
+    assert "60 sessions, 60 sets." in re.sub(r"<[^>]+>", "", first) and "Page 1 of 2" in first and first.count("data-session=") == 50
     second = text(client.get(f"/people/{person_id}/history?page=2"))
     assert second.count("data-session=") == 10
     data = client.get(f"/people/{person_id}/history.json").get_json()
@@ -238,7 +238,7 @@ def test_a_set_started_with_an_exercise_keeps_it_and_the_history_pages_show_it(c
     with Store(app.config["DATABASE"], mark_interrupted=False) as store:
         assert store.session(session_id)["exercise"] == "sit-to-stand"
     history = client.get(f"/people/{person_id}/history").get_data(as_text=True)
-    assert re.search(rf'data-session="{session_id}">.*?<td class="exercise">Sit-to-stand</td>', history, re.S)
+    assert re.search(rf'data-session="{session_id}">.*?<td class="exercise" data-label="Exercise">Sit-to-stand</td>', history, re.S)
     assert 'id="session-exercise">Sit-to-stand<' in client.get(f"/sessions/{session_id}").get_data(as_text=True)
 
 
@@ -265,3 +265,106 @@ def test_the_session_page_lists_a_withdrawn_rep_apart_and_leaves_it_out_of_the_r
     assert f'id="session-reps">{reps}<' in page
     assert re.search(r'<ul id="withdrawn-events"> <li>[^<]*impact of [0-9.]+ BW withdrawn: that was a jump\'s push-off</li>',
                      page)
+
+
+# -- sessions are days of sets, the date filter, reps that do not count, the nav --------------------------------
+
+def stored_set(store, person_id, started_at, events, exercise="heel-drop"):
+    sid = store.start_session(person_id, source="sim", rate_hz=80.0, adc="hx711", cells=["fz1_n"], offset_counts=[0],
+                              scale_n_per_count=[0.01], clock_origin_ns=0, started_at=started_at, exercise=exercise)
+    store.add_events(sid, events)
+    store.end_session(sid)
+    return sid
+
+
+def impact(t, peak_bw, **extra):
+    return {"kind": "impact", "t_peak_s": t, "peak_n": peak_bw * 650, "peak_bw": peak_bw, "loading_rate_bw_s": 40.0,
+            "thump": peak_bw >= 2.5} | extra
+
+
+def test_a_rep_that_does_not_count_is_listed_with_its_reason_and_left_out_of_the_counts(client, app):
+    person_id = add_person(client, has_vertebral_fracture="yes")
+    jump = {"kind": "jump", "takeoff_s": 7.6, "landing_s": 8.0, "flight_s": 0.4, "height_flight_m": 0.2,
+            "height_impulse_m": 0.19, "t_peak_s": 8.02, "peak_n": 2800.0, "peak_bw": 4.3, "loading_rate_bw_s": None,
+            "thump": None, "counted": False, "not_counted_reason": "No jumps in clinician-approved mode"}
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        sid = stored_set(store, person_id, "2026-03-02T09:30:00+00:00",
+                         [impact(2.0, 2.4), impact(5.0, 3.0), jump], exercise="free")
+    page = text(client.get(f"/sessions/{sid}"))
+    rows = re.findall(r'<tr class="(rep-[a-z-]+)" data-seq="(\d)">(.*?)</tr>', page)
+    assert [(cls, seq) for cls, seq, _ in rows] == [("rep-counted", "0"), ("rep-counted", "1"), ("rep-not-counted", "2")]
+    assert "not counted: no jumps while waiting for clinician approval" in rows[2][2]
+    assert "THUMP" not in rows[2][2] and "THUMP" in rows[1][2] and "too soft" in rows[0][2]
+    assert 'id="session-reps">2<' in page and "and 1 not counted" in page       # the two heel drops
+    assert 'id="session-thumps">1<' in page                                   # 3.0 BW; the jump's 4.3 is out
+    assert 'id="session-median">2.70 BW<' in page                             # median of 2.4 and 3.0
+    assert 'id="session-oi">2.97<' in page                                    # 2.7 x ln(2 + 1)
+    trace_events = client.get(f"/sessions/{sid}/trace.json").get_json()["events"]
+    assert [e["counted"] for e in trace_events] == [True, True, False]
+
+
+def test_each_rep_has_its_time_into_the_set_and_on_the_clock(client, app):
+    person_id = add_person(client)
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        sid = stored_set(store, person_id, "2026-03-02T09:30:00+00:00", [impact(65.25, 2.6)])
+    page = client.get(f"/sessions/{sid}").get_data(as_text=True)
+    wall = dt.datetime(2026, 3, 2, 9, 31, 5, 250000, tzinfo=dt.timezone.utc)       # 09:30:00 + 65.25 s
+    assert re.search(r'<span class="into">1:05.2</span> <span class="clock">\(<time datetime="2026-03-02T09:31:05.250\+00:00" '
+                     rf'data-format="time">{wall.astimezone():%H:%M:%S}</time>\)</span>', page)
+
+
+def test_a_session_is_a_day_of_sets_and_the_date_filter_keeps_only_those_days(client, app):
+    person_id = add_person(client)
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        for started in ("2025-01-06T10:00:00+00:00", "2025-02-10T09:00:00+00:00", "2025-02-10T15:00:00+00:00",
+                        "2025-02-12T10:00:00+00:00", "2025-03-17T10:00:00+00:00"):
+            stored_set(store, person_id, started, [impact(2.0, 2.6)])
+    plain = lambda response: re.sub(r"<[^>]+>", "", text(response))                 # noqa: E731
+    assert "4 sessions, 5 sets." in plain(client.get(f"/people/{person_id}/history"))
+    feb = client.get(f"/people/{person_id}/history?from=2025-02-01&to=2025-02-28")
+    assert feb.status_code == 200
+    assert ": 2 sessions, 3 sets." in plain(feb) and text(feb).count("data-session=") == 3
+    assert re.findall(r'class="hint set-of-day">([^<]+)<', text(feb)) == ["set 2 of 2 that day", "set 1 of 2 that day"]
+    data = client.get(f"/people/{person_id}/history.json?from=2025-02-01&to=2025-02-28").get_json()
+    assert len(data["t"]) == 3
+    assert data["week_sessions"] == [2, 0, 0]          # the week of 10 Feb: two days (three sets); 17 and 24 Feb
+    everything = client.get(f"/people/{person_id}/history.json").get_json()
+    assert everything["week_sessions"][:6] == [1, 0, 0, 0, 0, 2]
+    assert max(everything["week_t"]) <= everything["now"]
+    empty = client.get(f"/people/{person_id}/history?from=2024-01-01&to=2024-12-31")
+    assert "No sets between these dates." in text(empty) and "data-session=" not in text(empty)
+
+
+@pytest.mark.parametrize("query, message", [
+    ("from=2025-02-30", "The first day must be a date like 2026-03-02."),
+    ("to=yesterday", "The last day must be a date like 2026-03-02."),
+    ("from=2025-03-01&to=2025-02-01", "The last day is before the first day: swap them, or change one."),
+])
+def test_a_bad_date_in_the_filter_is_said_plainly(client, app, query, message):
+    person_id = add_person(client)
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        stored_set(store, person_id, "2025-02-10T09:00:00+00:00", [impact(2.0, 2.6)])
+    response = client.get(f"/people/{person_id}/history?{query}")
+    assert response.status_code == 200 and message in text(response)      # the page, with what to change
+    assert text(response).count("data-session=") == 1                    # that end is ignored: all is shown
+
+
+def test_the_nav_names_who_is_recording_on_every_page_while_a_set_records(client, app):
+    person_id = add_person(client)
+    assert post_json(client, "/live/set/start", person_id=str(person_id), exercise="heel-drop").status_code == 200
+    try:
+        for path in ("/people", f"/people/{person_id}", f"/people/{person_id}/history", "/settings", "/"):
+            assert re.search(r'id="plate-status" role="status" data-url="/api/set">Recording: Ann Example, Heel drops<',
+                             client.get(path).get_data(as_text=True)), path
+    finally:
+        post_json(client, "/live/set/stop")
+    assert 'data-url="/api/set">Plate ready<' in client.get("/people").get_data(as_text=True)
+
+
+def test_a_set_page_links_its_reps_export_beside_the_trace(client, app):
+    person_id = add_person(client)
+    with Store(app.config["DATABASE"], mark_interrupted=False) as store:
+        sid = stored_set(store, person_id, "2025-02-10T09:00:00+00:00", [impact(2.0, 2.6)])
+    page = client.get(f"/sessions/{sid}").get_data(as_text=True)
+    assert f'href="/sessions/{sid}/reps.csv" download>The reps (CSV)</a>' in page
+    assert f'href="/sessions/{sid}/export.csv" download>The force trace (CSV)</a>' in page

@@ -134,12 +134,12 @@ def test_a_recent_fracture_puts_the_person_in_clinician_approved_mode_with_the_r
                                                         "site": "wrist"})
     assert response.status_code == 303
     page = text(client.get("/people/1"))
-    assert "Clinician-approved mode: no jumps or drop landings, beginner targets, until approved." in page
+    assert "Waiting for clinician approval: no jumps or drop landings, beginner targets." in page
     assert f"A fracture on {recent}, within the last 6 months" in page
     with store_of(app) as store:
         assert store.fractures(1) == [{"occurred_on": recent, "site": "wrist", "is_vertebral": 0}]
         assert store.audit_log(1)[-1]["action"] == "fracture"
-    assert "Clinician-approved mode" in text(client.get("/people"))
+    assert "Waiting for clinician approval: no jumps" in text(client.get("/people"))
 
 
 @pytest.mark.parametrize("when, message", [
@@ -216,8 +216,8 @@ def test_approval_with_the_pin_lifts_the_restriction_and_is_audited(client, app)
     restricted_person(client)
     assert approve(client).status_code == 303
     page = text(client.get("/people/1"))
-    assert "Approved for the full programme by Dr Jones" in page
-    assert "Clinician-approved mode: no jumps" not in page
+    assert "Approved by clinician: Dr Jones, on" in page
+    assert "Waiting for clinician approval" not in page
     with store_of(app) as store:
         assert store.person(1)["approved_by"] == "Dr Jones"
         entry = store.audit_log(1)[-1]
@@ -235,7 +235,7 @@ def test_a_wrong_pin_is_refused_then_throttled(client, app):
     assert response.status_code == 429
     with store_of(app) as store:
         assert store.person(1)["approved_at"] is None
-    assert "Clinician-approved mode: no jumps or drop landings, beginner targets, until approved." in text(client.get("/people/1"))
+    assert "Waiting for clinician approval: no jumps or drop landings, beginner targets." in text(client.get("/people/1"))
 
 
 def test_approval_needs_the_clinicians_name(client):
@@ -315,9 +315,21 @@ def test_the_plan_shows_review_adherence_dose_and_impacts_left(client):
     add(client)
     page = text(client.get("/people/1"))
     assert "Two-week review" in page and "Stay at beginner." in page
-    assert "0 of 6 planned sessions in 14 days (under 50 %)" in page
-    assert page.count("under 2") == 4                      # no sessions in any of the last 4 weeks
+    # Added a minute ago: no week of the programme has passed, so none is "under 2" and nothing is missed.
+    assert "under 2" not in page
+    assert page.count("not a whole week in the programme yet") == 4
+    assert "Ann Example was added less than a week ago: no week is judged yet." in page
     assert "Today: 0.0" in page and 'id="impacts-left">100<' in page
+
+
+def test_weeks_since_a_person_was_added_without_sessions_are_under_2(client, app):
+    add(client)
+    with store_of(app) as store:     # added 30 days ago: every one of the last 4 weeks is a whole programme week
+        store.db.execute("UPDATE people SET created_at = ?",
+                         [(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)).isoformat()])
+    page = text(client.get("/people/1"))
+    assert page.count("under 2") == 4 and "not a whole week" not in page
+    assert "0 of the last 4 weeks in the programme had them." in page
 
 
 # -- CSRF on every new form ----------------------------------------------------------------------------------
@@ -375,3 +387,104 @@ def test_a_person_id_field_that_is_not_a_bounded_number_is_a_400(client, bad):
                                headers={"Accept": "application/json"})
         assert response.status_code == 400, path
     assert client.get("/", query_string={"person": bad}).status_code == 200   # a bad choice is no choice
+
+
+# -- confirmations, the audit log in plain words, the nav ------------------------------------------------------
+
+def test_saving_a_plan_confirms_it_with_what_was_saved(client, app):
+    add(client)
+    set_pin(client)
+    response = plan_form(client)
+    assert response.status_code == 303 and response.headers["Location"].endswith("?saved=plan#plan")
+    page = text(client.get(response.headers["Location"]))
+    assert re.search(r'<p class="notice" role="status" id="saved">The plan was saved. Level Intermediate, target peak '
+                     r'2.7 body weights, at most 80 impacts a day.</p>', page)
+    assert "The plan was saved" not in text(client.get("/people/1"))         # said once, not on every visit
+
+
+def test_approving_and_adding_a_fracture_confirm_it_too(client, app):
+    restricted_person(client)
+    response = approve(client)
+    assert "saved=approved" in response.headers["Location"]
+    assert "Approved by clinician: the full programme is open." in text(client.get(response.headers["Location"]))
+    response = client.post("/people/1/fractures", data={"csrf_token": token(client), "occurred_on": "2019",
+                                                        "site": "wrist"})
+    assert "The fracture was added." in text(client.get(response.headers["Location"]))
+
+
+def audit_cells(client):
+    page = client.get("/people/1").get_data(as_text=True)
+    table = re.search(r'<table class="table audit-table cards" id="audit-log">(.*?)</table>', page, re.S).group(1)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " | ", table)))
+
+
+def test_the_audit_log_says_what_changed_in_plain_words(client, app):
+    add(client)                                   # t_score -2.6, vertebral fracture no, balance problems no
+    set_pin(client)
+    client.post("/people/1/edit", data={"csrf_token": token(client), "name": "Ann Example", "birth_year": "1952",
+                                        "mass_kg": "68.5", "t_score": "-3.1", "has_vertebral_fracture": "yes",
+                                        "has_balance_problems": "unknown"})
+    plan_form(client)
+    with store_of(app) as store:
+        session_id = store.start_session(1, source="sim", rate_hz=80.0, adc="hx711", cells=["fz1_n"],
+                                         offset_counts=[0], scale_n_per_count=[0.01], clock_origin_ns=0)
+        store.end_session(session_id)
+        store.set_pain(session_id, True, changed_by="clinic")
+    log = audit_cells(client)
+    for said in ("Added", "Name: Ann Example", "Year of birth: 1952", "T-score: -2.6",
+                 "Vertebral (spine) fracture: no", "Body mass entered", "Body mass: 68.5 kg",
+                 "Details changed", "T-score: -2.6 \u2192 -3.1", "Vertebral (spine) fracture: no \u2192 yes",
+                 "Balance problems or falls: no \u2192 not known",
+                 "Plan changed", "Level: Beginner \u2192 Intermediate",
+                 "Target peak at intermediate: 2.5 body weights \u2192 2.7 body weights",
+                 "Impacts a day, at most: 100 \u2192 80",
+                 "Answered \u201cDid anything hurt?\u201d", "Did anything hurt?: yes", f"Set: number {session_id}"):
+        assert said in log, said
+    for raw in ("has_vertebral_fracture", "has_balance_problems", "t_score", "mass_kg", "daily_impact_cap",
+                "target_intermediate_bw", "body_mass |", "True", "False", "None"):
+        assert raw not in log, raw
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d", log)           # no ISO time as text (only in datetime="")
+    now = dt.datetime.now().astimezone()
+    assert f"{now:%a} {now.day} {now:%b %Y}, " in log             # the clinic's local date and time
+
+
+def test_the_words_for_the_restricted_mode_say_waiting_for_approval(client, app):
+    restricted_person(client)
+    for path in ("/people", "/people/1", "/people/1/history"):
+        page = text(client.get(path)).lower()
+        assert "clinician-approved mode" not in page, path
+    assert "Waiting for clinician approval: no jumps" in text(client.get("/people"))
+
+
+def test_every_page_with_the_nav_says_the_plate_is_ready_when_nothing_records(client):
+    add(client)
+    for path in ("/people", "/people/new", "/people/1", "/people/1/edit", "/people/1/history", "/settings"):
+        page = client.get(path).get_data(as_text=True)
+        assert re.search(r'<p class="topnav-status topnav-status-ready" id="plate-status" role="status" '
+                         r'data-url="/api/set">Plate ready</p>', page), path
+        assert '<script src="/static/nav.js" defer></script>' in page, path
+        assert '<a class="topnav-link" href="/settings"' in page or 'href="/settings" aria-current="page"' in page
+
+
+def test_a_persons_page_and_history_link_their_reps_export(client):
+    add(client)
+    for path in ("/people/1", "/people/1/history"):
+        assert 'href="/people/1/reps.csv" download>Every rep (CSV)</a>' in client.get(path).get_data(as_text=True)
+
+
+def test_each_week_of_the_last_four_counts_the_days_trained_in_it(client, app):
+    add(client)
+    today = dt.datetime.now().astimezone().replace(hour=12, minute=0, second=0, microsecond=0)
+    with store_of(app) as store:
+        store.db.execute("UPDATE people SET created_at = ?", [(today - dt.timedelta(days=60)).isoformat()])
+        for days_ago, hour in ((7, 9), (7, 15), (13, 10), (20, 10)):     # two sets 7 days ago: one session
+            sid = store.start_session(1, source="sim", rate_hz=80.0, adc="hx711", cells=["fz1_n"], offset_counts=[0],
+                                      scale_n_per_count=[0.01], clock_origin_ns=0,
+                                      started_at=(today - dt.timedelta(days=days_ago)).replace(hour=hour).isoformat())
+            store.add_events(sid, [{"kind": "impact", "t_peak_s": 1.0, "peak_n": 1800.0, "peak_bw": 2.7,
+                                    "loading_rate_bw_s": 40.0, "thump": True}])
+            store.end_session(sid)
+    weeks = re.findall(r'<li class="week[^"]*"> <span class="week-n">(\d+)</span> <span class="week-label">([^<]+)</span>',
+                       text(client.get("/people/1")))
+    assert weeks == [("0", "sessions, 21 to 27 days ago"), ("1", "session, 14 to 20 days ago"),
+                     ("2", "sessions, 7 to 13 days ago"), ("0", "sessions, the last 7 days (today too)")]

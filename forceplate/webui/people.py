@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..programme.rules import LEVEL_NAMES, LEVELS, MIN_SESSIONS_PER_WEEK
@@ -35,7 +36,35 @@ def init_app(app) -> None:
     app.jinja_env.globals["level_names"] = LEVEL_NAMES
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["time_tag"] = time_tag
+    app.jinja_env.filters["plain_words"] = plain_words
     app.jinja_env.filters["exercise_label"] = exercise_label
+    app.jinja_env.globals["plate_status"] = plate_status
+    app.jinja_env.globals["audit_entry"] = audit_entry
+
+
+def plain_words(text) -> str:
+    """The programme's words as the pages say them: the restricted mode is "waiting for clinician approval"
+    (people read "clinician-approved mode" as approved, the opposite of what it means)."""
+    text = str(text)
+    for said in ("in the clinician-approved mode", "in clinician-approved mode"):
+        text = text.replace(said, "while waiting for clinician approval")
+    return text.replace("clinician-approved mode", "waiting for clinician approval")
+
+
+def plate_status() -> dict:
+    """What the nav says of the plate on every page, as /api/set would (nav.js keeps it current): who is
+    recording which exercise, else "Plate ready" (or the fault). ``{"state", "text", "session"}``."""
+    sets = current_app.extensions.get("forceplate.sets")
+    if sets is None:
+        return {"state": "ready", "text": "Plate ready", "session": None}
+    state, current = sets.state, sets.current()
+    if current is not None:
+        return {"state": "recording", "session": current.get("session"),
+                "text": f"Recording: {current.get('person')}, {current.get('exercise_label') or ''}".rstrip(", ")}
+    if state == "fault":
+        return {"state": "fault", "text": "Plate stopped: see the live page", "session": None}
+    return {"state": "ready", "text": "Plate ready", "session": None}
 
 
 def exercise_label(name) -> str:
@@ -52,10 +81,97 @@ def when(iso_time) -> str:
 
 
 def day(iso_time) -> str:
+    """A stored time (or a date) as the clinic's local date, e.g. ``Mon 2 Mar 2026``."""
     if not iso_time:
         return ""
-    t = dt.datetime.fromisoformat(iso_time).astimezone()
+    if len(str(iso_time)) == 10:
+        t = dt.date.fromisoformat(iso_time)
+    else:
+        t = dt.datetime.fromisoformat(iso_time).astimezone()
     return f"{t:%a} {t.day} {t:%b %Y}"
+
+
+def clock(iso_time) -> str:
+    if not iso_time:
+        return ""
+    return f"{dt.datetime.fromisoformat(iso_time).astimezone():%H:%M:%S}"
+
+
+TIME_STYLES = {"datetime": when, "date": day, "time": clock}
+
+
+def time_tag(iso_time, style: str = "datetime", plus_s: float | None = None) -> Markup:
+    """A stored time as ``<time>``: the clinic's local time as text, and the instant in ``datetime`` for the
+    browser to write in the reader's own format (nav.js: the same style on every page). ``plus_s``: seconds
+    after it (a rep's time into its set)."""
+    if not iso_time:
+        return Markup("")
+    t = dt.datetime.fromisoformat(iso_time) if len(str(iso_time)) > 10 else None
+    if t is not None and plus_s is not None:
+        t = t + dt.timedelta(seconds=float(plus_s))
+    iso = t.isoformat(timespec="milliseconds") if t is not None else str(iso_time)
+    shown = TIME_STYLES[style](iso)
+    return Markup(f'<time datetime="{escape(iso)}" data-format="{escape(style)}">{escape(shown)}</time>')
+
+
+# -- the audit log in plain words ------------------------------------------------------------------------------
+
+AUDIT_ACTIONS = {"create": "Added", "update": "Details changed", "body_mass": "Body mass entered",
+                 "fracture": "Fracture added", "plan": "Plan changed", "pain": "Answered \u201cDid anything hurt?\u201d"}
+YES_NO = {None: "not known", 1: "yes", 0: "no", True: "yes", False: "no"}
+AUDIT_FIELDS = {
+    "name": ("Name", str),
+    "birth_year": ("Year of birth", str),
+    "t_score": ("T-score", lambda v: f"{v:g}"),
+    "has_vertebral_fracture": ("Vertebral (spine) fracture", lambda v: YES_NO.get(v, str(v))),
+    "has_balance_problems": ("Balance problems or falls", lambda v: YES_NO.get(v, str(v))),
+    "approved_by": ("Approved by", str),
+    "approved_at": ("Approved on", when),
+    "mass_kg": ("Body mass", lambda v: f"{v:.1f} kg"),
+    "measured_at": ("Weighed on", when),
+    "level": ("Level", lambda v: str(v).capitalize()),
+    "target_beginner_bw": ("Target peak at beginner", lambda v: f"{v:g} body weights"),
+    "target_intermediate_bw": ("Target peak at intermediate", lambda v: f"{v:g} body weights"),
+    "target_advanced_bw": ("Target peak at advanced", lambda v: f"{v:g} body weights"),
+    "daily_impact_cap": ("Impacts a day, at most", str),
+    "occurred_on": ("When", str),
+    "site": ("Where", str),
+    "is_vertebral": ("Vertebral (spine)", lambda v: YES_NO.get(v, str(v))),
+    "session": ("Set", lambda v: f"number {v}"),
+    "pain": ("Did anything hurt?", lambda v: YES_NO.get(v, str(v))),
+}
+
+
+def _audit_value(key, value) -> str:
+    if value is None:
+        return "none" if key in ("approved_by", "approved_at") else "not known"
+    label_format = AUDIT_FIELDS.get(key)
+    try:
+        return label_format[1](value) if label_format else str(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def audit_entry(entry: dict) -> dict:
+    """One audit-log entry as people read it: ``{"what": "Plan changed", "changes": ["Level: Beginner ->
+    Intermediate", ...]}``: labels for field names, yes/no for flags, local times for ISO times."""
+    changes = entry.get("changes") or {}
+    action = entry.get("action")
+    what = AUDIT_ACTIONS.get(action, str(action).replace("_", " ").capitalize())
+    if action == "update" and "approved_by" in changes:
+        what = "Approved by clinician" if changes["approved_by"][1] else "Clinician approval withdrawn"
+    lines = []
+    for key, (old, new) in changes.items():
+        if action == "body_mass" and key == "measured_at":
+            continue
+        if action in ("create", "fracture", "body_mass", "pain") and new is None:
+            continue
+        label = AUDIT_FIELDS.get(key, (key.replace("_", " ").capitalize(),))[0]
+        if old is None and action != "update" or (action == "pain" and key == "session"):
+            lines.append(f"{label}: {_audit_value(key, new)}")
+        else:
+            lines.append(f"{label}: {_audit_value(key, old)} \u2192 {_audit_value(key, new)}")
+    return {"what": what, "changes": lines}
 
 
 def person_or_404(store, person_id: int) -> dict:
@@ -167,7 +283,14 @@ def _render_person(store, person_id, status=200, **context):
         levels=LEVELS, min_per_week=MIN_SESSIONS_PER_WEEK, fractures=store.fractures(person_id),
         masses=store.body_mass_history(person_id)[::-1], audit=store.audit_log(person_id)[::-1][:30],
         pin_is_set=pin_is_set(store), errors=context.pop("errors", {}), data=context.pop("data", {}),
-        added=request.args.get("added"), **context), status
+        added=request.args.get("added"), saved=SAVED_MESSAGES.get(request.args.get("saved", "")), saved_key=request.args.get("saved"),
+        **context), status
+
+
+# What a change's redirect confirms (``?saved=...``), above the section it changed.
+SAVED_MESSAGES = {"plan": "The plan was saved.", "approved": "Approved by clinician: the full programme is open.",
+                  "withdrawn": "The clinician approval was withdrawn.", "fracture": "The fracture was added.",
+                  "details": "The changes were saved."}
 
 
 @bp.route("/people/<id:person_id>/edit", methods=["GET", "POST"])
@@ -191,7 +314,7 @@ def person_edit(person_id):
     mass = values.get("mass_kg")
     if mass is not None and (current_mass is None or abs(mass - current_mass) > 1e-9):
         store.add_body_mass(person_id, mass, changed_by=_user())     # a new entry: the history is kept
-    return redirect(url_for("people.person_page", person_id=person_id), code=303)
+    return redirect(url_for("people.person_page", person_id=person_id, saved="details"), code=303)
 
 
 @bp.post("/people/<id:person_id>/fractures")
@@ -205,7 +328,7 @@ def fracture_add(person_id):
         return _render_person(store, person_id, 400, errors=form.errors, data=request.form)
     store.add_fracture(person_id, form.values["occurred_on"], changed_by=_user(), site=form.values["site"],
                        is_vertebral=request.form.get("is_vertebral") == "yes")
-    return redirect(url_for("people.person_page", person_id=person_id) + "#fractures", code=303)
+    return redirect(url_for("people.person_page", person_id=person_id, saved="fracture") + "#fractures", code=303)
 
 
 @bp.post("/people/<id:person_id>/approval")
@@ -227,7 +350,8 @@ def approval(person_id):
     else:
         store.update_person(person_id, changed_by=_user(), approved_by=clinician,
                             approved_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    return redirect(url_for("people.person_page", person_id=person_id) + "#safety", code=303)
+    return redirect(url_for("people.person_page", person_id=person_id, saved="withdrawn" if withdraw else "approved")
+                    + "#safety", code=303)
 
 
 @bp.post("/people/<id:person_id>/plan")
@@ -249,4 +373,4 @@ def plan_edit(person_id):
         status = 429 if "Too many tries" in form.errors.get("plan_pin", "") else 400
         return _render_person(store, person_id, status, errors=form.errors, data=request.form, plan_open=True)
     store.set_plan(person_id, changed_by=_user(), default=default_plan(), level=level, targets_bw=targets, daily_impact_cap=cap)
-    return redirect(url_for("people.person_page", person_id=person_id) + "#plan", code=303)
+    return redirect(url_for("people.person_page", person_id=person_id, saved="plan") + "#plan", code=303)
