@@ -139,11 +139,17 @@ def record(person, max_s, source_spec, exercise, data_dir):
     Each event is committed to the database before its line is printed. Stops after --seconds, at the end
     of a replay, or on SIGINT/SIGTERM (a clean end: the session is complete).
 
+    The person's programme applies as on the live page: no jumps or drop landings while waiting for a
+    clinician's approval (a jump is kept, printed with "counted": false, and counts for nothing), and the
+    session ends when today's impact limit is reached (none left: it does not start).
+
     Example: forceplate record --person Ann --seconds 60 --source sim:heel-drops
     """
     import signal as signals
 
     from .live.pipeline import Recorder
+    from .live.sets import JUMP_NOTE
+    from .programme.standing import standing_of, why_no_set
     from .storage.store import StoreError
 
     from .signal.exercises import check_exercise
@@ -158,6 +164,10 @@ def record(person, max_s, source_spec, exercise, data_dir):
     try:
         source = _open_source_saying_why(source_spec)
         person_id = store.person_id_for(person, changed_by=_who())
+        standing = standing_of(store, person_id)
+        refusal = why_no_set(standing, exercise)        # the live page's rules: approval, today's impact limit
+        if refusal:
+            raise ValueError(refusal)
     except (ForcePlateError, ValueError) as exc:
         store.close()
         raise BadInput(str(exc)) from None
@@ -169,14 +179,18 @@ def record(person, max_s, source_spec, exercise, data_dir):
     status, failure, store_failure = "complete", None, None
     try:
         with source:
+            # a jump of a person waiting for clinician approval, or an impact past today's limit, is kept and
+            # printed but counts for nothing (``counted`` false), as in a set on the live page
             recorder = Recorder(store, source, person_id, source_spec=source_spec or source.name, max_s=max_s,
-                                exercise=exercise)
+                                exercise=exercise, jump_note=JUMP_NOTE if standing.is_restricted else None,
+                                impact_limit=None if exercise == "sit-to-stand" else standing.impacts_left_today)
             try:
-                recorder.start()
+                session_id = recorder.start()
+                store.set_session_restricted(session_id, standing.is_restricted)
             except StoreError as exc:            # a full disk before the first sample: nothing to keep
                 raise BadInput(f"cannot start recording: {exc}") from None
             try:
-                while not stop and not recorder.is_done:
+                while not stop and not recorder.is_done and not recorder.limit_reached:
                     frames = source.read(4096, timeout_s=0.05)
                     if frames.n_sets:
                         for event in recorder.ingest(frames).events:
@@ -185,6 +199,9 @@ def record(person, max_s, source_spec, exercise, data_dir):
                         break
             except ForcePlateError as exc:       # the plate or the disk failed mid-session: keep what was recorded
                 status, failure = "interrupted", exc
+            if recorder.limit_reached:
+                click.echo(f"forceplate record: today's impact limit for {person} is reached: the session ends here",
+                           err=True)
             for sig in previous:                 # a second signal must not interrupt the ending
                 signals.signal(sig, signals.SIG_IGN)
             if not isinstance(failure, StoreError):

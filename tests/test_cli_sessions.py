@@ -260,3 +260,48 @@ def test_a_session_recorded_with_an_exercise_lists_and_exports_it_and_its_export
         if a.get("peak_n") is not None:
             assert b["peak_n"] == pytest.approx(a["peak_n"], rel=1e-3)
         assert b.get("thump") == a.get("thump")
+
+
+def _person(data_dir, name, **fields):
+    from forceplate.programme.standing import default_plan
+    plan = fields.pop("plan", None)
+    with Store(data_dir) as store:
+        person_id = store.add_person(name, changed_by="test", **fields)
+        if plan:
+            store.set_plan(person_id, changed_by="test", default=default_plan(), **plan)
+    return person_id
+
+
+def test_record_applies_the_programme_a_jump_waiting_for_approval_counts_for_nothing(tmp_path):
+    # a vertebral fracture: no jumps until a clinician approves; the drop jump's jump is kept, never counted
+    _person(tmp_path, "Bea", has_vertebral_fracture=1)
+    run = forceplate("record", "--person", "Bea", "--source", REPLAY_DJ.format(data=DATA_DIR), data_dir=tmp_path)
+    assert run.returncode == 0, run.stderr
+    *events, summary = lines(run.stdout)
+    impact, jump = events
+    assert (impact["kind"], impact["counted"], impact["thump"]) == ("impact", True, True)
+    assert (jump["kind"], jump["counted"], jump["thump"]) == ("jump", False, None)
+    assert jump["not_counted_reason"] == "No jumps while waiting for clinician approval"
+    assert (summary["events"], summary["thumps"], summary["not_counted"]) == (1, 1, 1)
+    listed, = json.loads(forceplate("sessions", "--json", data_dir=tmp_path).stdout)
+    assert (listed["events"], listed["thumps"]) == (1, 1)
+    refused = forceplate("record", "--person", "Bea", "--exercise", "jump", "--source",
+                         REPLAY_DJ.format(data=DATA_DIR), data_dir=tmp_path)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert _one_line_error(refused).startswith("forceplate: Jumps are not allowed for Bea today: waiting for "
+                                               "clinician approval (a vertebral fracture)")
+
+
+def test_record_ends_at_todays_impact_limit_and_does_not_start_past_it(tmp_path):
+    _person(tmp_path, "Cat", plan={"daily_impact_cap": 1})
+    run = forceplate("record", "--person", "Cat", "--source", REPLAY_DJ.format(data=DATA_DIR), data_dir=tmp_path)
+    assert run.returncode == 0, run.stderr
+    *events, summary = lines(run.stdout)
+    assert [(e["kind"], e["counted"]) for e in events if e["counted"]] == [("impact", True)]
+    assert summary["events"] == 1
+    assert "today's impact limit for Cat is reached" in run.stderr
+    again = forceplate("record", "--person", "Cat", "--source", REPLAY_DJ.format(data=DATA_DIR), data_dir=tmp_path)
+    assert again.returncode == 2 and again.stdout == ""
+    assert _one_line_error(again).strip() == ("forceplate: No impacts left today for Cat: 1 of 1 done (the daily "
+                                      "limit). Sit-to-stand is still possible.")
+    assert len(json.loads(forceplate("sessions", "--json", data_dir=tmp_path).stdout)) == 1

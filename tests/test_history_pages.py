@@ -246,7 +246,7 @@ def test_a_set_of_jumps_for_a_restricted_person_or_of_no_exercise_is_refused(cli
     person_id = add_person(client, has_vertebral_fracture="yes")
     response = post_json(client, "/live/set/start", person_id=str(person_id), exercise="jump")
     assert response.status_code == 409
-    assert "Jumps are not allowed for Ann Example today: clinician-approved mode" in response.get_json()["error"]
+    assert "Jumps are not allowed for Ann Example today: waiting for clinician approval" in response.get_json()["error"]
     assert post_json(client, "/live/set/start", person_id=str(person_id), exercise="hopping").status_code == 400
     with Store(app.config["DATABASE"], mark_interrupted=False) as store:
         assert store.sessions() == []

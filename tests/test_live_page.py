@@ -96,7 +96,7 @@ def test_a_forbidden_jump_counts_no_rep_no_thump_and_never_shows_thump(browser, 
 
     with site(tmp_path, JUMPS, ("Bea Example", {"has_vertebral_fracture": 1})) as (url, (bea,)), \
             live_page(browser, url, viewport, bea) as page:
-        expect(page.locator("#set-mode")).to_contain_text("Clinician-approved mode")
+        expect(page.locator("#set-mode")).to_contain_text("Waiting for clinician approval")
         page.get_by_role("button", name="Sound: off").click()
         start_set(page)
         watch_verdicts(page)                  # from the set's start: before it the plate judges nobody's plan

@@ -332,7 +332,7 @@ def restricted_person(db, name="Bea Example"):
 @pytest.mark.parametrize("exercise", ["jump", "drop-landing"])
 def test_a_restricted_person_cannot_start_a_set_of_jumps_or_drop_landings(controller, db, exercise):
     person_id = restricted_person(db)
-    with pytest.raises(SetError, match="not allowed for Bea Example today: clinician-approved mode "
+    with pytest.raises(SetError, match="not allowed for Bea Example today: waiting for clinician approval "
                                        r"\(a vertebral fracture\)"):
         controller.start(person_id, exercise)
     assert controller.state == "ready" and controller.current() is None

@@ -198,3 +198,15 @@ def test_only_whole_weeks_since_the_person_was_added_are_judged(days_ago, judged
     assert result.weeks_under_minimum == sum(judged)                    # one session a week is under 2
     assert result.weeks_meeting_minimum == 0
 
+
+def test_a_new_person_is_not_stepped_back_for_sessions_they_were_never_asked_to_do():
+    today = MONDAY + timedelta(days=27)
+    fresh = review(Plan("intermediate"), HEALTHY, [], today, added_on=today - timedelta(days=3))
+    assert (fresh.level, fresh.action) == ("intermediate", "stay")
+    # ten days in, one session of the 3 x 10 / 7 = 4.3 planned since then (under 50 %): step back
+    late = review(Plan("intermediate"), HEALTHY, sessions(today, [0]), today, added_on=today - timedelta(days=10))
+    assert (late.level, late.action) == ("beginner", "step back")
+    assert late.reasons == ("1 of 4.3 planned sessions in 10 days (under 50 %)",)
+    # advancing still takes 80 % of the whole two weeks' plan: two sessions in 3 days are not enough
+    early = review(Plan("beginner"), HEALTHY, sessions(today, [-2, 0]), today, added_on=today - timedelta(days=3))
+    assert early.action == "stay"

@@ -144,8 +144,9 @@ class Panel:
         Returns the number of beeps started (they play in the background, so this never blocks).
         """
         kind = event.get("kind")
-        if kind == "withdrawn" or (kind == "jump" and event.get("note") and event.get("thump") is None
-                                   and event.get("thump_if_allowed") is not None):
+        if kind == "withdrawn" or event.get("counted") is False or (
+                kind == "jump" and event.get("note") and event.get("thump") is None
+                and event.get("thump_if_allowed") is not None):
             verdict = None
             beeps, on_s = 3, self.short_beep_s
         else:

@@ -35,7 +35,7 @@ import numpy as np
 from ..exc import ForcePlateError
 from ..programme.rules import LEVELS
 from ..programme.standing import (SIT_TO_STAND_TARGET, guided_session, next_time, reps_summary, set_plan_of,
-                                  standing_of, target_text)
+                                  standing_of, target_text, why_no_set)
 from .listeners import Listeners
 from .pipeline import Recorder
 from ..signal.exercises import FREE, LABELS, SIT_TO_STAND, check_exercise
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 STEP_OFF_END_S = 5.0          # the plate empty this long (s, source time scale) after someone stood on it
 REPLY_TIMEOUT_S = 15.0        # a command the writer does not answer within this long is a fault
-JUMP_NOTE = "No jumps in clinician-approved mode"
+JUMP_NOTE = "No jumps while waiting for clinician approval"
 
 
 def correction_message(reason: str | None) -> str:
@@ -381,16 +381,11 @@ class _Recording:
             standing = standing_of(store, person_id, today)
         except LookupError:
             raise SetError("that person is not in the database (were they removed?)") from None
-        if exercise != FREE and exercise not in standing.allowed_exercises:
-            why = "; ".join(standing.restriction_reasons) or "not in the programme"
-            raise SetError(f"{LABELS[exercise]} are not allowed for {standing.person['name']} today: "
-                           f"clinician-approved mode ({why}) until a clinician approves. Choose "
-                           f"{' or '.join(LABELS[e].lower() for e in standing.allowed_exercises)}")
+        refusal = why_no_set(standing, exercise)
+        if refusal:
+            raise SetError(refusal)
         self.is_impact_set = exercise != SIT_TO_STAND          # free sets may hold impacts: capped too
         self.daily_impact_cap = int(standing.effective.daily_impact_cap)
-        if self.is_impact_set and standing.impacts_left_today <= 0:
-            raise SetError(f"No impacts left today for {standing.person['name']}: {standing.impacts_done_today} "
-                           f"of {self.daily_impact_cap} done (the daily limit). Sit-to-stand is still possible.")
         self.standing = standing
         self.today = today
         self.exercise = exercise

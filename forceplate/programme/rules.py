@@ -165,7 +165,7 @@ def _in_window(history, today: date, days: int):
     return [s for s in history if start <= s.day <= today]
 
 
-def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
+def review(plan: Plan, profile: Profile, history, today: date, added_on: date | None = None) -> Decision:
     """Review the last 14 days and decide the level.
 
     - Any pain reported in the window: step back one level (or stay at beginner) and pause progression.
@@ -174,6 +174,11 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
       unless restricted (clinician-approved mode keeps beginner) or already advanced.
     - Otherwise stay. With no full two weeks of plan history yet the window is still judged on what is
       planned for 14 days (3 days a week at beginner = 6 sessions).
+
+    ``added_on`` (the day the person was added, when known): low completion steps back only someone added at
+    least a whole week ago, judged on the sessions planned for the whole days since then (at most the 14):
+    nobody can have missed sessions they were never asked to do. Advancing still needs 80 % of the whole
+    14 days' plan, so it never comes sooner.
     """
     plan = effective_plan(plan, profile, today)
     level = LEVELS[plan.level]
@@ -181,6 +186,9 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
     planned = level.days_per_week[0] * REVIEW_DAYS / 7
     done_days = len({s.day for s in window})
     completion = min(1.0, done_days / planned) if planned else None
+    days = REVIEW_DAYS if added_on is None else max(0, min(REVIEW_DAYS, (today - added_on).days))
+    planned_since_added = level.days_per_week[0] * days / 7
+    step_back = days >= 7 and done_days / planned_since_added < STEP_BACK_COMPLETION
     reps = [p for s in window for p in s.peaks_bw]
     on_target = (sum(p >= plan.target_bw for p in reps) / len(reps)) if reps else None
     index = LEVEL_NAMES.index(plan.level)
@@ -188,12 +196,12 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
     if any(s.pain for s in window):
         return Decision(down, "paused" if down == plan.level else "step back",
                         ("pain was reported in the last 14 days: progression paused",), completion, on_target)
-    if completion is not None and completion < STEP_BACK_COMPLETION:
+    if step_back:
         return Decision(down, "stay" if down == plan.level else "step back",
-                        (f"{done_days} of {planned:g} planned sessions in 14 days (under 50 %)",),
+                        (f"{done_days} of {round(planned_since_added, 1):g} planned sessions in {days} days (under 50 %)",),
                         completion, on_target)
     if is_restricted(profile, today):
-        return Decision("beginner", "stay", ("clinician-approved mode: beginner targets until approved",),
+        return Decision("beginner", "stay", ("waiting for clinician approval: beginner targets until approved",),
                         completion, on_target)
     if (completion >= ADVANCE_COMPLETION and on_target is not None and on_target >= ADVANCE_ON_TARGET
             and index + 1 < len(LEVEL_NAMES)):
@@ -212,11 +220,11 @@ def review(plan: Plan, profile: Profile, history, today: date) -> Decision:
 
 def todays_prescription(plan: Plan, profile: Profile, today: date) -> list[dict]:
     """Today's guided session, set by set: for each exercise the level offers (as the plan sets it), in its
-    order, ``{"exercise", "allowed", "sets", "reps_per_set"}``. The level that applies today (beginner while
-    restricted) prescribes the lower bound of its sets and the upper bound of its reps per set: the fewest
-    sets the level asks for, each as long as the level allows (a stored plan holds no sets or reps of its own
-    yet, so the level's are today's). An exercise not allowed today (jumps, drop landings while restricted) is
-    listed, ``allowed`` false, with no sets."""
+    order, ``{"exercise", "allowed", "sets", "reps_per_set"}``: the level that applies today (beginner while
+    restricted) prescribes the lower bound of its sets and the upper bound of its reps per set (a person who
+    can do more reps is better served than one doing more sets of few; a stored plan holds no sets or reps
+    of its own yet, so the level's are today's). An exercise not allowed today (jumps, drop landings while restricted) is listed,
+    ``allowed`` false, with no sets."""
     applies = LEVELS[effective_plan(plan, profile, today).level]
     prescribed = prescribed_exercises(plan, profile, today)
     names = list(LEVELS[plan.level].exercises) + [e for e in applies.exercises if e not in LEVELS[plan.level].exercises]

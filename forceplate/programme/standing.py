@@ -118,12 +118,30 @@ def standing_of(store, person_id: int, today: dt.date | None = None) -> Standing
         is_restricted=rules.is_restricted(profile, today),
         allowed_exercises=rules.allowed_exercises(profile, today),
         prescribed_exercises=rules.prescribed_exercises(plan, profile, today),
-        review=rules.review(plan, profile, history, today),
+        review=rules.review(plan, profile, history, today, added_on),
         adherence=rules.adherence(plan, history, today, added_on),
         dose=rules.dose(history, today),
         impacts_left_today=rules.impacts_left_today(effective, history, today),
         body_mass_kg=store.latest_body_mass(person_id),
         impacts_done_today=rules.impacts_done_today(history, today))
+
+
+def why_no_set(standing: Standing, exercise: str) -> str | None:
+    """Why a set of ``exercise`` may not start for this person today, in one plain sentence; None when it may.
+
+    Jumps and drop landings wait for a clinician's approval where the person needs one; an impact set (any
+    but sit-to-stand: a free set may hold impacts) waits for tomorrow once today's impact limit is used up.
+    The live page's sets and ``forceplate record`` apply the same rule."""
+    name = standing.person["name"]
+    if exercise != FREE and exercise not in standing.allowed_exercises:
+        why = "; ".join(standing.restriction_reasons) or "not in the programme"
+        return (f"{LABELS[exercise]} are not allowed for {name} today: waiting for clinician approval ({why}). "
+                f"Choose {' or '.join(LABELS[e].lower() for e in standing.allowed_exercises)}")
+    cap = int(standing.effective.daily_impact_cap)
+    if exercise != SIT_TO_STAND and standing.impacts_left_today <= 0:
+        return (f"No impacts left today for {name}: {standing.impacts_done_today} of {cap} done (the daily "
+                "limit). Sit-to-stand is still possible.")
+    return None
 
 
 def target_text(exercise: str, target_bw: float) -> str:
@@ -218,7 +236,7 @@ def next_time(decision: rules.Decision, *, reps: int, on_target: int, target: st
         return f"Next time: step back to the {decision.level} level ({reasons})."
     if decision.action == "paused":
         return f"Next time: same level ({decision.level}): {reasons}."
-    mode = ", clinician-approved mode" if restricted else ""
+    mode = ", waiting for clinician approval" if restricted else ""
     if reps == 0:
         return f"Next time: same level ({decision.level}{mode}); no reps counted in this set."
     return f"Next time: same level ({decision.level}{mode}); {on_target} of {reps} reps reached {target}."

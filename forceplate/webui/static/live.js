@@ -37,16 +37,16 @@
   // The set being shown (SetController's summary): its events replace the plate's, judged by its target.
   var sets = { shown: null, info: null, events: [], plateEvents: [], recording: false, answered: {}, state: "ready",
                selected: null, plan: null, planKey: null, last: null, restUntil: null, measuredAtStartN: null };
-  var JUMP_NOTE = "No jumps in clinician-approved mode";
+  var JUMP_NOTES = ["No jumps while waiting for clinician approval", "No jumps in clinician-approved mode"];
   var NOT_COUNTED_COLOUR = "#8a939e";
   var live = false;                  // false while a connection's first message (the backlog) is handled: no sounds
 
   // A rep that stands but does not count: a forbidden jump in clinician-approved mode (the set's own word,
   // ``counted: false``; older servers only put the note on it) or one the analysis withdrew.
-  function isCounted(ev) { return !ev.withdrawn && ev.counted !== false && ev.note !== JUMP_NOTE; }
+  function isCounted(ev) { return !ev.withdrawn && ev.counted !== false && JUMP_NOTES.indexOf(ev.note) < 0; }
   function notCountedReason(ev) {
     if (ev.withdrawn) { return "withdrawn: a jump's push-off"; }
-    return ev.not_counted_reason || (ev.note === JUMP_NOTE ? "no jumps in clinician-approved mode" : "not counted");
+    return ev.not_counted_reason || (JUMP_NOTES.indexOf(ev.note) >= 0 ? "no jumps while waiting for clinician approval" : "not counted");
   }
 
   function thumpBw() { return sets.info && sets.info.target_bw ? sets.info.target_bw : THUMP_BW; }
@@ -365,7 +365,7 @@
     if (ev.withdrawn) { return { text: "withdrawn: a jump's push-off", cls: "none" }; }
     if (offTempo(ev)) { return { text: "not a sit-to-stand", cls: "none" }; }
     if (unsettled(ev)) { return ev.pushOff ? { text: "NO JUMPS\u2026", cls: "nocount" } : { text: "checking\u2026", cls: "none" }; }
-    if (!isCounted(ev)) { return { text: ev.note === JUMP_NOTE || /jump/i.test(ev.not_counted_reason || "") ? "NO JUMPS: not counted" : "NOT COUNTED", cls: "nocount" }; }
+    if (!isCounted(ev)) { return { text: JUMP_NOTES.indexOf(ev.note) >= 0 || /jump/i.test(ev.not_counted_reason || "") ? "NO JUMPS: not counted" : "NOT COUNTED", cls: "nocount" }; }
     if (ev.kind === "sit-to-stand") {
       if (!ev.tempo) { return { text: "rise " + (ev.rise_s != null ? ev.rise_s.toFixed(1) + " s" : "seen"), cls: "none" }; }
       return ev.tempo === GOOD_TEMPO ? { text: "FAST UP, SLOW DOWN", cls: "thump" } : { text: ev.tempo, cls: "soft" };
@@ -829,7 +829,7 @@
   }
 
   function restrictedText(reasons) {
-    return "Clinician-approved mode" + (reasons && reasons.length ? " (" + reasons.join("; ") + ")" : "") +
+    return "Waiting for clinician approval" + (reasons && reasons.length ? " (" + reasons.join("; ") + ")" : "") +
       ": no jumps or drop landings, beginner targets";
   }
 
