@@ -133,7 +133,9 @@ def test_too_soft_beeps_twice_short(panel, factory):
 
 @pytest.mark.parametrize("event", [{"kind": "withdrawn", "t_peak_s": 4.2, "reason": "a take-off followed"},
                                    {"kind": "jump", "peak_bw": 4.1, "thump": None, "thump_if_allowed": True,
-                                    "note": "No jumps in clinician-approved mode"}])
+                                    "note": "No jumps in clinician-approved mode"},
+                                   {"kind": "impact", "peak_bw": 3.1, "thump": None, "thump_if_allowed": True,
+                                    "counted": False, "not_counted_reason": "Over today's impact limit"}])
 def test_a_withdrawn_heel_drop_or_a_forbidden_jump_beeps_three_times_short(panel, factory, event):
     buzzer = factory.pin(BUZZER)
     buzzer.clear_states()
