@@ -1001,6 +1001,8 @@
 
   function sound(ev) {
     if (!live || !window.forceplateSound || !isCounted(ev) || ev.kind === "sit-to-stand" || offTempo(ev) || unsettled(ev)) { return; }
+    // outside a set the plate judges everyone alike: a jump of a chosen person who may not jump yet never thumps
+    if (ev.kind === "jump" && !sets.recording && sets.plan && sets.plan.restricted) { return; }
     if (ev.thump === true) { window.forceplateSound.play("thump", ev.t_peak_s); }
     else if (ev.thump === false) { window.forceplateSound.play("soft", ev.t_peak_s); }
   }
