@@ -201,7 +201,7 @@ def test_a_jump_while_waiting_for_approval_is_listed_as_not_counted_and_left_out
 def test_every_page_names_who_is_recording_while_a_set_records_elsewhere(page, site, browser, viewport):
     url = site["url"]
     page.goto(f"{url}/people/{site['ann']}/history")
-    status = page.locator("#plate-status")
+    status = page.locator("#nav-status")
     assert status.inner_text() == "Plate ready"
     other = open_in(browser, url, "desktop")              # the live page's requests, from another screen
     try:
@@ -210,15 +210,15 @@ def test_every_page_names_who_is_recording_while_a_set_records_elsewhere(page, s
         assert started.status == 200, started.text()
         try:
             # the open page, never reloaded, follows the plate
-            page.wait_for_function("() => document.getElementById('plate-status').textContent === "
+            page.wait_for_function("() => document.getElementById('nav-status').textContent === "
                                    "'Recording: Nora Example, Heel drops'", timeout=15_000)
             # and a page opened now says so at once, before any script has run
             for path in ("/people", f"/people/{site['rita']}", "/settings", "/"):
                 response = other.request.get(url + path)
-                assert re.search(r'id="plate-status"[^>]*>Recording: Nora Example, Heel drops<', response.text()), path
+                assert re.search(r'id="nav-status"[^>]*>Recording: Nora Example, Heel drops<', response.text()), path
         finally:
             assert post_form(other, url + "/live/set/stop").status == 200
-        page.wait_for_function("() => document.getElementById('plate-status').textContent === 'Plate ready'",
+        page.wait_for_function("() => document.getElementById('nav-status').textContent === 'Plate ready'",
                                timeout=15_000)
     finally:
         other.context.close()

@@ -354,7 +354,7 @@ def test_the_nav_names_who_is_recording_on_every_page_while_a_set_records(client
     assert post_json(client, "/live/set/start", person_id=str(person_id), exercise="heel-drop").status_code == 200
     try:
         for path in ("/people", f"/people/{person_id}", f"/people/{person_id}/history", "/settings", "/"):
-            assert re.search(r'id="plate-status" role="status" data-url="/api/set">Recording: Ann Example, Heel drops<',
+            assert re.search(r'id="nav-status" role="status" data-url="/api/set">Recording: Ann Example, Heel drops<',
                              client.get(path).get_data(as_text=True)), path
     finally:
         post_json(client, "/live/set/stop")

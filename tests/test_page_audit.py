@@ -46,6 +46,11 @@ def _check(page, url):
         problems["wider than the screen"] = wide
     if page.locator("h1").count() != 1:
         problems["headings"] = f"{page.locator('h1').count()} h1 elements (one expected)"
+    duplicated = page.evaluate("""() => { const seen = {}, twice = new Set();
+        for (const el of document.querySelectorAll('[id]')) { if (seen[el.id]) twice.add(el.id); seen[el.id] = true; }
+        return [...twice]; }""")
+    if duplicated:                       # a script's getElementById would find the wrong one
+        problems["ids used twice"] = duplicated
     if small := small_targets(page):
         problems["touch targets under 44 px"] = small
     if page.console_errors:

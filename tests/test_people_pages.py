@@ -460,7 +460,7 @@ def test_every_page_with_the_nav_says_the_plate_is_ready_when_nothing_records(cl
     add(client)
     for path in ("/people", "/people/new", "/people/1", "/people/1/edit", "/people/1/history", "/settings"):
         page = client.get(path).get_data(as_text=True)
-        assert re.search(r'<p class="topnav-status topnav-status-ready" id="plate-status" role="status" '
+        assert re.search(r'<p class="topnav-status topnav-status-ready" id="nav-status" role="status" '
                          r'data-url="/api/set">Plate ready</p>', page), path
         assert '<script src="/static/nav.js" defer></script>' in page, path
         assert '<a class="topnav-link" href="/settings"' in page or 'href="/settings" aria-current="page"' in page

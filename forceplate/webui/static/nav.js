@@ -35,7 +35,7 @@
   }
 
   var POLL_MS = 3000;
-  var status = document.getElementById("plate-status");
+  var status = document.getElementById("nav-status");
 
   function describe(d) {
     var c = d && d.current;
