@@ -132,7 +132,9 @@ def test_a_forbidden_jump_counts_no_rep_no_thump_and_never_shows_thump(browser, 
         assert [v for v in seen if v["text"].startswith("NO JUMPS")], seen
         played = page.evaluate(f"() => window.forceplateLive.sounds.slice({sounds_before})"
                                ".filter(s => s.kind === 'thump').length")
-        assert played <= final["thumps"]
+        assert played <= final["thumps"], page.evaluate(
+            f"() => ({{sounds: window.forceplateLive.sounds.slice({sounds_before}), events: "
+            "window.forceplateLive.sets.events.map(e => [e.kind, e.t_peak_s, e.thump, e.counted, !!e.withdrawn])})")
         assert page.console_errors == [] and page.foreign_requests == []
 
 
