@@ -60,12 +60,13 @@ def chromium():
             browser.close()
 
 
-def open_page(browser, base_url, viewport="desktop"):
+def open_page(browser, base_url, viewport="desktop", **context_options):
     """A new page at ``viewport`` (a name of VIEWPORTS or a {"width", "height"} dict) that records console
     errors (``page.console_errors``) and refuses, and records, every request off ``base_url``
-    (``page.foreign_requests``): the pages must work on a clinic LAN with no internet."""
+    (``page.foreign_requests``): the pages must work on a clinic LAN with no internet. ``context_options``
+    go to Playwright's new_context (e.g. ``locale``, ``timezone_id``)."""
     size = VIEWPORTS[viewport] if isinstance(viewport, str) else dict(viewport)
-    context = browser.new_context(viewport=size, has_touch=size["width"] < 600)
+    context = browser.new_context(viewport=size, has_touch=size["width"] < 600, **context_options)
     page = context.new_page()
     page.console_errors, page.foreign_requests = [], []
     page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)

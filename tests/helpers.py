@@ -10,6 +10,7 @@
 import importlib.util
 import json
 import sys
+import threading
 from pathlib import Path
 
 
@@ -77,3 +78,27 @@ def quiet_stance_csv(folder: Path) -> Path:
     out = Path(folder) / "quiet_stance.csv"
     out.write_text("\n".join(lines[:1 + int(QUIET_STANCE_S * 1000)]) + "\n", encoding="utf-8")
     return out
+
+
+HEARD_WAIT_S = 10.0       # a safety net for a broken writer, never a timing assumption
+
+
+class Heard:
+    """A listener that keeps what it hears and lets a test wait for a kind of event."""
+
+    def __init__(self):
+        self.events = []
+        self.cond = threading.Condition()
+
+    def __call__(self, event):
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def wait_for(self, kind, count=1):
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.kinds(kind)) >= count, HEARD_WAIT_S), (kind, self.events)
+            return self.kinds(kind)
+
+    def kinds(self, kind):
+        return [e for e in self.events if e["kind"] == kind]

@@ -18,6 +18,7 @@ from forceplate.live.plate import Cursor, LivePlate
 from forceplate.live.sets import JUMP_NOTE, SetController, SetError
 from forceplate.programme.standing import default_plan
 from forceplate.storage.store import Store
+from helpers import Heard
 
 RATE_HZ = 80.0
 MASS_KG = 70.0
@@ -25,27 +26,6 @@ G = 9.80665
 BW_N = MASS_KG * G
 WAIT_S = 10.0           # a safety net for a broken writer, never a timing assumption
 TODAY = dt.date(2026, 3, 2)
-
-
-class Heard:
-    """A listener that keeps what it hears and lets a test wait for a kind of event."""
-
-    def __init__(self):
-        self.events = []
-        self.cond = threading.Condition()
-
-    def __call__(self, event):
-        with self.cond:
-            self.events.append(event)
-            self.cond.notify_all()
-
-    def wait_for(self, kind, count=1):
-        with self.cond:
-            assert self.cond.wait_for(lambda: len(self.kinds(kind)) >= count, WAIT_S), (kind, self.events)
-            return self.kinds(kind)
-
-    def kinds(self, kind):
-        return [e for e in self.events if e["kind"] == kind]
 
 
 @pytest.fixture

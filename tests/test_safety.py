@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import math
 import statistics
-import threading
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from forceplate.programme import rules
 from forceplate.programme.standing import default_plan, standing_of
 from forceplate.storage.export import export_session
 from forceplate.storage.store import Store
+from helpers import Heard
 
 G = 9.80665
 WAIT_S = 20.0           # a safety net for a broken writer, never a timing assumption
@@ -26,27 +26,6 @@ WAIT_S = 20.0           # a safety net for a broken writer, never a timing assum
 def today():
     """The local day: sessions are stamped with the real time, and the programme judges them by their day."""
     return dt.date.today()
-
-
-class Heard:
-    """A listener that keeps what it hears and lets a test wait for a kind of event."""
-
-    def __init__(self):
-        self.events = []
-        self.cond = threading.Condition()
-
-    def __call__(self, event):
-        with self.cond:
-            self.events.append(event)
-            self.cond.notify_all()
-
-    def wait_for(self, kind, count=1):
-        with self.cond:
-            assert self.cond.wait_for(lambda: len(self.kinds(kind)) >= count, WAIT_S), (kind, self.events)
-            return self.kinds(kind)
-
-    def kinds(self, kind):
-        return [e for e in self.events if e["kind"] == kind]
 
 
 @pytest.fixture
