@@ -6,12 +6,10 @@ import io
 
 import pytest
 
-from forceplate.device.sim.mock import FakeClock
-from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.storage.store import Store
 from forceplate.webui.exports import PERSON_COLUMNS, REP_COLUMNS
 
-from test_webui import make_app, signed_in
+from test_webui import signed_in, standing_app
 
 STARTED = "2026-03-02T09:30:00.000000+00:00"
 CAL = {"offset_counts": [0.0], "scale_n_per_count": [0.01]}
@@ -45,7 +43,7 @@ def record_set(path, person, events, *, exercise="heel-drop", started=STARTED, s
 
 @pytest.fixture
 def app(tmp_path):
-    return make_app(tmp_path, source=SimulatedSource("standing", clock=FakeClock()))
+    return standing_app(tmp_path)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from forceplate.storage.export import export_session
 from forceplate.storage.store import Store
 from forceplate.webui import close_app
 
-from test_webui import make_app, signed_in
+from test_webui import running_app, signed_in
 
 WAIT_S = 60.0            # a safety net for a loaded machine, not a timing claim
 MASS_KG = 66.0
@@ -27,14 +27,8 @@ MASS_KG = 66.0
 
 @pytest.fixture
 def app(tmp_path):
-    source = SimulatedSource("heel-drops", speed=10.0, seed=5, body_mass_kg=MASS_KG)
-    app = make_app(tmp_path, source=source)
-    plate = app.extensions["forceplate"]
-    with source:
-        plate.start()
+    with running_app(tmp_path, SimulatedSource("heel-drops", speed=10.0, seed=5, body_mass_kg=MASS_KG)) as app:
         yield app
-        close_app(app)
-        plate.stop()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from forceplate.webui import auth as auth_module
 from helpers import bench_serving
 from test_auth import PASSWORD, error_text, form_token, make_app, set_password
 import test_people_pages as people_pages
+import test_webui as webui
 
 WRONG = "not the password at all"
 
@@ -194,7 +195,7 @@ def test_wrong_setup_codes_from_rotating_addresses_meet_the_limit_in_all(tmp_pat
 # -- the clinician PIN: the same limit in all ----------------------------------------------------------------
 
 def test_wrong_pins_from_rotating_addresses_pause_every_address(tmp_path):
-    app = people_pages.make_app(tmp_path, source=SimulatedSource("standing", clock=FakeClock()))
+    app = webui.standing_app(tmp_path)
     client = people_pages.signed_in(app)
     people_pages.restricted_person(client)
     app.extensions["forceplate.pin_throttle"].clock = FakeClock()
@@ -218,7 +219,7 @@ def test_a_set_does_not_start_below_the_free_space_floor_and_says_why(tmp_path, 
     import test_history_pages as history_pages
 
     source = SimulatedSource("standing", speed=10.0)
-    app = people_pages.make_app(tmp_path, source=source)            # min_free_disk_mb: 200 by default
+    app = webui.make_app(tmp_path, source=source)            # min_free_disk_mb: 200 by default
     plate = app.extensions["forceplate"]
     with source:
         plate.start()

@@ -24,7 +24,7 @@ RATE_HZ = 80.0
 MASS_KG = 70.0
 G = 9.80665
 BW_N = MASS_KG * G
-WAIT_S = 10.0           # a safety net for a broken writer, never a timing assumption
+WAIT_S = 20.0           # a safety net for a broken writer, never a timing assumption
 TODAY = dt.date(2026, 3, 2)
 
 
@@ -55,11 +55,11 @@ def controller(plate, db, person):
     c.close()
 
 
-def heel_drop(peak_bw, *, stand_s=2.0):
-    """Standing, then a 90 ms half-sine impact up to ``peak_bw`` body weights, then standing (N)."""
-    stand = np.full(int(stand_s * RATE_HZ), BW_N)
+def heel_drop(peak_bw, bw_n=BW_N, *, stand_s=2.0):
+    """Standing, then a 90 ms half-sine impact up to ``peak_bw`` body weights of ``bw_n``, then standing (N)."""
+    stand = np.full(int(stand_s * RATE_HZ), bw_n)
     n = 7                                                     # the middle sample is the peak
-    pulse = BW_N + (peak_bw - 1.0) * BW_N * np.sin(np.pi * (np.arange(1, n + 1)) / (n + 1))
+    pulse = bw_n + (peak_bw - 1.0) * bw_n * np.sin(np.pi * (np.arange(1, n + 1)) / (n + 1))
     return np.concatenate([stand, pulse, stand])
 
 

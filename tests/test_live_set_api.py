@@ -6,22 +6,15 @@ import json
 import pytest
 
 from forceplate.device.sim.simulator import SimulatedSource
-from forceplate.webui import close_app
 
 from test_history_pages import add_person, post_json, token  # noqa: F401  (the People form, as a physio)
-from test_webui import make_app, signed_in
+from test_webui import running_app, signed_in
 
 
 @pytest.fixture
 def app(tmp_path):
-    source = SimulatedSource("heel-drops", speed=10.0, seed=5, body_mass_kg=66.0)
-    app = make_app(tmp_path, source=source)
-    plate = app.extensions["forceplate"]
-    with source:
-        plate.start()
+    with running_app(tmp_path, SimulatedSource("heel-drops", speed=10.0, seed=5, body_mass_kg=66.0)) as app:
         yield app
-        close_app(app)
-        plate.stop()
 
 
 @pytest.fixture

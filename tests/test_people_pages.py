@@ -8,19 +8,17 @@ import re
 
 import pytest
 
-from forceplate.device.sim.mock import FakeClock
-from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.programme.standing import default_plan
 from forceplate.storage.store import Store
 
-from test_webui import make_app, signed_in
+from test_webui import signed_in, standing_app
 
 PIN = "482916"
 
 
 @pytest.fixture
 def app(tmp_path):
-    return make_app(tmp_path, source=SimulatedSource("standing", clock=FakeClock()))
+    return standing_app(tmp_path)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from forceplate.programme.standing import default_plan, standing_of
 from forceplate.storage.export import export_session
 from forceplate.storage.store import Store
 from helpers import Heard
+from test_live_session import RATE_HZ, heel_drop, play
 
 G = 9.80665
 WAIT_S = 20.0           # a safety net for a broken writer, never a timing assumption
@@ -131,7 +132,6 @@ def test_a_restricted_persons_jumps_count_no_rep_no_thump_and_no_dose_live_or_st
 
 # -- the body weight a set's peaks are measured in ------------------------------------------------------
 
-RATE_HZ = 80.0
 PLATE_KG, PROFILE_KG = 77.3, 68.5
 WARNING = ("The plate weighs 77.3 kg; the profile says 68.5 kg. Peaks use the plate's weight: update the profile "
            "if it is out of date.")
@@ -141,29 +141,6 @@ WARNING = ("The plate weighs 77.3 kg; the profile says 68.5 kg. Peaks use the pl
 def source():
     with MockSource(channels=4, rate_hz=RATE_HZ, adc="ideal") as plate:   # peaks as pushed
         yield plate
-
-
-def heel_drop(peak_bw, bw_n, *, stand_s=2.0):
-    """Standing, then a 90 ms half-sine impact up to ``peak_bw`` body weights, then standing (N)."""
-    stand = np.full(int(stand_s * RATE_HZ), bw_n)
-    n = 7
-    pulse = bw_n + (peak_bw - 1.0) * bw_n * np.sin(np.pi * (np.arange(1, n + 1)) / (n + 1))
-    return np.concatenate([stand, pulse, stand])
-
-
-def play(source, plate, force_n, step_s=0.25):
-    """Push forces and let their time pass in steps, waiting until the plate has sampled them all."""
-    stamps = source.push_force(force_n)
-    cursor = plate.cursor(back_s=0)
-    target = plate.status()["stats"]["sets"] + len(stamps)
-    for _ in range(int(np.ceil(len(force_n) / RATE_HZ / step_s)) + 1):
-        source.advance(step_s)
-    for _ in range(200):
-        update = plate.wait_for_update(cursor, timeout_s=WAIT_S)
-        cursor = update.cursor
-        if update.stats["sets"] >= target:
-            return
-    raise AssertionError("the plate did not sample what was pushed")
 
 
 def wait_until_weighed(plate):

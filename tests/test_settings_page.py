@@ -21,7 +21,7 @@ from forceplate.storage.store import Store
 from forceplate.webui import create_app
 from forceplate.webui.settings import THUMP_SETTING
 
-from test_webui import PASSWORD, make_app, signed_in
+from test_webui import PASSWORD, make_app, signed_in, standing_app
 
 NEW_PASSWORD = "a new clinic password"
 IMPACT = {"kind": "impact", "t_peak_s": 1.5, "peak_n": 2100.0, "peak_bw": 3.0, "loading_rate_bw_s": 80.0,
@@ -30,7 +30,7 @@ IMPACT = {"kind": "impact", "t_peak_s": 1.5, "peak_n": 2100.0, "peak_bw": 3.0, "
 
 @pytest.fixture
 def app(tmp_path):
-    return make_app(tmp_path, source=SimulatedSource("standing", clock=FakeClock()))
+    return standing_app(tmp_path)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import tempfile
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from forceplate.device.sim.mock import FakeClock, MockSource
 from forceplate.device.sim.simulator import SimulatedSource
 from forceplate.exc import ConfigError
 from forceplate.live.plate import Cursor, LivePlate, Update
-from forceplate.webui import create_app, stop_streams
+from forceplate.webui import close_app, create_app, stop_streams
 from forceplate.webui.auth import AUTH_FILE, set_password
 from forceplate.webui.stream import decimate_min_max, update_message
 
@@ -64,9 +65,28 @@ def signed_in(app):
     return client
 
 
+def standing_app(tmp_path):
+    """An app on a simulated person standing still, on a fake clock: nothing runs by itself."""
+    return make_app(tmp_path, source=SimulatedSource("standing", clock=FakeClock()))
+
+
+@contextmanager
+def running_app(tmp_path, source):
+    """An app whose plate runs ``source`` in real time; the app closed and the plate stopped after."""
+    app = make_app(tmp_path, source=source)
+    plate = app.extensions["forceplate"]
+    with source:
+        plate.start()
+        try:
+            yield app
+        finally:
+            close_app(app)
+            plate.stop()
+
+
 @pytest.fixture
 def sim_app(tmp_path):
-    return make_app(tmp_path, source=SimulatedSource("standing", clock=FakeClock()))
+    return standing_app(tmp_path)
 
 
 @pytest.fixture
