@@ -133,8 +133,8 @@ class SetFeed:
             events = self.sets.events(self.session, self.count)
             self.count += len(events)
         return json_safe({"state": self.sets.state, "fault": self.sets.fault, "current": current, "last": last,
-                          "events": events, "selected": {"person_id": getattr(self.sets, "selected_person_id", None),
-                                                         "exercise": getattr(self.sets, "selected_exercise", None)}})
+                          "events": events, "selected": {"person_id": self.sets.selected_person_id,
+                                                         "exercise": self.sets.selected_exercise}})
 
 
 def stream_messages(plate, stopping, *, trace_s=10.0, interval_s=1 / 15, heartbeat_s=5.0, max_s=180.0,
