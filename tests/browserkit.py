@@ -157,3 +157,28 @@ def small_targets(page, min_px=44) -> list[str]:
             }
             return out;
         }""", min_px)
+
+
+def page_problems(page) -> dict:
+    """Everything the page audit checks, on the page as it is now: axe serious/critical violations, overflow
+    of the viewport, not exactly one h1, an id used twice (a script's getElementById would find the wrong
+    one), touch targets under 44 px, script errors, requests off the plate. {} when none."""
+    problems = {}
+    if violations := axe_violations(page):
+        problems["accessibility"] = violations
+    if wide := too_wide(page):
+        problems["wider than the screen"] = wide
+    if page.locator("h1").count() != 1:
+        problems["headings"] = f"{page.locator('h1').count()} h1 elements (one expected)"
+    duplicated = page.evaluate("""() => { const seen = {}, twice = new Set();
+        for (const el of document.querySelectorAll('[id]')) { if (seen[el.id]) twice.add(el.id); seen[el.id] = true; }
+        return [...twice]; }""")
+    if duplicated:
+        problems["ids used twice"] = duplicated
+    if small := small_targets(page):
+        problems["touch targets under 44 px"] = small
+    if page.console_errors:
+        problems["script errors"] = page.console_errors
+    if page.foreign_requests:
+        problems["requests off the plate"] = page.foreign_requests
+    return problems

@@ -24,7 +24,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 import browserkit
-from browserkit import VIEWPORTS, axe_violations, sign_in, small_targets, too_wide
+from browserkit import VIEWPORTS, page_problems, sign_in
 from forceplate.storage.store import Store
 from forceplate.webui.auth import HASH_METHOD
 
@@ -120,22 +120,9 @@ def page(browser, site, viewport):
 
 
 def problems_of(page):
-    """What the page audit checks: axe serious/critical, width, one h1, 44 px targets, script errors, requests."""
+    """What the page audit checks (browserkit.page_problems), once the page has loaded."""
     page.wait_for_load_state("networkidle")
-    found = {}
-    if violations := axe_violations(page):
-        found["accessibility"] = violations
-    if wide := too_wide(page):
-        found["wider than the screen"] = wide
-    if page.locator("h1").count() != 1:
-        found["headings"] = page.locator("h1").count()
-    if small := small_targets(page):
-        found["touch targets"] = small
-    if page.console_errors:
-        found["script errors"] = page.console_errors
-    if page.foreign_requests:
-        found["requests off the plate"] = page.foreign_requests
-    return found
+    return page_problems(page)
 
 
 def into_set(t_s: float) -> str:

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import browserkit
-from browserkit import VIEWPORTS, axe_violations, open_page, sign_in, small_targets, too_wide
+from browserkit import VIEWPORTS, open_page, page_problems, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -39,25 +39,7 @@ def signed_in(request, browser, site):
 
 def _check(page, url):
     page.wait_for_load_state("networkidle") if "/live" not in url and url != "/" else page.wait_for_timeout(1500)
-    problems = {}
-    if violations := axe_violations(page):
-        problems["accessibility"] = violations
-    if wide := too_wide(page):
-        problems["wider than the screen"] = wide
-    if page.locator("h1").count() != 1:
-        problems["headings"] = f"{page.locator('h1').count()} h1 elements (one expected)"
-    duplicated = page.evaluate("""() => { const seen = {}, twice = new Set();
-        for (const el of document.querySelectorAll('[id]')) { if (seen[el.id]) twice.add(el.id); seen[el.id] = true; }
-        return [...twice]; }""")
-    if duplicated:                       # a script's getElementById would find the wrong one
-        problems["ids used twice"] = duplicated
-    if small := small_targets(page):
-        problems["touch targets under 44 px"] = small
-    if page.console_errors:
-        problems["script errors"] = page.console_errors
-    if page.foreign_requests:
-        problems["requests off the plate"] = page.foreign_requests
-    return problems
+    return page_problems(page)
 
 
 @pytest.mark.parametrize("path", PAGES)
